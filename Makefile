@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine (Python 3.10+):
+#   make run    create .venv if missing, install, execute notebooks 01-05 (default profile)
+#   make test   same set-up, then lint, unit tests and nbval over every notebook (quick profile)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= default
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+BUILD  := build
+
+.PHONY: install run test lint unit nbval lab outputs clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Execute the whole series headless; executed copies go to build/ (the committed notebooks
+# are left as they are). The last line printed is "test accuracy: NN.NN%".
+run: install
+	@mkdir -p $(BUILD)/notebooks
+	MNIST_PROFILE=$(PROFILE) $(PY) -m mnist_helpers run-notebooks --out $(BUILD)/notebooks $(NOTEBOOKS)
+	@$(PY) -m mnist_helpers evaluate --checkpoint models/mnist_cnn.pt
+
+test: install lint unit nbval
+
+lint: install
+	$(VENV)/bin/ruff check mnist_helpers tests notebooks
+
+unit: install
+	$(PY) -m pytest tests
+
+nbval: install
+	MNIST_PROFILE=quick $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Re-execute the notebooks in place (default profile) so the committed outputs are real.
+outputs: install
+	MNIST_PROFILE=$(PROFILE) $(PY) -m mnist_helpers run-notebooks --in-place $(NOTEBOOKS)
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""Data augmentation on whole batches of tensors (no per-sample PIL work).
+
+Each image in the batch gets its own small random rotation, shift and scale, applied with
+one ``affine_grid``/``grid_sample`` call for the whole batch: the same idea as
+``torchvision.transforms.v2.RandomAffine``, which draws one set of parameters per call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .data import MNIST_MEAN, MNIST_STD
+
+#: The value of a blank (black) pixel after normalisation.
+BACKGROUND = -MNIST_MEAN / MNIST_STD
+
+
+def random_affine(
+    images: torch.Tensor,
+    *,
+    max_degrees: float = 10.0,
+    max_shift: float = 0.1,
+    scale: tuple[float, float] = (0.9, 1.1),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Rotate (±``max_degrees``), shift (± ``max_shift`` of the width) and scale each image.
+
+    ``images`` is N×1×H×W, normalised; new border pixels get the background value.
+    Random numbers come from ``generator`` (a CPU generator) so runs repeat under a seed.
+    """
+    n = images.shape[0]
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return torch.rand(n, generator=generator) * (high - low) + low
+
+    angle = uniform(-max_degrees, max_degrees) * (math.pi / 180.0)
+    factor = uniform(*scale)
+    shift_x = uniform(-max_shift, max_shift) * 2.0  # grid coordinates span [-1, 1]
+    shift_y = uniform(-max_shift, max_shift) * 2.0
+    cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
+    ).to(images.device, images.dtype)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    shifted = images - BACKGROUND  # so zero padding means "background"
+    return F.grid_sample(shifted, grid, align_corners=False, padding_mode="zeros") + BACKGROUND

@@ -1,0 +1,90 @@
+"""MNIST as folders of PNG files, the layout ``torchvision.datasets.ImageFolder`` reads::
+
+    Dataset/train/0/00001.png ... Dataset/train/9/...
+    Dataset/test/0/...        ... Dataset/test/9/...
+
+This is the second seed's layout, and the one to use for your own labelled images.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision import datasets
+from torchvision.transforms import v2
+
+from .data import MNIST_MEAN, MNIST_STD, load_mnist, project_root
+
+SPLITS = {"train": True, "test": False}
+
+
+def default_imagefolder_root() -> Path:
+    """``Dataset/`` in the repository."""
+    return project_root() / "Dataset"
+
+
+def export_imagefolder(
+    root: str | os.PathLike | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> dict[str, int]:
+    """Write MNIST (the first ``limit`` images of each split, or all) as PNG folders.
+
+    Idempotent and safe to interrupt: each PNG is written under a temporary name and renamed,
+    files already there are kept, so a rerun only writes what is missing. Returns the number
+    of images now present per split.
+    """
+    root = Path(root) if root is not None else default_imagefolder_root()
+    counts: dict[str, int] = {}
+    for split, train in SPLITS.items():
+        dataset = load_mnist(train, data_dir)
+        n = len(dataset) if limit is None else min(limit, len(dataset))
+        for label in range(10):
+            (root / split / str(label)).mkdir(parents=True, exist_ok=True)
+        pixels, labels = dataset.data[:n].numpy(), dataset.targets[:n].tolist()
+        for index, label in enumerate(labels):
+            target = root / split / str(label) / f"{index:05d}.png"
+            if target.exists():
+                continue
+            handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".png")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    Image.fromarray(pixels[index], mode="L").save(out, format="PNG")
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        counts[split] = sum(1 for _ in (root / split).glob("*/*.png"))
+    return counts
+
+
+def imagefolder_transform(normalize: bool = True) -> v2.Compose:
+    """The second seed's pipeline: Grayscale → Resize(28×28) → tensor in [0, 1] → Normalize."""
+    steps: list = [
+        v2.Grayscale(num_output_channels=1),
+        v2.Resize((28, 28), antialias=True),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+    ]
+    if normalize:
+        steps.append(v2.Normalize([MNIST_MEAN], [MNIST_STD]))
+    return v2.Compose(steps)
+
+
+def load_imagefolder(
+    split: str = "train", root: str | os.PathLike | None = None, *, normalize: bool = True
+) -> datasets.ImageFolder:
+    """``ImageFolder`` over ``<root>/<split>`` with :func:`imagefolder_transform`."""
+    root = Path(root) if root is not None else default_imagefolder_root()
+    folder = root / split
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"No ImageFolder at {folder}. Create it with export_imagefolder({str(root)!r}), "
+            f"or arrange your images as {folder}/<digit>/<image>.png."
+        )
+    return datasets.ImageFolder(str(folder), transform=imagefolder_transform(normalize))

@@ -1,0 +1,179 @@
+"""The networks, by name. Every model takes N×1×28×28 normalised images and returns N×10 logits.
+
+* ``seed_cnn`` — the seeds' network (and pytorch/examples' ``mnist/main.py``): two 3×3
+  convolutions (32, 64 channels), max-pool, dropout, a 9216→128 layer, dropout, 128→10.
+* ``fast_cnn`` — our CPU-friendly network: three small conv blocks with batch norm, pooling
+  early so most work happens on small feature maps; ~6× fewer multiply-adds than ``seed_cnn``.
+* ``resnet_small`` — a small residual network (two stages of basic blocks).
+* ``vgg_style`` — stacked 3×3 convolutions in VGG's pattern, with batch norm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+class SeedCNN(nn.Module):
+    """The seeds' CNN: conv(32) → conv(64) → max-pool → dropout → fc(128) → dropout → fc(10)."""
+
+    def __init__(self, dropout1: float = 0.25, dropout2: float = 0.5) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3)  # 28 -> 26
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)  # 26 -> 24
+        self.pool = nn.MaxPool2d(2)  # 24 -> 12
+        self.dropout1 = nn.Dropout(dropout1)
+        self.fc1 = nn.Linear(64 * 12 * 12, 128)  # 9216 -> 128
+        self.dropout2 = nn.Dropout(dropout2)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv1(x))
+        x = torch.relu(self.conv2(x))
+        x = self.dropout1(self.pool(x))
+        x = torch.flatten(x, 1)
+        x = self.dropout2(torch.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class FastCNN(nn.Module):
+    """Three conv-BN-ReLU-pool blocks (28→14→7→3) and one linear layer: fast on a laptop CPU."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _conv_bn(1, w), nn.MaxPool2d(2),  # 28 -> 14
+            _conv_bn(w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
+            _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # 7 -> 3
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """A ResNet basic block: two 3×3 conv-BN layers and an identity (or 1×1) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ResNetSmall(nn.Module):
+    """A small ResNet for 28×28 digits: stem, two stages of basic blocks, global pooling."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.stem = _conv_bn(1, w)
+        self.stages = nn.Sequential(
+            BasicBlock(w, w, stride=2),  # 28 -> 14
+            BasicBlock(w, 2 * w, stride=2),  # 14 -> 7
+            BasicBlock(2 * w, 2 * w),
+        )
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * w, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+class VGGStyle(nn.Module):
+    """VGG's pattern at MNIST size: pairs of 3×3 conv-BN-ReLU, then max-pool, twice; then fc."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _conv_bn(1, w), _conv_bn(w, w), nn.MaxPool2d(2),  # 28 -> 14
+            _conv_bn(w, 2 * w), _conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * w * 7 * 7, 128), nn.ReLU(inplace=True),
+            nn.Dropout(0.3), nn.Linear(128, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+#: Every architecture by the name checkpoints and profiles use.
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "seed_cnn": SeedCNN,
+    "fast_cnn": FastCNN,
+    "resnet_small": ResNetSmall,
+    "vgg_style": VGGStyle,
+}
+
+
+def build_model(arch: str, **kwargs: object) -> nn.Module:
+    """A fresh, untrained model of architecture ``arch`` (a key of :data:`ARCHITECTURES`)."""
+    try:
+        factory = ARCHITECTURES[arch]
+    except KeyError:
+        raise ValueError(
+            f"Unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}."
+        ) from None
+    return factory(**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> list[dict]:
+    """One row per leaf layer: name, type, output shape and parameter count, from a real pass.
+
+    The model is run on zeros of ``input_shape`` in eval mode with hooks on every leaf module.
+    """
+    rows: list[dict] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if list(module.children()):
+            continue
+
+        def record(mod: nn.Module, _inp: object, out: torch.Tensor, name: str = name) -> None:
+            rows.append({
+                "layer": name,
+                "type": type(mod).__name__,
+                "output_shape": tuple(out.shape),
+                "parameters": sum(p.numel() for p in mod.parameters()),
+            })
+
+        hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(input_shape, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return rows

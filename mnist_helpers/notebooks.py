@@ -1,0 +1,61 @@
+"""Running the notebook series headless (``make run``) and showing helper source in notebooks."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from pathlib import Path
+
+
+def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
+    """Execute ``source`` top to bottom on a fresh kernel (in its own folder) and write the
+    executed notebook to ``target`` atomically; a failing cell raises with its traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(source, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(source.resolve().parent)}},
+    )
+    client.execute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        nbformat.write(notebook, out)
+    os.replace(tmp, target)
+
+
+def show_source(obj: object) -> None:
+    """Display the source code of a helper with syntax highlighting (plain text outside
+    Jupyter): notebooks show the one real copy of the code instead of repeating it."""
+    code = inspect.getsource(obj)  # type: ignore[arg-type]
+    try:
+        from IPython.display import Code, display
+    except ImportError:  # pragma: no cover - outside IPython
+        print(code)
+        return
+    display(Code(code, language="python"))
+
+
+def notebook_setup(figure_dpi: int = 80) -> tuple:
+    """The first cell of every notebook: small PNG figures, the profile and device chosen,
+    library versions printed. Returns ``(profile, device)``."""
+    import matplotlib.pyplot as plt
+    import torch
+    import torchvision
+
+    from .device import describe_device, get_device
+    from .profiles import get_profile
+
+    plt.rcParams.update({"figure.dpi": figure_dpi, "savefig.dpi": figure_dpi,
+                         "axes.titlesize": 10})
+    profile = get_profile()
+    device = get_device()
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
+    print(f"profile: {profile.name} (set MNIST_PROFILE=quick|default|best to change)")
+    print(f"device: {describe_device(device)}")
+    if device.type == "cpu":
+        print("No GPU found: running on the CPU, which is fine for this series.")
+    return profile, device

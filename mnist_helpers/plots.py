@@ -1,0 +1,152 @@
+"""Figures the notebooks show: samples, histograms, training curves, confusion matrix,
+probability bars and preprocessing steps. Each returns its ``Figure``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .data import MNIST_MEAN, MNIST_STD
+
+DIGITS = list(range(10))
+
+
+def to_pixels(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A normalised 1×28×28 (or 28×28) tensor back to a 28×28 array in [0, 1] for display."""
+    if isinstance(image, torch.Tensor):
+        image = (image.detach().cpu().float() * MNIST_STD + MNIST_MEAN).numpy()
+    return np.clip(np.asarray(image).reshape(28, 28), 0.0, 1.0)
+
+
+def show_samples(
+    images: torch.Tensor,
+    labels: Sequence[int],
+    predicted: Sequence[int] | None = None,
+    *,
+    columns: int = 8,
+    title: str = "MNIST samples",
+) -> Figure:
+    """A grid of digits titled with their label (and prediction: green right, red wrong)."""
+    n = len(labels)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.0, rows * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(to_pixels(images[i]), cmap="gray", vmin=0, vmax=1)
+        if predicted is None:
+            ax.set_title(f"{int(labels[i])}", fontsize=10)
+        else:
+            ok = int(predicted[i]) == int(labels[i])
+            ax.set_title(f"true {int(labels[i])}\npred {int(predicted[i])}", fontsize=8,
+                         color="tab:green" if ok else "tab:red")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_counts(counts: dict[str, Sequence[int]], title: str = "Images per digit"
+                      ) -> Figure:
+    """Side-by-side bars of how many images each digit has, per split."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    width = 0.8 / len(counts)
+    for k, (name, values) in enumerate(counts.items()):
+        ax.bar(np.arange(10) + k * width - 0.4 + width / 2, values, width, label=name)
+    ax.set(xticks=DIGITS, xlabel="digit", ylabel="images", title=title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_pixel_histogram(pixels: torch.Tensor, title: str = "Pixel values (training set)"
+                         ) -> Figure:
+    """Histogram of pixel intensities (uint8 images), log scale: mostly black, some white."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.hist(pixels.flatten().numpy(), bins=64, range=(0, 255), color="tab:blue")
+    ax.set(yscale="log", xlabel="pixel value (0 = black, 255 = white)", ylabel="count",
+           title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: object, title: str = "Training") -> Figure:
+    """Per-batch training loss, and per-epoch validation loss and accuracy."""
+    h = history
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
+    steps = np.arange(1, len(h.step_loss) + 1)
+    per_epoch = len(h.step_loss) / max(len(h.epoch), 1)
+    ax1.plot(steps / per_epoch, h.step_loss, lw=0.6, alpha=0.6, label="training (per batch)")
+    ax1.plot(h.epoch, h.val_loss, "o-", label="validation (per epoch)")
+    ax1.set(yscale="log", xlabel="epoch", ylabel="cross-entropy loss", title=f"{title}: loss")
+    ax1.legend()
+    ax2.plot(h.epoch, [100 * a for a in h.val_accuracy], "o-", color="tab:green")
+    ax2.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"{title}: accuracy",
+            xticks=h.epoch)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(cm: torch.Tensor, title: str = "Confusion matrix (test set)"
+                          ) -> Figure:
+    """Counts of (true, predicted) pairs; off-diagonal cells are the mistakes."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    off = cm.clone().numpy().astype(float)
+    np.fill_diagonal(off, np.nan)
+    image = ax.imshow(off, cmap="Reds")
+    for t in range(10):
+        for p in range(10):
+            value = int(cm[t, p])
+            if value:
+                ax.text(p, t, value, ha="center", va="center", fontsize=7,
+                        color="black" if t != p else "tab:green",
+                        fontweight="bold" if t == p else "normal")
+    ax.set(xticks=DIGITS, yticks=DIGITS, xlabel="predicted digit", ylabel="true digit",
+           title=title)
+    fig.colorbar(image, ax=ax, label="mistakes", shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_prediction(
+    image: torch.Tensor | np.ndarray,
+    probabilities: Sequence[float],
+    true_label: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The digit beside a bar chart of the ten class probabilities (prediction highlighted)."""
+    probs = np.asarray(probabilities, dtype=float)
+    predicted = int(probs.argmax())
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 2.6),
+                                   gridspec_kw={"width_ratios": [1, 2.2]})
+    pixels = image if isinstance(image, np.ndarray) else to_pixels(image)
+    ax1.imshow(pixels.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+    ax1.axis("off")
+    label = f"predicted {predicted}" + (f", true {true_label}" if true_label is not None else "")
+    ax1.set_title(title or label, fontsize=9)
+    colors = ["tab:gray"] * 10
+    colors[predicted] = "tab:green" if true_label in (None, predicted) else "tab:red"
+    if true_label is not None and true_label != predicted:
+        colors[true_label] = "tab:blue"
+    ax2.bar(DIGITS, probs, color=colors)
+    ax2.set(xticks=DIGITS, ylim=(0, 1.05), xlabel="digit", ylabel="probability",
+            title=f"{100 * probs[predicted]:.1f}% sure it is a {predicted}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_steps(steps: dict[str, np.ndarray], title: str = "What the model sees") -> Figure:
+    """The preprocessing steps of one image, left to right."""
+    fig, axes = plt.subplots(1, len(steps), figsize=(2.0 * len(steps), 2.3), squeeze=False)
+    for ax, (name, pixels) in zip(axes.flat, steps.items(), strict=True):
+        ax.imshow(pixels, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{name}\n{pixels.shape[1]}×{pixels.shape[0]}", fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

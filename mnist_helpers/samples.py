@@ -1,0 +1,120 @@
+"""Sample "user" images the project makes itself: digits as a person would hand them in.
+
+Three kinds, each digit 0–9, named ``<kind>_<digit>.png`` so the true label travels in the
+file name:
+
+* ``pen``   — digits drawn as pen strokes on white paper, off-centre, various thicknesses;
+* ``font``  — a digit typed in DejaVu Sans (shipped with matplotlib), slightly rotated;
+* ``photo`` — an MNIST *test* digit turned into a photo: dark ink on light paper, uneven
+  light, noise and blur, small and off-centre on a bigger page.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from .data import load_mnist
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 24
+         ) -> list[tuple[float, float]]:
+    """Points on an ellipse from ``start`` to ``end`` degrees (0 = right, 90 = down)."""
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in np.linspace(start, end, n)]
+
+
+#: Pen strokes per digit, in a unit box (x right, y down); each stroke is a polyline.
+STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    0: [_arc(0.5, 0.5, 0.3, 0.42, 0, 360, 40)],
+    1: [[(0.35, 0.25), (0.55, 0.08), (0.55, 0.92)]],
+    2: [_arc(0.5, 0.32, 0.28, 0.24, 200, 380) + [(0.2, 0.9), (0.85, 0.9)]],
+    3: [_arc(0.48, 0.3, 0.27, 0.21, 200, 450), _arc(0.48, 0.71, 0.3, 0.21, 270, 520)],
+    4: [[(0.62, 0.92), (0.62, 0.08), (0.15, 0.65), (0.88, 0.65)]],
+    5: [[(0.78, 0.1), (0.3, 0.1), (0.26, 0.45)] + _arc(0.5, 0.66, 0.3, 0.26, 235, 500)],
+    6: [[(0.7, 0.1)] + _arc(0.5, 0.67, 0.28, 0.25, 215, 575)],
+    7: [[(0.15, 0.12), (0.85, 0.12), (0.42, 0.92)]],
+    8: [_arc(0.5, 0.29, 0.23, 0.2, 0, 360, 36), _arc(0.5, 0.7, 0.28, 0.22, 0, 360, 36)],
+    9: [_arc(0.48, 0.32, 0.26, 0.23, 0, 360, 36), [(0.74, 0.32), (0.66, 0.92)]],
+}
+
+
+def draw_pen_digit(digit: int, *, size: int = 220, box: tuple[int, int, int] = (40, 30, 120),
+                   width: int = 9, ink: int = 30, paper: int = 235) -> Image.Image:
+    """A digit drawn as pen strokes: ``box`` is (left, top, height) of the digit on the page."""
+    image = Image.new("L", (size, size), paper)
+    draw = ImageDraw.Draw(image)
+    left, top, height = box
+    w = height * 0.75
+    for stroke in STROKES[digit]:
+        points = [(left + x * w, top + y * height) for x, y in stroke]
+        draw.line(points, fill=ink, width=width, joint="curve")
+        for x, y in (points[0], points[-1]):
+            r = width / 2
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+    return image
+
+
+def draw_font_digit(digit: int, *, size: int = 220, font_size: int = 110, angle: float = 0.0,
+                    offset: tuple[int, int] = (0, 0)) -> Image.Image:
+    """A typed digit (DejaVu Sans from matplotlib), dark on light, rotated by ``angle``."""
+    from matplotlib import font_manager
+
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), font_size)
+    layer = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(layer).text((size / 2 + offset[0], size / 2 + offset[1]), str(digit),
+                               fill=255, font=font, anchor="mm")
+    layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC)
+    return Image.fromarray((240 - np.asarray(layer) * (210 / 255)).astype(np.uint8))
+
+
+def mnist_as_photo(pixels: np.ndarray, rng: np.random.Generator, *, page: int = 240
+                   ) -> Image.Image:
+    """An MNIST digit (28×28 uint8, white on black) as a phone photo of ink on paper."""
+    scale = int(rng.integers(3, 6))
+    digit = Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
+    ink = np.zeros((page, page))
+    x, y = (int(v) for v in rng.integers(10, page - 28 * scale - 10, size=2))
+    ink[y: y + 28 * scale, x: x + 28 * scale] = np.asarray(digit) / 255.0
+    yy, xx = np.mgrid[0:page, 0:page] / page
+    light = 0.95 - 0.25 * (rng.uniform(0.3, 1.0) * xx + rng.uniform(0.0, 0.7) * yy)
+    photo = light * (1 - 0.8 * ink) + rng.normal(0, 0.03, ink.shape)
+    image = Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8))
+    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+
+
+def make_sample_images(folder: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
+                       seed: int = 0) -> list[Path]:
+    """Write the 30 sample images (pen, font and photo of each digit) into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    test = load_mnist(False, data_dir)
+    written = []
+    for digit in range(10):
+        box = (int(rng.integers(20, 80)), int(rng.integers(15, 70)), int(rng.integers(90, 140)))
+        images = {
+            "pen": draw_pen_digit(digit, box=box, width=int(rng.integers(5, 14))),
+            "font": draw_font_digit(digit, angle=float(rng.uniform(-12, 12)),
+                                    font_size=int(rng.integers(80, 150)),
+                                    offset=(int(rng.integers(-30, 30)),
+                                            int(rng.integers(-30, 30)))),
+        }
+        index = int((test.targets == digit).nonzero()[int(rng.integers(0, 50))])
+        images["photo"] = mnist_as_photo(test.data[index].numpy(), rng)
+        for kind, image in images.items():
+            path = folder / f"{kind}_{digit}.png"
+            image.save(path, optimize=True)
+            written.append(path)
+    return written
+
+
+def label_from_name(path: str | os.PathLike) -> int | None:
+    """The true digit in a sample's file name (``pen_7.png`` → 7), or None."""
+    match = re.search(r"_(\d)\.\w+$", Path(path).name)
+    return int(match.group(1)) if match else None
