@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 run: install
 	@mkdir -p $(BUILD)/notebooks
 	MNIST_PROFILE=$(PROFILE) $(PY) -m mnist_helpers run-notebooks --out $(BUILD)/notebooks $(NOTEBOOKS)
-	@$(PY) -m mnist_helpers evaluate --checkpoint models/mnist_cnn.pt
+	@MNIST_PROFILE=$(PROFILE) $(PY) -m mnist_helpers evaluate
 
 test: install lint unit nbval
 

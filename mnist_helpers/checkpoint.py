@@ -33,17 +33,23 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, damaged or not one of ours; the message says what to do."""
 
 
-def default_checkpoint_path() -> Path:
-    """``models/mnist_cnn.pt`` in the repository: where notebook 03 saves and 04/05 load."""
-    return project_root() / "models" / "mnist_cnn.pt"
+def default_checkpoint_path(profile: str | None = None) -> Path:
+    """Where notebook 03 saves and 04/05 load: ``models/mnist_cnn.pt`` for the default
+    profile, ``models/mnist_cnn_<profile>.pt`` for the others (so a quick test run never
+    replaces the real model). ``profile`` defaults to ``$MNIST_PROFILE``."""
+    from .profiles import get_profile
+
+    name = get_profile(profile).name
+    suffix = "" if name == "default" else f"_{name}"
+    return project_root() / "models" / f"mnist_cnn{suffix}.pt"
 
 
 def library_versions() -> dict[str, str]:
     """Versions of Python, torch and torchvision, stored with every checkpoint."""
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
     }
 
 

@@ -24,6 +24,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.arch is not None:
         profile = profile.with_overrides(arch=args.arch)
     device = get_device(args.device)
+    args.out = args.out or str(default_checkpoint_path(profile.name))
     print(f"profile: {profile.name}  device: {describe_device(device)}  seed: {args.seed}")
     data = prepare_training_data(profile, device, seed=args.seed, data_dir=args.data_dir)
     seed_everything(args.seed)
@@ -41,6 +42,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     device = get_device(args.device)
+    args.checkpoint = args.checkpoint or str(default_checkpoint_path())
     model, info = load_checkpoint(args.checkpoint, device)
     test = load_tensors(False, args.data_dir, device=device)
     result = evaluate(model, TensorBatches(test, 1000), device)
@@ -54,7 +56,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .predict import ImageError, predict_paths
 
-    model, _ = load_checkpoint(args.checkpoint, get_device(args.device))
+    checkpoint = args.checkpoint or str(default_checkpoint_path())
+    model, _ = load_checkpoint(checkpoint, get_device(args.device))
     failed = 0
     for result in predict_paths(model, args.paths):
         if isinstance(result, ImageError):
@@ -98,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", parents=[common], help="train a model and save a checkpoint")
     train.add_argument("--profile", default=None, help="quick, default or best ($MNIST_PROFILE)")
-    train.add_argument("--out", default=str(default_checkpoint_path()), help="checkpoint file")
+    train.add_argument("--out", default=None,
+                       help="checkpoint file (default: models/mnist_cnn[_<profile>].pt)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     train.add_argument("--arch", default=None, help="override the profile's architecture")
@@ -106,12 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("evaluate", parents=[common], help="test accuracy of a checkpoint")
-    ev.add_argument("--checkpoint", default=str(default_checkpoint_path()))
+    ev.add_argument("--checkpoint", default=None,
+                    help="default: the $MNIST_PROFILE profile's models/mnist_cnn[_<profile>].pt")
     ev.set_defaults(func=_evaluate)
 
     pr = sub.add_parser("predict", parents=[common], help="predict digits in image files")
     pr.add_argument("paths", nargs="+", help="image files or folders of images")
-    pr.add_argument("--checkpoint", default=str(default_checkpoint_path()))
+    pr.add_argument("--checkpoint", default=None, help="default: models/mnist_cnn.pt")
     pr.add_argument("--json", action="store_true", help="one JSON object per input")
     pr.set_defaults(func=_predict)
 

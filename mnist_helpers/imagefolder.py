@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torchvision import datasets
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 from torchvision.transforms import v2
 
 from .data import MNIST_MEAN, MNIST_STD, load_mnist, project_root
@@ -51,7 +52,9 @@ def export_imagefolder(
             target = root / split / str(label) / f"{index:05d}.png"
             if target.exists():
                 continue
-            handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".png")
+            # Hidden and not ".png" until renamed: a leftover from a killed run is never
+            # counted or read as an image.
+            handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(handle, "wb") as out:
                     Image.fromarray(pixels[index], mode="L").save(out, format="PNG")
@@ -59,7 +62,8 @@ def export_imagefolder(
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        counts[split] = sum(1 for _ in (root / split).glob("*/*.png"))
+        counts[split] = sum(1 for p in (root / split).glob("*/*.png")
+                            if not p.name.startswith("."))
     return counts
 
 
@@ -87,4 +91,15 @@ def load_imagefolder(
             f"No ImageFolder at {folder}. Create it with export_imagefolder({str(root)!r}), "
             f"or arrange your images as {folder}/<digit>/<image>.png."
         )
-    return datasets.ImageFolder(str(folder), transform=imagefolder_transform(normalize))
+    # Hidden files (temporary files of an interrupted export) are skipped; a digit folder
+    # with no images (a small export limit) is allowed, so labels stay the folder names.
+    return datasets.ImageFolder(
+        str(folder), transform=imagefolder_transform(normalize), is_valid_file=_is_image_file,
+        allow_empty=True,
+    )
+
+
+def _is_image_file(path: str) -> bool:
+    return not Path(path).name.startswith(".") and has_file_allowed_extension(
+        path, IMG_EXTENSIONS
+    )

@@ -20,11 +20,24 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
         resources={"metadata": {"path": str(source.resolve().parent)}},
     )
     client.execute()
+    _drop_widget_outputs(notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         nbformat.write(notebook, out)
     os.replace(tmp, target)
+
+
+def _drop_widget_outputs(notebook: dict) -> None:
+    """Remove widget views (e.g. progress bars) from saved outputs: without a live kernel they
+    show only their initial text, such as a progress bar stuck at 0%."""
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [
+                out for out in cell.get("outputs", [])
+                if "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
+            ]
+    notebook.get("metadata", {}).pop("widgets", None)
 
 
 def show_source(obj: object) -> None:

@@ -99,12 +99,13 @@ def plot_confusion_matrix(cm: torch.Tensor, title: str = "Confusion matrix (test
     off = cm.clone().numpy().astype(float)
     np.fill_diagonal(off, np.nan)
     image = ax.imshow(off, cmap="Reds")
+    dark = 0.6 * np.nanmax(off) if np.nanmax(off) > 0 else 1.0
     for t in range(10):
         for p in range(10):
             value = int(cm[t, p])
             if value:
-                ax.text(p, t, value, ha="center", va="center", fontsize=7,
-                        color="black" if t != p else "tab:green",
+                color = "tab:green" if t == p else ("white" if value > dark else "black")
+                ax.text(p, t, value, ha="center", va="center", fontsize=7, color=color,
                         fontweight="bold" if t == p else "normal")
     ax.set(xticks=DIGITS, yticks=DIGITS, xlabel="predicted digit", ylabel="true digit",
            title=title)

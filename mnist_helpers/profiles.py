@@ -53,7 +53,7 @@ PROFILES: dict[str, Profile] = {
         train_limit=8_000, val_size=1_000, eval_limit=2_000, imagefolder_limit=500,
     ),
     "default": Profile(
-        name="default", arch="fast_cnn", epochs=4, batch_size=128, lr=0.1, optimizer="sgd",
+        name="default", arch="fast_cnn", epochs=5, batch_size=128, lr=0.1, optimizer="sgd",
         momentum=0.9, weight_decay=5e-4, label_smoothing=0.0, augment=False,
         train_limit=None, val_size=5_000, eval_limit=None, imagefolder_limit=None,
     ),

@@ -1,0 +1,81 @@
+"""The networks: shapes on real digits, parameter counts, the layer table."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist_helpers import ARCHITECTURES, build_model, count_parameters
+from mnist_helpers.models import SeedCNN, layer_table
+
+
+@pytest.fixture(scope="module")
+def batch(test_tensors) -> torch.Tensor:
+    return test_tensors.images[:7]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_gives_ten_logits(arch, batch):
+    torch.manual_seed(0)
+    model = build_model(arch).eval()
+    with torch.no_grad():
+        logits = model(batch)
+    assert logits.shape == (7, 10)
+    assert logits.dtype == torch.float32
+    assert torch.isfinite(logits).all()
+    assert logits.std(0).abs().sum() > 0, "different digits should give different logits"
+    # Training mode works too (batch norm needs more than one image per channel).
+    model.train()
+    out = model(batch)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_seed_cnn_has_the_seeds_parameter_count():
+    assert count_parameters(SeedCNN()) == 1_199_882
+    assert count_parameters(build_model("seed_cnn")) == 1_199_882
+
+
+def test_fast_cnn_is_much_smaller_than_seed_cnn():
+    assert count_parameters(build_model("fast_cnn")) < count_parameters(SeedCNN()) / 10
+
+
+def test_count_parameters_skips_frozen_ones():
+    model = build_model("fast_cnn")
+    total = count_parameters(model)
+    for p in model.classifier.parameters():
+        p.requires_grad_(False)
+    assert count_parameters(model) == total - (64 * 3 * 3 * 10 + 10)
+
+
+def test_build_model_rejects_unknown_names():
+    with pytest.raises(ValueError, match="seed_cnn") as caught:
+        build_model("lenet")
+    assert "lenet" in str(caught.value)
+
+
+def test_build_model_passes_keyword_arguments():
+    wide = build_model("fast_cnn", width=32)
+    assert count_parameters(wide) > count_parameters(build_model("fast_cnn"))
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_layer_table_ends_at_ten_outputs(arch):
+    model = build_model(arch)
+    model.train()
+    rows = layer_table(model)
+    assert model.training, "layer_table must restore the training mode"
+    assert rows[-1]["output_shape"] == (1, 10)
+    assert all(row["output_shape"][0] == 1 for row in rows)
+    assert sum(row["parameters"] for row in rows) == count_parameters(model)
+    assert {"layer", "type", "output_shape", "parameters"} <= set(rows[0])
+
+
+def test_seed_cnn_layer_table_shapes():
+    rows = {row["layer"]: row for row in layer_table(SeedCNN())}
+    assert rows["conv1"]["output_shape"] == (1, 32, 26, 26)
+    assert rows["conv2"]["output_shape"] == (1, 64, 24, 24)
+    assert rows["pool"]["output_shape"] == (1, 64, 12, 12)
+    assert rows["fc1"]["output_shape"] == (1, 128)
+    assert rows["fc1"]["parameters"] == 9216 * 128 + 128
+    assert rows["fc2"]["output_shape"] == (1, 10)
