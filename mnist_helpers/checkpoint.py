@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torchvision
 from torch import nn
 
 from .data import MNIST_MEAN, MNIST_STD, project_root
+from .files import atomic_write
 from .models import build_model
 
 FORMAT_VERSION = 1
@@ -82,16 +82,8 @@ def save_checkpoint(
     }
     if resume is not None:
         payload["resume"] = resume
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            torch.save(payload, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, fsync=True) as out:
+        torch.save(payload, out)
     return path
 
 

@@ -34,6 +34,8 @@ from torchvision import datasets
 from torchvision.datasets.utils import download_url
 from torchvision.transforms import v2
 
+from .files import atomic_write
+
 DATA_DIR_ENV = "MNIST_DATA_DIR"
 
 #: Mean and standard deviation of the 60,000 training images' pixels, scaled to [0, 1].
@@ -194,16 +196,8 @@ def download_mnist(
 
 
 def _extract_atomically(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    tmp = Path(tmp_name)
-    try:
-        with gzip.open(source, "rb") as src, os.fdopen(handle, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with gzip.open(source, "rb") as src, atomic_write(target) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 def prepare_mnist(

@@ -9,7 +9,6 @@ This is the second seed's layout, and the one to use for your own labelled image
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 from torchvision.transforms import v2
 
 from .data import MNIST_MEAN, MNIST_STD, load_mnist, project_root
+from .files import atomic_write
 
 SPLITS = {"train": True, "test": False}
 
@@ -54,14 +54,8 @@ def export_imagefolder(
                 continue
             # Hidden and not ".png" until renamed: a leftover from a killed run is never
             # counted or read as an image.
-            handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    Image.fromarray(pixels[index], mode="L").save(out, format="PNG")
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_write(target) as out:
+                Image.fromarray(pixels[index], mode="L").save(out, format="PNG")
         counts[split] = sum(1 for p in (root / split).glob("*/*.png")
                             if not p.name.startswith("."))
     return counts

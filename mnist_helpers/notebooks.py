@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 from pathlib import Path
+
+from .files import atomic_write
 
 
 def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
@@ -21,11 +21,8 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
     )
     client.execute()
     _drop_widget_outputs(notebook)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with atomic_write(target, "w") as out:
         nbformat.write(notebook, out)
-    os.replace(tmp, target)
 
 
 def _drop_widget_outputs(notebook: dict) -> None:

@@ -90,8 +90,11 @@ def make_scheduler(
     optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int
 ) -> torch.optim.lr_scheduler.OneCycleLR:
     """One-cycle schedule: warm up to ``max_lr`` over the first 25% of steps, then anneal."""
+    total_steps = max(total_steps, 1)
+    # OneCycleLR divides by zero when the warm-up is exactly one step (25% of 4 steps).
+    pct_start = 0.25 if total_steps != 4 else 0.3
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=max_lr, total_steps=max(total_steps, 1), pct_start=0.25
+        optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start
     )
 
 

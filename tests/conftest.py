@@ -105,11 +105,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def quick_model(train_tensors, test_tensors) -> torch.nn.Module:
-    """A fast_cnn trained for one epoch on 4,000 images (a few seconds on a CPU)."""
-    profile = get_profile("quick").with_overrides(batch_size=64, lr=0.1, epochs=1)
+    """A fast_cnn trained for one epoch on 5,000 images (a few seconds on a CPU; ~94%)."""
+    profile = get_profile("quick").with_overrides(batch_size=100, lr=0.1, epochs=1)
     seed_everything(0)
     model = build_model("fast_cnn")
-    train = TensorBatches(train_tensors.subset(slice(0, 4000)), 64, shuffle=True, seed=0)
+    train = TensorBatches(train_tensors.subset(slice(0, 5000)), 100, shuffle=True, seed=0)
     val = TensorBatches(train_tensors.subset(slice(59000, 60000)), 500)
     fit(model, train, val, profile, device="cpu", progress=False, log=lambda _line: None)
     return model.eval()
