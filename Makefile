@@ -29,7 +29,7 @@ run: install
 test: install lint unit nbval
 
 lint: install
-	$(VENV)/bin/ruff check mnist_helpers tests notebooks
+	$(VENV)/bin/ruff check mnist_helpers tests notebooks benchmarks
 
 unit: install
 	$(PY) -m pytest tests

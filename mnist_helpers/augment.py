@@ -47,3 +47,26 @@ def random_affine(
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     shifted = images - BACKGROUND  # so zero padding means "background"
     return F.grid_sample(shifted, grid, align_corners=False, padding_mode="zeros") + BACKGROUND
+
+
+def random_stroke_width(
+    images: torch.Tensor, *, p: float = 0.3, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Thicken (dilate) or thin (erode) the strokes of a random ``p`` share of the images each.
+
+    Real pens draw thicker or thinner lines than MNIST's; a 3×3 max-pool of the ink grows a
+    stroke by a pixel, a min-pool shrinks it.
+    """
+    n = images.shape[0]
+    choice = torch.rand(n, generator=generator).to(images.device)
+    thick = (choice < p / 2).view(n, 1, 1, 1)
+    thin = ((choice >= p / 2) & (choice < p)).view(n, 1, 1, 1)
+    dilated = F.max_pool2d(images, 3, stride=1, padding=1)
+    eroded = -F.max_pool2d(-images, 3, stride=1, padding=1)
+    return torch.where(thick, dilated, torch.where(thin, eroded, images))
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator | None = None
+                  ) -> torch.Tensor:
+    """The training augmentation: stroke width, then a random rotation, shift and scale."""
+    return random_affine(random_stroke_width(images, generator=generator), generator=generator)

@@ -14,6 +14,7 @@ from .data import MNISTDataError, TensorBatches, load_tensors
 from .device import describe_device, get_device, seed_everything
 from .models import build_model, count_parameters
 from .profiles import get_profile
+from .shipped import shipped_checkpoint_path
 from .train import evaluate, fit, prepare_training_data
 
 
@@ -56,7 +57,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .predict import ImageError, predict_paths
 
-    checkpoint = args.checkpoint or str(default_checkpoint_path())
+    checkpoint = args.checkpoint or str(shipped_checkpoint_path())
     model, _ = load_checkpoint(checkpoint, get_device(args.device))
     failed = 0
     for result in predict_paths(model, args.paths):
@@ -116,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", parents=[common], help="predict digits in image files")
     pr.add_argument("paths", nargs="+", help="image files or folders of images")
-    pr.add_argument("--checkpoint", default=None, help="default: models/mnist_cnn.pt")
+    pr.add_argument("--checkpoint", default=None,
+                    help="default: the shipped model, mnist_helpers/weights/mnist_robust.pt")
     pr.add_argument("--json", action="store_true", help="one JSON object per input")
     pr.set_defaults(func=_predict)
 

@@ -64,7 +64,7 @@ def notebook_setup(figure_dpi: int = 80) -> tuple:
     profile = get_profile()
     device = get_device()
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
-    print(f"profile: {profile.name} (set MNIST_PROFILE=quick|default|best to change)")
+    print(f"profile: {profile.name} (set MNIST_PROFILE=quick|default|robust|best to change)")
     print(f"device: {describe_device(device)}")
     if device.type == "cpu":
         print("No GPU found: running on the CPU, which is fine for this series.")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from torch import nn
 
 from .data import MNIST_MEAN, MNIST_STD
@@ -76,6 +76,11 @@ def open_image(path: str | os.PathLike) -> Image.Image:
                     f"(limit {MAX_PIXELS:,} pixels); resize it first"
                 )
             image.seek(0)  # first frame of an animation
+            if image.format == "JPEG" and max(width, height) > 2 * WORK_SIZE:
+                # Let the JPEG decoder scale down (1/2 .. 1/8) while decoding: a phone
+                # photo then decodes in a fraction of the time, and we only need ~256 px.
+                image.draft("L" if image.mode in ("L", "RGB") else None,
+                            (2 * WORK_SIZE, 2 * WORK_SIZE))
             image.load()
     except ImageError:
         raise
@@ -102,9 +107,36 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
 
 
-def _otsu_threshold(values: np.ndarray) -> float:
-    hist, edges = np.histogram(values, bins=64, range=(0.0, 1.0))
-    centers = (edges[:-1] + edges[1:]) / 2
+def _shrink(image: Image.Image) -> Image.Image:
+    """Upright, and at most ``WORK_SIZE`` pixels a side (a box filter in PIL, before any
+    conversion to floats: a phone photo has far more pixels than a digit needs)."""
+    image = ImageOps.exif_transpose(image)
+    if max(image.size) > WORK_SIZE and image.mode in ("L", "RGB", "RGBA", "LA", "CMYK", "P"):
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        image = image.copy()
+        image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    return image
+
+
+def _paper_brightness(paper: np.ndarray, cell: int = 8) -> np.ndarray:
+    """How bright the bare paper is at every pixel: the brightest coarse cell nearby (a max
+    filter over 8×8-pixel averages, which ink strokes cannot fill), smoothly upsampled."""
+    h, w = paper.shape
+    coarse = Image.fromarray((paper * 255).astype(np.uint8)).resize(
+        (max(1, w // cell), max(1, h // cell)), Image.Resampling.BOX)
+    if min(coarse.size) >= 5:
+        coarse = coarse.filter(ImageFilter.MaxFilter(5))
+    else:
+        coarse = Image.new("L", coarse.size, int(np.asarray(coarse).max()))
+    return np.asarray(coarse.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
+
+
+def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu's threshold: the level that best splits ``values`` (0..1) into ink and paper."""
+    levels = np.clip((values * bins).astype(np.intp), 0, bins - 1)
+    hist = np.bincount(levels.ravel(), minlength=bins)
+    centers = (np.arange(bins) + 0.5) / bins
     weight = np.cumsum(hist)
     total = weight[-1]
     mean = np.cumsum(hist * centers)
@@ -119,7 +151,10 @@ def preprocess_image(image: Image.Image | np.ndarray) -> Preprocessed:
     Raises :class:`ImageError` ("no digit found") when there is no ink to speak of.
     """
     steps: dict[str, np.ndarray] = {}
-    gray = to_grayscale(image) if isinstance(image, Image.Image) else np.asarray(image, float)
+    if isinstance(image, Image.Image):
+        gray = to_grayscale(_shrink(image))
+    else:
+        gray = np.asarray(image, float)
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise ImageError("the image has no pixels")
     steps["grayscale"] = gray
@@ -134,10 +169,11 @@ def preprocess_image(image: Image.Image | np.ndarray) -> Preprocessed:
     # Polarity from the image itself: the border is background, whatever its brightness.
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     inverted = bool(np.median(border) > 0.5)
-    ink = 1.0 - gray if inverted else gray.copy()
-    steps["ink_white"] = ink
-    # Background: subtract the typical background level, then keep what stands out (Otsu).
-    ink = np.clip(ink - np.median(border if not inverted else 1.0 - border), 0.0, 1.0)
+    steps["ink_white"] = 1.0 - gray if inverted else gray.copy()
+    # Background: uneven light and shadows are divided out (flat-field), the rest of the paper
+    # texture falls below the ink threshold (Otsu) further down.
+    paper = gray if inverted else 1.0 - gray  # bright paper, dark ink
+    ink = np.clip(1.0 - paper / np.maximum(_paper_brightness(paper), 1e-3), 0.0, 1.0)
     contrast = float(ink.max())
     if contrast < 0.15:
         raise ImageError("no digit found (the image is blank or has too little contrast)")
@@ -173,6 +209,15 @@ def preprocess_image(image: Image.Image | np.ndarray) -> Preprocessed:
     steps["centred_28x28"] = canvas
     tensor = torch.from_numpy(((canvas - MNIST_MEAN) / MNIST_STD).astype(np.float32))
     return Preprocessed(tensor=tensor.view(1, 1, 28, 28), steps=steps, inverted=inverted)
+
+
+def naive_preprocess(image: Image.Image) -> torch.Tensor:
+    """What the seeds do, for comparison: grayscale, squash the whole picture to 28×28,
+    invert, normalise (no cropping, centring or background removal)."""
+    gray = Image.fromarray((to_grayscale(image) * 255).astype(np.uint8))
+    small = ImageOps.invert(gray.resize((28, 28), Image.Resampling.BILINEAR))
+    pixels = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0)
+    return ((pixels - MNIST_MEAN) / MNIST_STD).view(1, 1, 28, 28)
 
 
 def expand_paths(paths: list[str | os.PathLike]) -> list[Path]:

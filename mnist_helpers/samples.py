@@ -73,17 +73,28 @@ def draw_font_digit(digit: int, *, size: int = 220, font_size: int = 110, angle:
     return Image.fromarray((240 - np.asarray(layer) * (210 / 255)).astype(np.uint8))
 
 
-def mnist_as_photo(pixels: np.ndarray, rng: np.random.Generator, *, page: int = 240
-                   ) -> Image.Image:
-    """An MNIST digit (28×28 uint8, white on black) as a phone photo of ink on paper."""
+def mnist_as_photo(pixels: np.ndarray, rng: np.random.Generator, *, page: int = 240,
+                   stroke: int = 0, light_on_dark: bool = False) -> Image.Image:
+    """An MNIST digit (28×28 uint8, white on black) as a phone photo of ink on paper.
+
+    ``stroke`` > 0 thickens the pen, < 0 thins it; ``light_on_dark`` photographs chalk on a
+    blackboard instead of ink on paper.
+    """
     scale = int(rng.integers(3, 6))
     digit = Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
+    if stroke:
+        size = 2 * abs(stroke) * scale // 3 * 2 + 1
+        digit = digit.filter(ImageFilter.MaxFilter(size) if stroke > 0
+                             else ImageFilter.MinFilter(size))
     ink = np.zeros((page, page))
     x, y = (int(v) for v in rng.integers(10, page - 28 * scale - 10, size=2))
     ink[y: y + 28 * scale, x: x + 28 * scale] = np.asarray(digit) / 255.0
     yy, xx = np.mgrid[0:page, 0:page] / page
     light = 0.95 - 0.25 * (rng.uniform(0.3, 1.0) * xx + rng.uniform(0.0, 0.7) * yy)
-    photo = light * (1 - 0.8 * ink) + rng.normal(0, 0.03, ink.shape)
+    if light_on_dark:
+        photo = 0.15 + 0.1 * light + 0.7 * ink + rng.normal(0, 0.03, ink.shape)
+    else:
+        photo = light * (1 - 0.8 * ink) + rng.normal(0, 0.03, ink.shape)
     image = Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8))
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import random_affine
+from .augment import augment_batch
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import MNISTTensors, TensorBatches, load_tensors, split_indices
 from .device import seed_everything
@@ -74,8 +74,11 @@ def make_optimizer(
     name: str, params: Iterable[nn.Parameter], lr: float, momentum: float = 0.9,
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
-    """``sgd`` (with Nesterov momentum, as the seeds use SGD), ``adam`` or ``adamw``."""
+    """``sgd`` (with Nesterov momentum, as the seeds use SGD), ``adam``, ``adamw``, or
+    ``adadelta`` (as pytorch/examples' mnist trains the seeds' network)."""
     key = name.lower()
+    if key == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
     if key == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=momentum > 0,
                                weight_decay=weight_decay)
@@ -83,7 +86,7 @@ def make_optimizer(
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if key == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"Unknown optimizer {name!r}; choose 'sgd', 'adam' or 'adamw'.")
+    raise ValueError(f"Unknown optimizer {name!r}; choose 'sgd', 'adam', 'adamw' or 'adadelta'.")
 
 
 def make_scheduler(
@@ -135,11 +138,13 @@ def train_one_epoch(
     progress: bool = True,
     log: Callable[[str], None] = print,
     step_losses: list[float] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> float:
     """One pass over ``batches``; returns the mean training loss.
 
     With ``augment_generator`` each batch is randomly rotated/shifted/scaled first.
-    Every ``log_interval`` batches (and at the last one) a ``Train Epoch: ...`` line is logged.
+    Every ``log_interval`` batches (and at the last one) a ``Train Epoch: ...`` line is logged;
+    ``on_step(batch_size)`` is called after every optimizer step (the benchmark uses it).
     """
     model.train()
     n_images = _dataset_size(batches)
@@ -150,7 +155,7 @@ def train_one_epoch(
     for b, (images, labels) in enumerate(bar):
         images, labels = images.to(device), labels.to(device)
         if augment_generator is not None:
-            images = random_affine(images, generator=augment_generator)
+            images = augment_batch(images, generator=augment_generator)
         logits = model(images)
         loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -163,6 +168,8 @@ def train_one_epoch(
         seen += len(labels)
         if step_losses is not None:
             step_losses.append(value)
+        if on_step is not None:
+            on_step(len(labels))
         if log_interval and (b % log_interval == log_interval - 1 or b == n_batches - 1):
             line = (f"Train Epoch: {epoch} [{seen}/{n_images} ({100 * (b + 1) / n_batches:.0f}%)]"
                     f"\tLoss: {value:.6f}")

@@ -125,7 +125,7 @@ def test_seed_everything_seeds_python_numpy_and_torch():
 
 
 def test_profiles_by_name():
-    assert set(PROFILES) == {"quick", "default", "best"}
+    assert set(PROFILES) == {"quick", "default", "robust", "best"}
     for name in PROFILES:
         assert get_profile(name).name == name
     assert get_profile("Quick") is PROFILES["quick"]
