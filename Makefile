@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (Python 3.10+):
-#   make run    create .venv if missing, install, execute notebooks 01-05 (default profile)
+#   make run    create .venv if missing, install, execute the notebook series (default profile)
 #   make test   same set-up, then lint, unit tests and nbval over every notebook (quick profile)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +8,7 @@ PROFILE ?= default
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  := build
 
-.PHONY: install run test lint unit nbval lab outputs clean
+.PHONY: install run test lint unit nbval lab outputs clean test-browser
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version.split()[0]'
@@ -36,6 +36,17 @@ unit: install
 
 nbval: install
 	MNIST_PROFILE=quick $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+# Notebook 07's widgets in a real browser: JupyterLab and headless Chromium driven by
+# Playwright (runs all cells, clicks Train/Stop/Next, draws digits with the mouse). Installs
+# Debian's chromium and the playwright package when missing; screenshots go to build/browser/.
+test-browser: install
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update && $$sudo apt-get install -y chromium; \
+	fi
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install "playwright>=1.40"
+	MNIST_BROWSER_TEST=1 $(PY) -m pytest -p no:cacheprovider -v -s tests/browser
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,0 +1,218 @@
+"""Training speed, side by side: the seeds' way against our fast path, from scratch, in one run.
+
+    python -m mnist_helpers.bench            # reference (1 seed) + fast path (3 seeds)
+    python -m mnist_helpers.bench --best     # ... + the best recipe (3 seeds; long)
+
+For each configuration and seed, in a fresh process (so peak memory is its own): train, and
+every ``--check-every`` images pause the clock and measure test accuracy. Reported: seconds of
+training until the test accuracy first reaches 99.0% (evaluation time apart), the final
+accuracy, training images per second and peak resident memory. The last line printed is one
+JSON object: ``{"configs": [...], "speedup": reference seconds / slowest fast-path seconds}``.
+
+The test set is only watched here, to time when 99% is reached; no choice is made on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+TARGET = 0.99
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One way to train, end to end."""
+
+    name: str
+    loader: str  # "classic" (DataLoader + per-sample transforms) or "tensors" (fast path)
+    arch: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    schedule: str  # "steplr" (per epoch, gamma 0.7, as pytorch/examples) or "onecycle"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: bool = False
+    check_every: int = 5_000  # images between two test-accuracy checks
+
+
+REFERENCE = BenchConfig(
+    name="reference: seeds' loader + seed_cnn, Adadelta (pytorch/examples)",
+    loader="classic", arch="seed_cnn", optimizer="adadelta", lr=1.0, batch_size=64, epochs=6,
+    schedule="steplr", check_every=15_000,
+)
+FAST = BenchConfig(
+    name="fast path: in-memory tensors + fast_cnn, SGD one-cycle",
+    loader="tensors", arch="fast_cnn", optimizer="sgd", lr=0.1, batch_size=128, epochs=2,
+    schedule="onecycle", weight_decay=5e-4, check_every=5_000,
+)
+BEST = BenchConfig(
+    name="best recipe: fast_cnn, augmentation, label smoothing, 20 epochs",
+    loader="tensors", arch="fast_cnn", optimizer="sgd", lr=0.1, batch_size=128, epochs=20,
+    schedule="onecycle", weight_decay=5e-4, label_smoothing=0.1, augment=True,
+    check_every=55_000,
+)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def run_one(config: BenchConfig, seed: int, data_dir: str | None = None) -> dict:
+    """Train ``config`` from scratch with ``seed`` on the CPU; return its measurements."""
+    from .data import TensorBatches, classic_loader, load_mnist, load_tensors, mnist_transform
+    from .device import seed_everything
+    from .models import build_model
+    from .train import evaluate, make_optimizer, make_scheduler, train_one_epoch
+
+    device = torch.device("cpu")
+    test = TensorBatches(load_tensors(False, data_dir), 1000)
+    if config.loader == "classic":
+        train_set = load_mnist(True, data_dir, transform=mnist_transform())
+        batches = classic_loader(train_set, config.batch_size, shuffle=True, seed=seed)
+    else:
+        batches = TensorBatches(load_tensors(True, data_dir), config.batch_size, shuffle=True,
+                                seed=seed)
+    seed_everything(seed)
+    model = build_model(config.arch)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr,
+                               config.momentum, config.weight_decay)
+    if config.schedule == "onecycle":
+        per_step = make_scheduler(optimizer, config.lr, config.epochs * len(batches))
+        per_epoch = None
+    else:
+        per_step = None
+        per_epoch = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    augment = torch.Generator().manual_seed(seed + 1) if config.augment else None
+
+    state = {"seen": 0, "next_check": config.check_every, "eval_seconds": 0.0,
+             "seconds_to_target": None, "checks": []}
+    started = time.perf_counter()
+
+    def check() -> None:
+        t0 = time.perf_counter()
+        train_seconds = t0 - started - state["eval_seconds"]
+        accuracy = evaluate(model, test, device).accuracy
+        model.train()
+        state["eval_seconds"] += time.perf_counter() - t0
+        state["checks"].append((state["seen"], round(train_seconds, 2), accuracy))
+        if accuracy >= TARGET and state["seconds_to_target"] is None:
+            state["seconds_to_target"] = round(train_seconds, 2)
+
+    def on_step(images_in_batch: int) -> None:
+        state["seen"] += images_in_batch
+        if state["seen"] >= state["next_check"]:
+            state["next_check"] += config.check_every
+            check()
+
+    for epoch in range(1, config.epochs + 1):
+        train_one_epoch(model, batches, optimizer, per_step, epoch=epoch, device=device,
+                        label_smoothing=config.label_smoothing, augment_generator=augment,
+                        log_interval=0, progress=False, on_step=on_step)
+        if per_epoch is not None:
+            per_epoch.step()
+    total = time.perf_counter() - started
+    if not state["checks"] or state["checks"][-1][0] != state["seen"]:
+        check()
+    train_seconds = total - state["eval_seconds"]
+    return {
+        "seed": seed,
+        "seconds_to_99": state["seconds_to_target"],
+        "final_accuracy": state["checks"][-1][2],
+        "train_seconds": round(train_seconds, 2),
+        "eval_seconds": round(state["eval_seconds"], 2),
+        "images_per_second": round(state["seen"] / train_seconds, 1),
+        "peak_memory_mib": round(_peak_rss_mib(), 1),
+        "threads": torch.get_num_threads(),
+        "checks": state["checks"],
+    }
+
+
+def _run_in_fresh_process(config: BenchConfig, seed: int, data_dir: str | None) -> dict:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(run_one, (config, seed, data_dir))
+
+
+def _fmt(value: float | None, unit: str = "s") -> str:
+    return "never" if value is None else f"{value:.1f} {unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table and the JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m mnist_helpers.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--best", action="store_true", help="also run the best recipe")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--reference-epochs", type=int, default=REFERENCE.epochs)
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+
+    plan: list[tuple[BenchConfig, list[int]]] = []
+    if not args.skip_reference:
+        plan.append((BenchConfig(**{**asdict(REFERENCE), "epochs": args.reference_epochs}),
+                     args.seeds[:1]))
+    plan.append((FAST, args.seeds))
+    if args.best:
+        plan.append((BEST, args.seeds))
+
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
+          flush=True)
+    results = []
+    for config, seeds in plan:
+        runs = []
+        for seed in seeds:
+            run = _run_in_fresh_process(config, seed, args.data_dir)
+            runs.append(run)
+            print(f"{config.name} | seed {seed}: 99% after {_fmt(run['seconds_to_99'])} of "
+                  f"training, final {100 * run['final_accuracy']:.2f}%, "
+                  f"{run['images_per_second']:,.0f} images/s, "
+                  f"peak {run['peak_memory_mib']:,.0f} MiB, evaluation {run['eval_seconds']:.1f} s",
+                  flush=True)
+        results.append({
+            "name": config.name,
+            "config": asdict(config),
+            "seconds_to_99": [r["seconds_to_99"] for r in runs],
+            "final_accuracy": [r["final_accuracy"] for r in runs],
+            "images_per_second": round(statistics.median(r["images_per_second"] for r in runs), 1),
+            "peak_memory_mib": max(r["peak_memory_mib"] for r in runs),
+            "runs": runs,
+        })
+
+    print()
+    print(f"{'configuration':<70}{'to 99.0% (s)':>18}{'final acc.':>18}{'img/s':>10}"
+          f"{'peak MiB':>10}")
+    for row in results:
+        reached = ", ".join("never" if s is None else f"{s:.1f}" for s in row["seconds_to_99"])
+        finals = ", ".join(f"{100 * a:.2f}" for a in row["final_accuracy"])
+        print(f"{row['name'][:69]:<70}{reached:>18}{finals:>18}"
+              f"{row['images_per_second']:>10,.0f}{row['peak_memory_mib']:>10,.0f}")
+    speedup = None
+    reference = next((r for r in results if r["config"]["loader"] == "classic"), None)
+    fast = next((r for r in results if r["config"] == asdict(FAST)), None)
+    if reference and fast and reference["seconds_to_99"][0] is not None and None not in (
+            fast["seconds_to_99"]):
+        speedup = round(reference["seconds_to_99"][0] / max(fast["seconds_to_99"]), 1)
+        print(f"\nspeedup to 99.0%: {speedup}x (reference / slowest fast-path seed)")
+    summary = {"configs": [{k: row[k] for k in ("name", "seconds_to_99", "final_accuracy",
+                                                "images_per_second", "peak_memory_mib")}
+                           for row in results],
+               "speedup": speedup}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
