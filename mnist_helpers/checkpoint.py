@@ -23,6 +23,7 @@ import torchvision
 from torch import nn
 
 from .data import MNIST_MEAN, MNIST_STD, project_root
+from .device import place_model
 from .files import atomic_write
 from .models import build_model
 
@@ -126,7 +127,7 @@ def load_checkpoint(
             f"The weights in {path} do not fit architecture {payload['arch']!r}: "
             f"{str(exc).splitlines()[0]}"
         ) from exc
-    model.to(device).eval()
+    place_model(model, device).eval()
     info = dict(payload.get("metadata", {}))
     info.update(
         arch=payload["arch"],

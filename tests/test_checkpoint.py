@@ -18,6 +18,7 @@ from mnist_helpers import (
 )
 from mnist_helpers.checkpoint import read_checkpoint
 from mnist_helpers.data import MNIST_MEAN, MNIST_STD
+from mnist_helpers.device import place_model
 
 
 class MakesAFolder:
@@ -52,7 +53,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, quick_model, batch):
 
 def test_round_trip_with_architecture_arguments(tmp_path, batch):
     torch.manual_seed(0)
-    wide = build_model("fast_cnn", width=8).eval()
+    wide = place_model(build_model("fast_cnn", width=8), "cpu").eval()  # as the library runs it
     path = save_checkpoint(tmp_path / "w.pt", wide, arch="fast_cnn", arch_kwargs={"width": 8})
     model, info = load_checkpoint(path)
     assert info["arch_kwargs"] == {"width": 8}

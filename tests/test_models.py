@@ -79,3 +79,19 @@ def test_seed_cnn_layer_table_shapes():
     assert rows["fc1"]["output_shape"] == (1, 128)
     assert rows["fc1"]["parameters"] == 9216 * 128 + 128
     assert rows["fc2"]["output_shape"] == (1, 10)
+
+
+def test_place_model_uses_channels_last_on_cpu_and_gives_the_same_outputs(test_tensors):
+    import copy
+
+    from mnist_helpers.device import place_model
+
+    torch.manual_seed(0)
+    model = build_model("fast_cnn").eval()
+    reference = copy.deepcopy(model)
+    placed = place_model(model, "cpu")
+    weight = placed.features[0][0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    batch = test_tensors.images[:32]
+    with torch.no_grad():
+        assert torch.allclose(placed(batch), reference(batch), atol=1e-5)
