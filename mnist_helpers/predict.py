@@ -241,14 +241,20 @@ def predict_tensor(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     return torch.softmax(model(batch.to(device)), dim=1).cpu()
 
 
-def predict_image(model: nn.Module, path: str | os.PathLike) -> Prediction:
-    """Open, preprocess and classify one image file."""
-    prepared = preprocess_image(open_image(path))
+def predict_picture(model: nn.Module, picture: Image.Image | np.ndarray, path: str = ""
+                    ) -> Prediction:
+    """Preprocess and classify one picture (a PIL image, or grayscale floats in 0..1)."""
+    prepared = preprocess_image(picture)
     probabilities = predict_tensor(model, prepared.tensor)[0]
     return Prediction(
-        path=str(path), label=int(probabilities.argmax()),
+        path=path, label=int(probabilities.argmax()),
         probabilities=probabilities.tolist(), image=prepared.steps["centred_28x28"],
     )
+
+
+def predict_image(model: nn.Module, path: str | os.PathLike) -> Prediction:
+    """Open, preprocess and classify one image file."""
+    return predict_picture(model, open_image(path), str(path))
 
 
 def predict_paths(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,19 +45,28 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
 }
 
 
+def draw_strokes(image: Image.Image, strokes: Sequence[Sequence[Sequence[float]]], *,
+                 width: float, ink: int) -> None:
+    """Draw polylines onto ``image`` like a round pen: lines ``width`` wide, round joints,
+    caps and single dots."""
+    draw = ImageDraw.Draw(image)
+    radius = width / 2
+    for stroke in strokes:
+        points = [(float(x), float(y)) for x, y in stroke]
+        if len(points) > 1:
+            draw.line(points, fill=ink, width=max(1, round(width)), joint="curve")
+        for x, y in points:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=ink)
+
+
 def draw_pen_digit(digit: int, *, size: int = 220, box: tuple[int, int, int] = (40, 30, 120),
                    width: int = 9, ink: int = 30, paper: int = 235) -> Image.Image:
     """A digit drawn as pen strokes: ``box`` is (left, top, height) of the digit on the page."""
     image = Image.new("L", (size, size), paper)
-    draw = ImageDraw.Draw(image)
     left, top, height = box
     w = height * 0.75
-    for stroke in STROKES[digit]:
-        points = [(left + x * w, top + y * height) for x, y in stroke]
-        draw.line(points, fill=ink, width=width, joint="curve")
-        for x, y in (points[0], points[-1]):
-            r = width / 2
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+    draw_strokes(image, [[(left + x * w, top + y * height) for x, y in stroke]
+                         for stroke in STROKES[digit]], width=width, ink=ink)
     return image
 
 

@@ -22,10 +22,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import augment_batch
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import MNISTTensors, TensorBatches, load_tensors, split_indices
 from .device import place_model, seed_everything
-from .profiles import Profile
+from .models import build_model
+from .profiles import Profile, get_profile
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -92,10 +93,13 @@ def make_optimizer(
 def make_scheduler(
     optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int
 ) -> torch.optim.lr_scheduler.OneCycleLR:
-    """One-cycle schedule: warm up to ``max_lr`` over the first 25% of steps, then anneal."""
+    """One-cycle schedule: warm up to ``max_lr`` over the first 25% of steps, then anneal.
+
+    The warm-up lasts at least 1.5 steps: OneCycleLR divides by zero when it is exactly one,
+    which 25% would give for a 4-step run.
+    """
     total_steps = max(total_steps, 1)
-    # OneCycleLR divides by zero when the warm-up is exactly one step (25% of 4 steps).
-    pct_start = 0.25 if total_steps != 4 else 0.3
+    pct_start = min(max(0.25, 1.5 / total_steps), 0.9)
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start
     )
@@ -330,10 +334,6 @@ def load_or_train(
 
     Lets a notebook stand on its own when an earlier notebook has not been run.
     """
-    from .checkpoint import load_checkpoint
-    from .models import build_model
-    from .profiles import get_profile
-
     if not Path(path).is_file():
         quick = get_profile("quick")
         log(f"No checkpoint at {path} (run notebook 03 for the real one). "

@@ -36,15 +36,16 @@ import torch.nn.functional as F
 import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw
+from PIL import Image
 from torch import nn
 
 from .data import MNISTTensors, TensorBatches
 from .metrics import collect_predictions
 from .models import ARCHITECTURES, build_model
 from .plots import to_pixels
-from .predict import ImageError, Prediction, predict_tensor, preprocess_image
+from .predict import ImageError, Prediction, predict_picture
 from .profiles import Profile, get_profile
+from .samples import draw_strokes
 from .train import Batches, History, TrainingData, fit, prepare_training_data
 
 CallbackT = TypeVar("CallbackT", bound=Callable[..., Any])
@@ -774,14 +775,7 @@ def rasterize_strokes(strokes: Sequence[Sequence[Sequence[float]]], size: int = 
     """Draw ``strokes`` as the canvas shows them: black round-capped lines on white paper.
     Returns a ``size``×``size`` float array in 0..1 (1 = paper)."""
     image = Image.new("L", (size, size), 255)
-    draw = ImageDraw.Draw(image)
-    radius = line_width / 2
-    for stroke in strokes:
-        points = [(float(x), float(y)) for x, y in stroke]
-        if len(points) > 1:
-            draw.line(points, fill=0, width=max(1, round(line_width)), joint="curve")
-        for x, y in points:  # round caps and joints, and single dots
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=0)
+    draw_strokes(image, strokes, width=line_width, ink=0)
     return np.asarray(image, dtype=np.float64) / 255.0
 
 
@@ -820,11 +814,7 @@ class DrawDigit(_Displayable):
     def predict_from_pixels(self, pixels: np.ndarray) -> Prediction:
         """Predict the digit in a grayscale image (floats 0..1, dark ink on light paper or
         light on dark). Raises :class:`~mnist_helpers.predict.ImageError` when it is blank."""
-        prepared = preprocess_image(np.asarray(pixels, dtype=np.float64))
-        probabilities = predict_tensor(self.model, prepared.tensor)[0]
-        return Prediction(path="canvas", label=int(probabilities.argmax()),
-                          probabilities=probabilities.tolist(),
-                          image=prepared.steps["centred_28x28"])
+        return predict_picture(self.model, np.asarray(pixels, dtype=np.float64), "canvas")
 
     def predict_strokes(self, strokes: Sequence[Sequence[Sequence[float]]]) -> Prediction:
         """Predict the digit drawn as ``strokes`` (the canvas's format)."""
