@@ -23,13 +23,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         profile = profile.with_overrides(epochs=args.epochs)
     if args.arch is not None:
-        profile = profile.with_overrides(arch=args.arch)
+        profile = profile.with_overrides(arch=args.arch, width=None)
     device = get_device(args.device)
     args.out = args.out or str(default_checkpoint_path(profile.name))
     print(f"profile: {profile.name}  device: {describe_device(device)}  seed: {args.seed}")
     data = prepare_training_data(profile, device, seed=args.seed, data_dir=args.data_dir)
     seed_everything(args.seed)
-    model = build_model(profile.arch)
+    model = build_model(profile.arch, **profile.model_kwargs())
     print(f"model: {profile.arch} ({count_parameters(model):,} parameters), "
           f"{len(data.train.dataset):,} training images, {profile.epochs} epoch(s)")
     started = time.perf_counter()

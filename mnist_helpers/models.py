@@ -4,7 +4,8 @@
   convolutions (32, 64 channels), max-pool, dropout, a 9216→128 layer, dropout, 128→10.
 * ``fast_cnn`` — our CPU-friendly network: three small conv blocks with batch norm, pooling
   early so most work happens on small feature maps; ~6× fewer multiply-adds than ``seed_cnn``.
-* ``tiny_cnn`` — the fastest: a stride-2 stem and 8/16/32 channels, for the speed benchmark.
+* ``tiny_cnn`` — the fastest: border cropped, a stride-2 stem, pooling before batch norm;
+  the speed benchmark's network (99% in one epoch).
 * ``resnet_small`` — a small residual network (two stages of basic blocks).
 * ``vgg_style`` — stacked 3×3 convolutions in VGG's pattern, with batch norm.
 """
@@ -65,21 +66,34 @@ class FastCNN(nn.Module):
 
 
 class TinyCNN(nn.Module):
-    """The benchmark's speed recipe: a 5×5 stride-2 stem (28→14), then two conv-BN-ReLU-pool
-    blocks (14→7→3) at 16 and 32 channels; ~10k images/s of training on a 2-core CPU."""
+    """The speed recipe, built from what measured faster on a 2-core CPU.
 
-    def __init__(self, width: int = 8) -> None:
+    * Crop the 2-pixel border (28→24): MNIST digits sit in the central 20×20 box, so the border
+      is background, and every later layer gets 27% fewer positions to compute.
+    * A 5×5 stride-2 stem (24→12) with 8 channels and no batch norm (on 8 channels it cost a
+      quarter of the step time for no accuracy).
+    * Two conv blocks that max-pool *before* batch norm and ReLU (12→6→3), so those run on
+      4× fewer values; 16 and then 64 channels, because channels are cheap at 6×6.
+    """
+
+    def __init__(self, width: int = 8, border: int = 2) -> None:
         super().__init__()
         w = width
+        self.border = border
         self.features = nn.Sequential(
-            nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2, bias=False),  # 28 -> 14
-            nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            _conv_bn(w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
-            _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # 7 -> 3
+            nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2),  # 24 -> 12
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w, 2 * w, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),  # -> 6
+            nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * w, 8 * w, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),  # -> 3
+            nn.BatchNorm2d(8 * w), nn.ReLU(inplace=True),
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * w * 3 * 3, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.border
+        if b:
+            x = x[:, :, b:-b, b:-b]
         return self.classifier(self.features(x))
 
 

@@ -49,6 +49,34 @@ def show_source(obj: object) -> None:
     display(Code(code, language="python"))
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """``rows`` (dicts with the same keys) as a Markdown table; numbers get thousands
+    separators, other values are shown as they are."""
+    if not rows:
+        raise ValueError("No rows to show.")
+    keys = list(rows[0])
+
+    def cell(value: object) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return str(value)
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(cell(row.get(k, "")) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def show_table(rows: list[dict]) -> None:
+    """Display ``rows`` as a table (Markdown in Jupyter, plain text elsewhere)."""
+    table = markdown_table(rows)
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - outside IPython
+        print(table)
+        return
+    display(Markdown(table))
+
+
 def notebook_setup(figure_dpi: int = 80) -> tuple:
     """The first cell of every notebook: small PNG figures, the profile and device chosen,
     library versions printed. Returns ``(profile, device)``."""
@@ -68,4 +96,5 @@ def notebook_setup(figure_dpi: int = 80) -> tuple:
     print(f"device: {describe_device(device)}")
     if device.type == "cpu":
         print("No GPU found: running on the CPU, which is fine for this series.")
+
     return profile, device

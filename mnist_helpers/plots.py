@@ -151,3 +151,105 @@ def plot_steps(steps: dict[str, np.ndarray], title: str = "What the model sees")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_tradeoff(rows: Sequence[dict], title: str = "Accuracy against training time") -> Figure:
+    """One point per run (``rows`` from ``RunResult.row()``): seconds per epoch against test
+    accuracy, the marker's area growing with the parameter count."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    params = np.array([r["parameters"] for r in rows], dtype=float)
+    sizes = 40 + 400 * np.sqrt(params / params.max())
+    by_accuracy = sorted(range(len(rows)), key=lambda i: rows[i]["test acc %"])
+    for rank, i in enumerate(by_accuracy):  # labels alternate above/below so neighbours part
+        row = rows[i]
+        ax.scatter(row["seconds/epoch"], row["test acc %"], s=sizes[i], alpha=0.6)
+        ax.annotate(f"{row['name']}\n{row['parameters']:,} params",
+                    (row["seconds/epoch"], row["test acc %"]), fontsize=8,
+                    xytext=(8, 4 if rank % 2 else -22), textcoords="offset points")
+    ax.set(xscale="log", xlabel="seconds per epoch (log scale)", ylabel="test accuracy (%)",
+           title=title)
+    ax.margins(x=0.35, y=0.25)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_grouped_bars(values: dict[str, Sequence[float]], groups: Sequence[str], *,
+                      ylabel: str, title: str, ylim: tuple[float, float] | None = None
+                      ) -> Figure:
+    """Bars of several series side by side for each group, each bar labelled with its value
+    (e.g. accuracy per kind of picture, with and without augmentation)."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * len(values)), 3.4))
+    width = 0.8 / len(values)
+    x = np.arange(len(groups))
+    for k, (name, series) in enumerate(values.items()):
+        bars = ax.bar(x + k * width - 0.4 + width / 2, series, width, label=name)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    ax.set(xticks=x, xticklabels=list(groups), ylabel=ylabel, title=title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
+               title: str = "Validation accuracy (%) by learning rate and batch size") -> Figure:
+    """A heat map of a learning-rate × batch-size sweep (``grid[i, j]`` for batch size ``i``
+    and learning rate ``j``, as fractions), each cell labelled, the best one outlined."""
+    values = 100 * grid.numpy()
+    fig, ax = plt.subplots(figsize=(1.1 * len(lrs) + 2.5, 0.6 * len(batch_sizes) + 1.8))
+    floor = max(float(values.max()) - 5.0, float(values.min()))
+    image = ax.imshow(values, cmap="viridis", vmin=floor, vmax=float(values.max()))
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
+                    color="black" if values[i, j] > (floor + values.max()) / 2 else "white")
+    best = np.unravel_index(np.argmax(values), values.shape)
+    ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, lw=2.5,
+                               edgecolor="red"))
+    ax.set(xticks=range(len(lrs)), xticklabels=[f"{lr:g}" for lr in lrs],
+           yticks=range(len(batch_sizes)), yticklabels=[str(b) for b in batch_sizes],
+           xlabel="peak learning rate", ylabel="batch size", title=title)
+    fig.colorbar(image, ax=ax, label=f"accuracy (%), {floor:.1f} and below darkest")
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_breakdown(breakdowns: dict[str, dict[str, float]],
+                        title: str = "Where the time of a training step goes") -> Figure:
+    """Horizontal stacked bars: for each configuration, milliseconds per 1,000 training images
+    spent on each phase (batch, forward, backward, optimizer)."""
+    fig, ax = plt.subplots(figsize=(8, 0.7 * len(breakdowns) + 1.6))
+    names = list(breakdowns)
+    left = np.zeros(len(names))
+    phases = list(next(iter(breakdowns.values())))
+    for phase in phases:
+        widths = np.array([breakdowns[n][phase] for n in names])
+        ax.barh(names, widths, left=left, label=phase)
+        left += widths
+    for y, total in enumerate(left):
+        ax.text(total, y, f" {total:,.0f} ms", va="center", fontsize=8)
+    ax.set(xlabel="milliseconds per 1,000 training images", title=title)
+    ax.invert_yaxis()
+    ax.margins(x=0.15)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ladder(labels: Sequence[str], images_per_second: Sequence[float],
+                title: str = "Training speed, one lever at a time") -> Figure:
+    """Horizontal bars of throughput per rung, each labelled with its gain over the rung
+    above and over the first."""
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(labels) + 1.4))
+    speeds = np.asarray(images_per_second, dtype=float)
+    ax.barh(list(labels), speeds, color="tab:green")
+    for y, speed in enumerate(speeds):
+        step = "" if y == 0 else f" (×{speed / speeds[y - 1]:.2f}; ×{speed / speeds[0]:.1f} in all)"
+        ax.text(speed, y, f" {speed:,.0f}{step}", va="center", fontsize=8)
+    ax.set(xlabel="training images per second", title=title)
+    ax.invert_yaxis()
+    ax.margins(x=0.45)
+    fig.tight_layout()
+    return fig

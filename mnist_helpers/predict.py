@@ -276,3 +276,33 @@ def predict_paths(
                 results.append(ImageError(message if message.startswith(str(path))
                                           else f"{path}: {message}"))
     return results
+
+
+def picture_accuracy(model: nn.Module, pictures: list[tuple[Image.Image, int]], *,
+                     preprocess: str = "mnist") -> float:
+    """Share of labelled ``pictures`` the model gets right, after ``preprocess``:
+
+    ``"mnist"`` — :func:`preprocess_image` (MNIST's own steps); ``"seeds"`` — the seeds' way,
+    :func:`naive_preprocess` (resize the whole picture to 28×28 and invert). A picture in
+    which no digit is found counts as wrong.
+    """
+    if preprocess not in ("mnist", "seeds"):
+        raise ValueError(f"preprocess must be 'mnist' or 'seeds', got {preprocess!r}")
+    if not pictures:
+        raise ValueError("No pictures given.")
+    inputs, labels = [], []
+    for picture, label in pictures:
+        try:
+            inputs.append(preprocess_image(picture).tensor if preprocess == "mnist"
+                          else naive_preprocess(picture))
+        except ImageError:
+            inputs.append(torch.full((1, 1, 28, 28), -MNIST_MEAN / MNIST_STD))  # a blank input
+        labels.append(label)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        predicted = predict_tensor(model, torch.cat(inputs).to(device)).argmax(1).cpu()
+    finally:
+        model.train(was_training)
+    return (predicted == torch.tensor(labels)).float().mean().item()

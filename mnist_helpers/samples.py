@@ -135,6 +135,38 @@ def make_sample_images(folder: str | os.PathLike, *, data_dir: str | os.PathLike
     return written
 
 
+def make_test_pictures(n: int, seed: int = 1, data_dir: str | os.PathLike | None = None
+                       ) -> dict[str, list[tuple[Image.Image, int]]]:
+    """``n`` labelled pictures of each kind, made from data no model trained on (seeded).
+
+    * ``photo`` — MNIST *test* digits as phone photos: dark ink on light paper, uneven light,
+      noise, blur, small and off-centre on the page; ``thick``/``thin`` — the same with a
+      thicker or thinner pen; ``chalk`` — light strokes on a dark board;
+    * ``pen``, ``font`` — digits drawn as pen strokes, and typed in DejaVu Sans, at random
+      sizes, positions, widths and angles.
+    """
+    rng = np.random.default_rng(seed)
+    test = load_mnist(False, data_dir)
+    picks = rng.choice(len(test), size=n, replace=False)
+    kinds: dict[str, list[tuple[Image.Image, int]]] = {
+        k: [] for k in ("photo", "thick", "thin", "chalk", "pen", "font")}
+    for i in picks.tolist():
+        pixels, label = test.data[i].numpy(), int(test.targets[i])
+        kinds["photo"].append((mnist_as_photo(pixels, rng), label))
+        kinds["thick"].append((mnist_as_photo(pixels, rng, stroke=1), label))
+        kinds["thin"].append((mnist_as_photo(pixels, rng, stroke=-1), label))
+        kinds["chalk"].append((mnist_as_photo(pixels, rng, light_on_dark=True), label))
+    for j in range(n):
+        digit = j % 10
+        box = (int(rng.integers(10, 80)), int(rng.integers(10, 70)), int(rng.integers(60, 140)))
+        kinds["pen"].append((draw_pen_digit(digit, box=box, width=int(rng.integers(4, 16))),
+                             digit))
+        kinds["font"].append((draw_font_digit(
+            digit, angle=float(rng.uniform(-15, 15)), font_size=int(rng.integers(60, 160)),
+            offset=(int(rng.integers(-40, 40)), int(rng.integers(-40, 40)))), digit))
+    return kinds
+
+
 def label_from_name(path: str | os.PathLike) -> int | None:
     """The true digit in a sample's file name (``pen_7.png`` → 7), or None."""
     match = re.search(r"_(\d)\.\w+$", Path(path).name)

@@ -210,6 +210,8 @@ def fit(
     """
     seed_everything(seed)
     place_model(model, device)
+    if arch_kwargs is None:
+        arch_kwargs = profile.model_kwargs()
     optimizer = make_optimizer(profile.optimizer, model.parameters(), profile.lr,
                                profile.momentum, profile.weight_decay)
     steps_per_epoch = len(train_batches)  # type: ignore[arg-type]
@@ -339,7 +341,7 @@ def load_or_train(
         log(f"No checkpoint at {path} (run notebook 03 for the real one). "
             f"Training a quick one now ({quick.epochs} epoch on {quick.train_limit:,} images).")
         data = prepare_training_data(quick, device, data_dir=data_dir)
-        model = build_model(quick.arch)
+        model = build_model(quick.arch, **quick.model_kwargs())
         fit(model, data.train, data.val, quick, device=device, checkpoint_path=path,
             progress=False, log_interval=0, log=log)
     return load_checkpoint(path, device)

@@ -335,6 +335,7 @@ class Playground(_Displayable):
             epochs=int(self.epochs.value), optimizer=str(self.optimizer.value),
             arch=str(self.arch.value), augment=bool(self.augment.value),
             train_limit=int(self.train_images.value),
+            width=self.base_profile.width if self.arch.value == self.base_profile.arch else None,
         )
 
     # ---- training ---------------------------------------------------------------------------
@@ -362,7 +363,7 @@ class Playground(_Displayable):
         self._redraw(force=True)
 
         torch.manual_seed(self.seed)
-        model = build_model(profile.arch).to(self.device)
+        model = build_model(profile.arch, **profile.model_kwargs()).to(self.device)
         hook = model.register_forward_hook(self._batch_hook(batches, profile.label_smoothing))
         try:
             history = fit(model, batches, self.data.val, profile, device=self.device,

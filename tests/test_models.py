@@ -95,3 +95,21 @@ def test_place_model_uses_channels_last_on_cpu_and_gives_the_same_outputs(test_t
     batch = test_tensors.images[:32]
     with torch.no_grad():
         assert torch.allclose(placed(batch), reference(batch), atol=1e-5)
+
+
+def test_tiny_cnn_ignores_the_border_it_crops(batch):
+    """tiny_cnn looks only at the central 24×24: the 2-pixel border cannot change its output,
+    while the centre does."""
+    torch.manual_seed(0)
+    model = build_model("tiny_cnn").eval()
+    framed = batch.clone()
+    framed[:, :, :2, :] = 3.0
+    framed[:, :, -2:, :] = 3.0
+    framed[:, :, :, :2] = 3.0
+    framed[:, :, :, -2:] = 3.0
+    centre = batch.clone()
+    centre[:, :, 12:16, 12:16] = 3.0
+    with torch.no_grad():
+        assert torch.equal(model(batch), model(framed))
+        assert not torch.allclose(model(batch), model(centre))
+    assert build_model("tiny_cnn", border=0).eval()(batch).shape == (7, 10)

@@ -164,6 +164,31 @@ def test_with_overrides():
     assert "valid fields" in str(caught.value)
 
 
+def test_profile_width_reaches_the_model_and_the_checkpoint(small_train, small_val, tmp_path):
+    best = get_profile("best")
+    assert best.width == 32 and best.model_kwargs() == {"width": 32}
+    assert get_profile("default").model_kwargs() == {}
+    profile = get_profile("quick").with_overrides(width=4)
+    model = build_model(profile.arch, **profile.model_kwargs())
+    fit(model, TensorBatches(small_train, 100), TensorBatches(small_val, 250), profile,
+        device="cpu", progress=False, checkpoint_path=tmp_path / "w4.pt", log=lambda _line: None)
+    loaded, info = load_checkpoint(tmp_path / "w4.pt", "cpu")
+    assert info["arch_kwargs"] == {"width": 4}
+    assert sum(p.numel() for p in loaded.parameters()) == sum(
+        p.numel() for p in model.parameters())
+
+
+def test_tune_cpu_allocator(monkeypatch):
+    import platform
+
+    from mnist_helpers.device import tune_cpu_allocator
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert tune_cpu_allocator() is True
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    assert tune_cpu_allocator() is False, "elsewhere it changes nothing and says so"
+
+
 # --- the training loop --------------------------------------------------------------------
 
 

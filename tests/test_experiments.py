@@ -1,0 +1,80 @@
+"""Notebook 06's helpers: fair training runs, the lr × batch sweep, the step-time split, and
+accuracy on generated pictures; all on real MNIST tensors."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_helpers import TensorBatches, get_profile
+from mnist_helpers.experiments import lr_batch_sweep, step_breakdown, train_config
+from mnist_helpers.predict import picture_accuracy
+from mnist_helpers.samples import make_test_pictures
+from mnist_helpers.train import TrainingData
+
+
+@pytest.fixture(scope="module")
+def small(train_tensors, test_tensors) -> TrainingData:
+    return TrainingData(
+        train=TensorBatches(train_tensors.subset(slice(0, 2000)), 100, shuffle=True),
+        val=TensorBatches(train_tensors.subset(slice(59000, 60000)), 500),
+        test=TensorBatches(test_tensors.subset(slice(0, 1000)), 500),
+    )
+
+
+def test_train_config_measures_a_real_run(small):
+    profile = get_profile("quick").with_overrides(arch="tiny_cnn", lr=0.2, batch_size=50)
+    run = train_config("tiny", profile, small, "cpu")
+    assert run.arch == "tiny_cnn" and run.epochs == 1 and run.train_images == 2000
+    assert run.parameters == sum(p.numel() for p in run.model.parameters())
+    assert run.val_accuracy > 0.5 and run.test_accuracy > 0.5, "well above chance (0.1)"
+    assert run.seconds_per_epoch > 0 and run.images_per_second > 0
+    assert run.row()["test acc %"] == round(100 * run.test_accuracy, 2)
+    again = train_config("tiny", profile, small, "cpu")
+    assert again.test_accuracy == run.test_accuracy, "same seed, same result on the CPU"
+
+
+def test_train_config_uses_the_profile_width(small):
+    profile = get_profile("quick").with_overrides(arch="fast_cnn", width=4, batch_size=200)
+    narrow = train_config("narrow", profile, small, "cpu")
+    normal = train_config("normal", profile.with_overrides(width=None), small, "cpu")
+    assert narrow.parameters < normal.parameters
+
+
+def test_lr_batch_sweep_fills_the_grid_and_a_bad_lr_scores_worse(small):
+    profile = get_profile("quick").with_overrides(arch="tiny_cnn")
+    seen = []
+    grid = lr_batch_sweep(profile, small, "cpu", lrs=[1e-4, 0.2], batch_sizes=[100, 200],
+                          on_result=lambda bs, lr, acc: seen.append((bs, lr, acc)))
+    assert grid.shape == (2, 2)
+    assert [(bs, lr) for bs, lr, _ in seen] == [(100, 1e-4), (100, 0.2), (200, 1e-4), (200, 0.2)]
+    assert grid[0, 0].item() == seen[0][2]
+    assert (grid[:, 1] > grid[:, 0]).all(), "lr 1e-4 for 20 steps barely learns"
+
+
+def test_step_breakdown_times_every_phase(small):
+    times = step_breakdown("tiny_cnn", small.train, "cpu", steps=4, warmup=1)
+    assert set(times) == {"batch", "forward", "backward", "optimizer"}
+    assert all(value > 0 for value in times.values())
+    assert times["backward"] > times["optimizer"], "the backward pass costs more than SGD"
+
+
+def test_test_pictures_and_their_accuracy(quick_model, mnist_raw_dir):
+    pictures = make_test_pictures(6, seed=3, data_dir=mnist_raw_dir)
+    assert set(pictures) == {"photo", "thick", "thin", "chalk", "pen", "font"}
+    assert all(len(v) == 6 for v in pictures.values())
+    again = make_test_pictures(6, seed=3, data_dir=mnist_raw_dir)
+    first = pictures["photo"][0][0]
+    assert first.tobytes() == again["photo"][0][0].tobytes(), "seeded"
+    photos = pictures["photo"] + pictures["chalk"]
+    ours = picture_accuracy(quick_model, photos)
+    seeds = picture_accuracy(quick_model, photos, preprocess="seeds")
+    assert 0.0 <= seeds < ours <= 1.0, "MNIST-style preprocessing beats resize-and-invert"
+    assert quick_model.training is False
+
+
+def test_picture_accuracy_rejects_bad_arguments(quick_model):
+    with pytest.raises(ValueError, match="mnist"):
+        picture_accuracy(quick_model, [(None, 1)], preprocess="other")
+    with pytest.raises(ValueError, match="No pictures"):
+        picture_accuracy(quick_model, [])
+
