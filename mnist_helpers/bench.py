@@ -32,6 +32,8 @@ from typing import TypeVar
 
 import torch
 
+from .profiles import get_profile
+
 TARGET = 0.99
 T = TypeVar("T")
 
@@ -68,11 +70,15 @@ FAST = BenchConfig(
     loader="tensors", arch="tiny_cnn", optimizer="sgd", lr=0.3, batch_size=128, epochs=1,
     schedule="onecycle", weight_decay=5e-4, check_every=2_500,
 )
+_BEST_PROFILE = get_profile("best")  # one definition of the recipe, shared with the profile
 BEST = BenchConfig(
-    name="best recipe: fast_cnn width 32, augmentation, label smoothing, 26 epochs",
-    loader="tensors", arch="fast_cnn", width=32, optimizer="sgd", lr=0.2, batch_size=256,
-    epochs=26, schedule="onecycle", weight_decay=5e-4, label_smoothing=0.1, augment=True,
-    check_every=60_000,
+    name=f"best recipe: fast_cnn width {_BEST_PROFILE.width}, augmentation, label smoothing, "
+         f"{_BEST_PROFILE.epochs} epochs",
+    loader="tensors", arch=_BEST_PROFILE.arch, width=_BEST_PROFILE.width,
+    optimizer=_BEST_PROFILE.optimizer, lr=_BEST_PROFILE.lr, batch_size=_BEST_PROFILE.batch_size,
+    epochs=_BEST_PROFILE.epochs, schedule="onecycle", momentum=_BEST_PROFILE.momentum,
+    weight_decay=_BEST_PROFILE.weight_decay, label_smoothing=_BEST_PROFILE.label_smoothing,
+    augment=_BEST_PROFILE.augment, check_every=60_000,
 )
 
 
