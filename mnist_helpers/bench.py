@@ -87,12 +87,8 @@ BEST = BenchConfig(
 LADDER: list[tuple[str, BenchConfig]] = [
     ("the seeds' way: DataLoader + seed_cnn", REFERENCE),
     ("+ data as in-memory tensors", replace(REFERENCE, loader="tensors")),
-    ("+ fast_cnn (SGD, batch 128)", replace(
-        REFERENCE, loader="tensors", arch="fast_cnn", optimizer="sgd", lr=0.1, batch_size=128,
-        schedule="onecycle", weight_decay=5e-4)),
-    ("+ channels-last layout", replace(
-        REFERENCE, loader="tensors", arch="fast_cnn", optimizer="sgd", lr=0.1, batch_size=128,
-        schedule="onecycle", weight_decay=5e-4, channels_last=True)),
+    ("+ fast_cnn (SGD, batch 128)", replace(FAST, arch="fast_cnn", lr=0.1, channels_last=False)),
+    ("+ channels-last layout", replace(FAST, arch="fast_cnn", lr=0.1)),
     ("+ tiny_cnn (the fast path)", FAST),
     ("+ glibc allocator thresholds (not kept)", replace(FAST, tune_allocator=True)),
 ]

@@ -53,14 +53,8 @@ def show_samples(
 def plot_class_counts(counts: dict[str, Sequence[int]], title: str = "Images per digit"
                       ) -> Figure:
     """Side-by-side bars of how many images each digit has, per split."""
-    fig, ax = plt.subplots(figsize=(7, 3))
-    width = 0.8 / len(counts)
-    for k, (name, values) in enumerate(counts.items()):
-        ax.bar(np.arange(10) + k * width - 0.4 + width / 2, values, width, label=name)
-    ax.set(xticks=DIGITS, xlabel="digit", ylabel="images", title=title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return plot_grouped_bars(counts, [str(d) for d in DIGITS], ylabel="images", title=title,
+                             xlabel="digit", value_fmt=None, figsize=(7, 3), legend_loc="best")
 
 
 def plot_pixel_histogram(pixels: torch.Tensor, title: str = "Pixel values (training set)"
@@ -175,20 +169,24 @@ def plot_tradeoff(rows: Sequence[dict], title: str = "Accuracy against training 
 
 
 def plot_grouped_bars(values: dict[str, Sequence[float]], groups: Sequence[str], *,
-                      ylabel: str, title: str, ylim: tuple[float, float] | None = None
-                      ) -> Figure:
-    """Bars of several series side by side for each group, each bar labelled with its value
-    (e.g. accuracy per kind of picture, with and without augmentation)."""
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * len(values)), 3.4))
+                      ylabel: str, title: str, ylim: tuple[float, float] | None = None,
+                      xlabel: str = "", value_fmt: str | None = "%.1f",
+                      figsize: tuple[float, float] | None = None,
+                      legend_loc: str = "lower right") -> Figure:
+    """Bars of several series side by side for each group (e.g. accuracy per kind of picture,
+    with and without augmentation; images per digit, per split), each bar labelled with its
+    value in ``value_fmt`` unless that is None."""
+    fig, ax = plt.subplots(figsize=figsize or (max(6.0, 0.9 * len(groups) * len(values)), 3.4))
     width = 0.8 / len(values)
     x = np.arange(len(groups))
     for k, (name, series) in enumerate(values.items()):
         bars = ax.bar(x + k * width - 0.4 + width / 2, series, width, label=name)
-        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
-    ax.set(xticks=x, xticklabels=list(groups), ylabel=ylabel, title=title)
+        if value_fmt is not None:
+            ax.bar_label(bars, fmt=value_fmt, fontsize=7, padding=1)
+    ax.set(xticks=x, xticklabels=list(groups), xlabel=xlabel, ylabel=ylabel, title=title)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc=legend_loc, fontsize=8 if value_fmt is not None else None)
     fig.tight_layout()
     return fig
 
