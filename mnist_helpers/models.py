@@ -6,6 +6,8 @@
   early so most work happens on small feature maps; ~6× fewer multiply-adds than ``seed_cnn``.
 * ``tiny_cnn`` — the fastest: border cropped, a stride-2 stem, pooling before batch norm;
   the speed benchmark's network (99% in one epoch).
+* ``deep_cnn`` — the best recipe's network: border cropped, a stride-2 stem, then two 3×3
+  convolutions per stage; five conv layers, yet faster per image than ``fast_cnn``.
 * ``resnet_small`` — a small residual network (two stages of basic blocks).
 * ``vgg_style`` — stacked 3×3 convolutions in VGG's pattern, with batch norm.
 """
@@ -97,6 +99,44 @@ class TinyCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _conv_pool_bn(c_in: int, c_out: int) -> list[nn.Module]:
+    """3×3 conv, then 2×2 max-pool *before* batch norm and ReLU (they run on 4× fewer values)."""
+    return [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class DeepCNN(nn.Module):
+    """The best recipe's network: depth where it is cheap.
+
+    * Crop the empty 2-pixel border (28→24), as ``tiny_cnn`` does.
+    * A 5×5 stride-2 stem with batch norm (24→12): ``fast_cnn`` spends much of its step on
+      batch norm, ReLU and pooling over its full-size 28×28 first layer; this skips that size.
+    * Two 3×3 convolutions at 12×12 (``2·width`` channels) and two at 6×6 (``4·width``), the
+      second of each pair max-pooling before its batch norm (12→6→3), then one linear layer.
+
+    Five conv layers against ``fast_cnn``'s three, at width 24 (165,394 parameters) it trains
+    faster per image than ``fast_cnn`` at width 32 on a 2-core CPU.
+    """
+
+    def __init__(self, width: int = 24, border: int = 2) -> None:
+        super().__init__()
+        w = width
+        self.border = border
+        self.features = nn.Sequential(
+            nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2, bias=False),  # 24 -> 12
+            nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+            _conv_bn(w, 2 * w), *_conv_pool_bn(2 * w, 2 * w),  # 12 -> 6
+            _conv_bn(2 * w, 4 * w), *_conv_pool_bn(4 * w, 4 * w),  # 6 -> 3
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.border
+        if b:
+            x = x[:, :, b:-b, b:-b]
+        return self.classifier(self.features(x))
+
+
 class BasicBlock(nn.Module):
     """A ResNet basic block: two 3×3 conv-BN layers and an identity (or 1×1) shortcut."""
 
@@ -160,6 +200,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "seed_cnn": SeedCNN,
     "fast_cnn": FastCNN,
     "tiny_cnn": TinyCNN,
+    "deep_cnn": DeepCNN,
     "resnet_small": ResNetSmall,
     "vgg_style": VGGStyle,
 }

@@ -43,7 +43,12 @@ def test_targets_say_met_and_not_met():
     assert "in <= 5 s on every seed: met" in lines[2]
     assert "(900 MiB): met" in lines[3]
     assert "(65.0x): met" in lines[4]
-    assert lines[5].endswith("NOT met"), "seed 1 is below 99.70%"
+    assert lines[5].endswith(": met"), "best 99.72%, mean 99.70%, longest 19.8 min"
+    assert "seeds at or above 99.70%: 2 of 3; lowest 99.68%" in lines[6]
+    for accuracies, minutes in [([0.9969, 0.9968, 0.9966], 19), ([0.9972, 0.9960, 0.9962], 19),
+                                ([0.9971, 0.9968, 0.9972], 21)]:
+        late = _row(bench.BEST, [500.0] * 3, accuracies, [60 * minutes] * 3)
+        assert bench._targets([late], None, None)[2].endswith("NOT met"), (accuracies, minutes)
     slow = _row(bench.FAST, [4.0, None, 3.0], [0.991] * 3, [5, 5, 5], memory=1100.0)
     lines = bench._targets([slow], slow, speedup=None)
     assert lines[2].endswith("NOT met") and lines[3].endswith("NOT met") and len(lines) == 4

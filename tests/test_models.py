@@ -97,11 +97,12 @@ def test_place_model_uses_channels_last_on_cpu_and_gives_the_same_outputs(test_t
         assert torch.allclose(placed(batch), reference(batch), atol=1e-5)
 
 
-def test_tiny_cnn_ignores_the_border_it_crops(batch):
-    """tiny_cnn looks only at the central 24×24: the 2-pixel border cannot change its output,
-    while the centre does."""
+@pytest.mark.parametrize("arch", ["tiny_cnn", "deep_cnn"])
+def test_cropping_networks_ignore_the_border(arch, batch):
+    """tiny_cnn and deep_cnn look only at the central 24×24: the 2-pixel border cannot change
+    their output, while the centre does."""
     torch.manual_seed(0)
-    model = build_model("tiny_cnn").eval()
+    model = build_model(arch).eval()
     framed = batch.clone()
     framed[:, :, :2, :] = 3.0
     framed[:, :, -2:, :] = 3.0
@@ -112,4 +113,12 @@ def test_tiny_cnn_ignores_the_border_it_crops(batch):
     with torch.no_grad():
         assert torch.equal(model(batch), model(framed))
         assert not torch.allclose(model(batch), model(centre))
-    assert build_model("tiny_cnn", border=0).eval()(batch).shape == (7, 10)
+    assert build_model(arch, border=0).eval()(batch).shape == (7, 10)
+
+
+def test_deep_cnn_has_five_conv_layers_and_the_documented_size():
+    model = build_model("deep_cnn")
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 5 and convs[0].stride == (2, 2) and convs[0].kernel_size == (5, 5)
+    assert count_parameters(model) == 165_394
+    assert count_parameters(build_model("deep_cnn", width=8)) < count_parameters(model) / 5

@@ -166,7 +166,7 @@ def test_with_overrides():
 
 def test_profile_width_reaches_the_model_and_the_checkpoint(small_train, small_val, tmp_path):
     best = get_profile("best")
-    assert best.width == 32 and best.model_kwargs() == {"width": 32}
+    assert best.width == 24 and best.model_kwargs() == {"width": 24}
     assert get_profile("default").model_kwargs() == {}
     profile = get_profile("quick").with_overrides(width=4)
     model = build_model(profile.arch, **profile.model_kwargs())
