@@ -67,7 +67,28 @@ class FastCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-class TinyCNN(nn.Module):
+def _conv_pool_bn(c_in: int, c_out: int) -> list[nn.Module]:
+    """3×3 conv, then 2×2 max-pool *before* batch norm and ReLU (they run on 4× fewer values)."""
+    return [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class _BorderCroppingCNN(nn.Module):
+    """Shared by ``tiny_cnn`` and ``deep_cnn``: drop ``border`` pixels on each side, then
+    ``features`` and ``classifier`` (set by the subclass)."""
+
+    border: int
+    features: nn.Module
+    classifier: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.border
+        if b:
+            x = x[:, :, b:-b, b:-b]
+        return self.classifier(self.features(x))
+
+
+class TinyCNN(_BorderCroppingCNN):
     """The speed recipe, built from what measured faster on a 2-core CPU.
 
     * Crop the 2-pixel border (28→24): MNIST digits sit in the central 20×20 box, so the border
@@ -85,27 +106,13 @@ class TinyCNN(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2),  # 24 -> 12
             nn.ReLU(inplace=True),
-            nn.Conv2d(w, 2 * w, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),  # -> 6
-            nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
-            nn.Conv2d(2 * w, 8 * w, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),  # -> 3
-            nn.BatchNorm2d(8 * w), nn.ReLU(inplace=True),
+            *_conv_pool_bn(w, 2 * w),  # -> 6
+            *_conv_pool_bn(2 * w, 8 * w),  # -> 3
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * w * 3 * 3, 10))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.border
-        if b:
-            x = x[:, :, b:-b, b:-b]
-        return self.classifier(self.features(x))
 
-
-def _conv_pool_bn(c_in: int, c_out: int) -> list[nn.Module]:
-    """3×3 conv, then 2×2 max-pool *before* batch norm and ReLU (they run on 4× fewer values)."""
-    return [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),
-            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-
-
-class DeepCNN(nn.Module):
+class DeepCNN(_BorderCroppingCNN):
     """The best recipe's network: depth where it is cheap.
 
     * Crop the empty 2-pixel border (28→24), as ``tiny_cnn`` does.
@@ -129,12 +136,6 @@ class DeepCNN(nn.Module):
             _conv_bn(2 * w, 4 * w), *_conv_pool_bn(4 * w, 4 * w),  # 6 -> 3
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.border
-        if b:
-            x = x[:, :, b:-b, b:-b]
-        return self.classifier(self.features(x))
 
 
 class BasicBlock(nn.Module):
