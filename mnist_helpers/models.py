@@ -116,8 +116,8 @@ class DeepCNN(_BorderCroppingCNN):
     """The best recipe's network: depth where it is cheap.
 
     * Crop the empty 2-pixel border (28→24), as ``tiny_cnn`` does.
-    * A 5×5 stride-2 stem with batch norm (24→12): ``fast_cnn`` spends much of its step on
-      batch norm, ReLU and pooling over its full-size 28×28 first layer; this skips that size.
+    * A 5×5 stride-2 stem with batch norm (24→12), so no layer works on full-size maps (the
+      first layer of ``fast_cnn`` runs batch norm, ReLU and pooling over 28×28 maps).
     * Two 3×3 convolutions at 12×12 (``2·width`` channels) and two at 6×6 (``4·width``), the
       second of each pair max-pooling before its batch norm (12→6→3), then one linear layer.
 
