@@ -1,4 +1,4 @@
-"""Accuracy on images that look like a user's, with the seeds' preprocessing and with ours.
+"""Accuracy on images that look like a user's, with the naive preprocessing and with ours.
 
     python benchmarks/handwriting_accuracy.py [--n 300] [--checkpoint FILE ...]
 
@@ -9,8 +9,8 @@ Test images, all made here from data the models never trained on:
 * chalk      — light strokes on a dark board;
 * pen, font  — digits drawn as pen strokes, and typed in DejaVu Sans, at random sizes,
                positions, widths and angles.
-For every checkpoint, two preprocessings: the seeds' (resize the whole picture to 28×28,
-invert) and MNIST's own steps (mnist_helpers.predict.preprocess_image).
+For every checkpoint, two preprocessings: the naive one of many tutorial scripts (resize the
+whole picture to 28×28, invert) and MNIST's own steps (mnist_helpers.preprocess).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import json
 import numpy as np
 
 from mnist_helpers.checkpoint import default_checkpoint_path, load_checkpoint
-from mnist_helpers.predict import picture_accuracy
-from mnist_helpers.samples import make_test_pictures
-from mnist_helpers.shipped import shipped_checkpoint_path
+from mnist_helpers.config import shipped_checkpoint_path
+from mnist_helpers.lab.pictures import make_test_pictures, picture_accuracy
 
 
 def main() -> None:
@@ -40,14 +39,13 @@ def main() -> None:
     for path in checkpoints:
         model, info = load_checkpoint(path, "cpu")
         for ours in (False, True):
-            scores = {k: picture_accuracy(model, v, preprocess="mnist" if ours else "seeds")
-                      for k, v in kinds.items()}
+            method = "mnist" if ours else "naive"
+            scores = {k: picture_accuracy(model, v, preprocess=method) for k, v in kinds.items()}
             overall = float(np.mean(list(scores.values())))
-            name = f"{info['arch']}/{info.get('profile', {}).get('name', '?')}"
+            name = f"{info.arch}/{info.profile.get('name', '?')}"
             cells = "".join(f"{100 * s:>7.1f}%" for s in scores.values())
-            method = "mnist-style" if ours else "seeds"
             print(f"{name:<28}{method:<15}{cells}{100 * overall:>7.1f}%")
-            rows.append({"checkpoint": str(path), "preprocessing": "mnist" if ours else "seeds",
+            rows.append({"checkpoint": str(path), "preprocessing": method,
                          "accuracy": scores, "overall": overall})
     print(json.dumps({"images_per_kind": args.n, "results": rows}))
 

@@ -18,10 +18,12 @@ import numpy as np
 import torch
 
 from mnist_helpers.checkpoint import load_checkpoint
-from mnist_helpers.data import load_mnist
-from mnist_helpers.predict import open_image, predict_image, preprocess_image
-from mnist_helpers.samples import mnist_as_photo
-from mnist_helpers.shipped import shipped_checkpoint_path
+from mnist_helpers.config import shipped_checkpoint_path
+from mnist_helpers.data import load_tensors
+from mnist_helpers.images import open_image
+from mnist_helpers.lab.pictures import mnist_as_photo
+from mnist_helpers.predict import predict_file
+from mnist_helpers.preprocess import preprocess_image
 
 
 def main() -> None:
@@ -31,7 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model, _ = load_checkpoint(args.checkpoint, "cpu")
-    digit = load_mnist(False).data[0].numpy()
+    test = load_tensors(False)
+    digit = test.pixels[0].numpy()
     photo = mnist_as_photo(digit, np.random.default_rng(0), page=1000)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "photo.jpg"
@@ -40,15 +43,15 @@ def main() -> None:
         image = open_image(path)
         for i in range(args.repeats + 5):
             started = time.perf_counter()
-            prediction = predict_image(model, path)
+            prediction = predict_file(model, path)
             middle = time.perf_counter()
             preprocess_image(image)
             done = time.perf_counter()
             if i >= 5:
                 timings["file -> prediction"].append(1000 * (middle - started))
                 timings["preprocess only"].append(1000 * (done - middle))
-    print(f"1000x1000 JPEG photo of a {int(load_mnist(False).targets[0])}, predicted "
-          f"{prediction.label}; {args.repeats} repeats, {torch.get_num_threads()} threads")
+    print(f"1000x1000 JPEG photo of a {int(test.labels[0])}, predicted "
+          f"{prediction.digit}; {args.repeats} repeats, {torch.get_num_threads()} threads")
     for name, values in timings.items():
         q1, median, q3 = statistics.quantiles(values, n=4)
         print(f"{name:>20}: median {median:6.2f} ms  (quartiles {q1:.2f}-{q3:.2f} ms)")

@@ -12,10 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .data import MNIST_MEAN, MNIST_STD
-
-#: The value of a blank (black) pixel after normalisation.
-BACKGROUND = -MNIST_MEAN / MNIST_STD
+from .config import BACKGROUND
 
 
 def random_affine(

@@ -1,4 +1,8 @@
-"""Command line: ``python -m mnist_helpers {train,evaluate,predict,run-notebooks} ...``."""
+"""Command line: ``python -m mnist_helpers {train,evaluate,predict,run-notebooks} ...``.
+
+Every error a user can fix is printed as one line naming the input and what to do, with exit
+status 2 (1 for ``predict`` when some inputs could not be used); a traceback means a bug.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import CheckpointError, default_checkpoint_path, load_checkpoint
-from .data import MNISTDataError, TensorBatches, load_tensors
+from . import config
+from .checkpoint import default_checkpoint_path, load_checkpoint
+from .data import TensorBatches, load_tensors, prepare_training_data
 from .device import describe_device, get_device, seed_everything
+from .errors import ConfigError, ImageError, MnistError
+from .evaluate import evaluate
+from .files import ensure_writable_folder
 from .models import build_model, count_parameters
+from .predict import predict_files
 from .profiles import get_profile
-from .shipped import shipped_checkpoint_path
-from .train import evaluate, fit, prepare_training_data
+from .train import fit
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -24,8 +32,14 @@ def _train(args: argparse.Namespace) -> int:
         profile = profile.with_overrides(epochs=args.epochs)
     if args.arch is not None:
         profile = profile.with_overrides(arch=args.arch, width=None)
+    build_model(profile.arch, **profile.model_kwargs())  # an unknown --arch fails here
     device = get_device(args.device)
-    args.out = args.out or str(default_checkpoint_path(profile.name))
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out is empty: name the checkpoint file to write.")
+    out = Path(args.out) if args.out else default_checkpoint_path(profile.name)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder: name a file in it, e.g. {out / 'model.pt'}")
+    ensure_writable_folder(out.parent)  # before minutes of training, not after
     print(f"profile: {profile.name}  device: {describe_device(device)}  seed: {args.seed}")
     data = prepare_training_data(profile, device, seed=args.seed, data_dir=args.data_dir)
     seed_everything(args.seed)
@@ -34,60 +48,56 @@ def _train(args: argparse.Namespace) -> int:
           f"{len(data.train.dataset):,} training images, {profile.epochs} epoch(s)")
     started = time.perf_counter()
     history = fit(model, data.train, data.val, profile, device=device, seed=args.seed,
-                  checkpoint_path=args.out, resume_from=args.resume, progress=False)
+                  checkpoint_path=out, resume_from=args.resume, verbose=True)
     print(f"training time: {time.perf_counter() - started:.1f} s")
-    print(evaluate(model, data.test, device).log_line())
-    print(f"checkpoint: {args.out}")
-    return 130 if history.interrupted else 0
+    print(evaluate(model, data.test).log_line())
+    print(f"checkpoint: {out}")
+    return 130 if history.stopped else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     device = get_device(args.device)
-    args.checkpoint = args.checkpoint or str(default_checkpoint_path())
-    model, info = load_checkpoint(args.checkpoint, device)
+    checkpoint = default_checkpoint_path() if args.checkpoint is None else args.checkpoint
+    model, info = load_checkpoint(checkpoint, device)
     test = load_tensors(False, args.data_dir, device=device)
-    result = evaluate(model, TensorBatches(test, 1000), device)
-    print(f"checkpoint: {args.checkpoint} ({info['arch']}, {info.get('epochs', '?')} epochs, "
-          f"profile {info.get('profile', {}).get('name', '?')}, seed {info.get('seed', '?')})")
+    result = evaluate(model, TensorBatches(test, 1000))
+    print(f"checkpoint: {checkpoint} ({info.arch}, {info.epochs} epochs, "
+          f"profile {info.profile.get('name', '?')}, seed {info.seed})")
     print(result.log_line())
     print(f"test accuracy: {100 * result.accuracy:.2f}%")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .predict import ImageError, predict_paths
-
-    checkpoint = args.checkpoint or str(shipped_checkpoint_path())
-    model, _ = load_checkpoint(checkpoint, get_device(args.device))
+    device = get_device(args.device)
+    checkpoint = config.shipped_checkpoint_path() if args.checkpoint is None else args.checkpoint
+    model, _ = load_checkpoint(checkpoint, device)
     failed = 0
-    for result in predict_paths(model, args.paths):
+    for result in predict_files(model, args.paths):
         if isinstance(result, ImageError):
             failed += 1
             path, _, reason = str(result).partition(": ")
             if args.json:
-                print(json.dumps({"path": path, "error": reason or str(result)}))
+                print(json.dumps({"path": path, "error": reason or str(result)}), flush=True)
             else:
-                print(f"{result}", file=sys.stderr)
+                print(f"{result}", file=sys.stderr, flush=True)
         elif args.json:
-            print(json.dumps(result.to_json()))
+            print(json.dumps(result.to_json()), flush=True)
         else:
-            confidence = max(result.probabilities)
-            print(f"{result.path}: {result.label} ({100 * confidence:.1f}%)")
+            print(f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)", flush=True)
     return 1 if failed else 0
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
-    from .notebooks import execute_notebook
+    from .display.runner import default_notebooks, run_notebooks
 
-    if not args.in_place and args.out is None:
-        print("give --out DIR (executed copies) or --in-place", file=sys.stderr)
-        return 2
-    for notebook in args.notebooks:
-        target = Path(notebook) if args.in_place else Path(args.out) / Path(notebook).name
-        started = time.perf_counter()
-        execute_notebook(Path(notebook), target, timeout=args.timeout)
-        print(f"executed {notebook} -> {target} in {time.perf_counter() - started:.1f} s",
-              flush=True)
+    notebooks = [Path(n) for n in args.notebooks] or default_notebooks()
+    out = None if args.in_place else Path(args.out or config.build_dir() / "notebooks")
+    run_notebooks(notebooks, out, timeout=args.timeout)
+    checkpoint = default_checkpoint_path()
+    if not args.in_place and checkpoint.is_file():
+        args.checkpoint, args.device, args.data_dir = checkpoint, None, None
+        return _evaluate(args)
     return 0
 
 
@@ -96,18 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default: auto)")
-    common.add_argument("--data-dir", default=None,
-                        help="folder with the MNIST .gz files (default: $MNIST_DATA_DIR or data/)")
+    common.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto "
+                                                       "(default: auto)")
+    common.add_argument("--data-dir", default=None, help="folder with the four MNIST .gz files "
+                                                         "(default: $MNIST_DATA_DIR or download)")
 
     train = sub.add_parser("train", parents=[common], help="train a model and save a checkpoint")
-    train.add_argument("--profile", default=None, help="quick, default or best ($MNIST_PROFILE)")
+    train.add_argument("--profile", default=None,
+                       help="quick, default, robust or best (default: $MNIST_PROFILE)")
     train.add_argument("--out", default=None,
                        help="checkpoint file (default: models/mnist_cnn[_<profile>].pt)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     train.add_argument("--arch", default=None, help="override the profile's architecture")
-    train.add_argument("--resume", default=None, help="checkpoint to continue training from")
+    train.add_argument("--resume", default=None,
+                       help="checkpoint of an interrupted run of the same profile to continue")
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("evaluate", parents=[common], help="test accuracy of a checkpoint")
@@ -118,13 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", parents=[common], help="predict digits in image files")
     pr.add_argument("paths", nargs="+", help="image files or folders of images")
     pr.add_argument("--checkpoint", default=None,
-                    help="default: the shipped model, mnist_helpers/weights/mnist_robust.pt")
-    pr.add_argument("--json", action="store_true", help="one JSON object per input")
+                    help="default: the model shipped in the package")
+    pr.add_argument("--json", action="store_true", help="one JSON object per image")
     pr.set_defaults(func=_predict)
 
-    nb = sub.add_parser("run-notebooks", help="execute notebooks headless")
-    nb.add_argument("notebooks", nargs="+")
-    nb.add_argument("--out", default=None, help="folder for the executed copies")
+    nb = sub.add_parser("run-notebooks", help="execute the notebook series headless")
+    nb.add_argument("notebooks", nargs="*",
+                    help="default: every numbered notebook in ./notebooks (or ./)")
+    nb.add_argument("--out", default=None,
+                    help="folder for the executed copies (default: build/notebooks)")
     nb.add_argument("--in-place", action="store_true", help="overwrite the notebooks' outputs")
     nb.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     nb.set_defaults(func=_run_notebooks)
@@ -136,13 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (MNISTDataError, CheckpointError, ValueError, RuntimeError) as exc:
+    except MnistError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``... | head -1``): stop quietly, as command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

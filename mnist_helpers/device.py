@@ -1,16 +1,31 @@
-"""Which device to compute on, the CPU allocator setting, and seeding for repeatable runs."""
+"""Which device to compute on, the settings that only pay on a GPU, and seeding.
+
+CPU by default, CUDA or Apple's MPS when present. On a CUDA GPU three settings make training
+faster and are switched on automatically (on a CPU they are off, and the code runs unchanged):
+
+* **mixed precision** — ``torch.autocast`` runs convolutions in float16 on the GPU's tensor
+  cores, and a gradient scaler keeps small gradients from underflowing;
+* **cuDNN autotuning** — cuDNN times its algorithms for each input shape once, then uses the
+  fastest (our batches always have the same shape, so this pays at once);
+* **non-blocking copies** — a batch that lives in (pinned) CPU memory is copied to the GPU
+  while the GPU is still busy with the previous one.
+"""
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-DEVICE_ENV = "MNIST_DEVICE"
+from .config import DEVICE_ENV
+from .errors import ConfigError
+
+SUPPORTED = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -29,25 +44,32 @@ def get_device(prefer: str | None = None) -> torch.device:
         return torch.device("cpu")
     try:
         device = torch.device(wanted)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"Unknown device {wanted!r}; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'."
-        ) from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"Device {wanted!r} was asked for but PyTorch sees no CUDA GPU. "
-            f"Unset {DEVICE_ENV} (or pass 'auto') to use the best device available."
-        )
+    except RuntimeError:
+        raise ConfigError(f"Unknown device {wanted!r}; use {SUPPORTED}.") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"Device {wanted!r} is not supported here; use {SUPPORTED}.")
+    if device.type in ("cpu", "mps") and device.index not in (None, 0):
+        raise ConfigError(f"There is only one {device.type} device: use {device.type!r}, "
+                          f"not {wanted!r}.")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"Device {wanted!r} was asked for but PyTorch sees no CUDA GPU. "
+                f"Unset {DEVICE_ENV} (or pass 'auto') to use the best device available.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"Device {wanted!r} does not exist: this machine has "
+                              f"{torch.cuda.device_count()} CUDA GPU(s), cuda:0 to "
+                              f"cuda:{torch.cuda.device_count() - 1}.")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(
+        raise ConfigError(
             f"Device 'mps' was asked for but this PyTorch build or machine has no MPS. "
-            f"Unset {DEVICE_ENV} (or pass 'auto') to use the best device available."
-        )
+            f"Unset {DEVICE_ENV} (or pass 'auto') to use the best device available.")
     return device
 
 
-def describe_device(device: torch.device) -> str:
+def describe_device(device: torch.device | str) -> str:
     """A one-line, human description of ``device`` (GPU name, or CPU thread count)."""
+    device = torch.device(device)
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
@@ -56,12 +78,17 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's weights are on."""
+    return next(model.parameters()).device
+
+
 def place_model(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
     """Move ``model`` to ``device`` in the fastest memory layout for it.
 
-    On CPUs and CUDA GPUs that is channels-last (NHWC): measured on a 2-core CPU it trains
-    ``fast_cnn`` 1.6× faster than the default NCHW layout (the inputs need no conversion:
-    convolutions follow the weights' layout). MPS keeps the default.
+    On CPUs and CUDA GPUs that is channels-last (NHWC): the convolution kernels work in that
+    layout, so with it no convolution converts its input first (notebook 08 measures what it
+    buys). MPS keeps the default.
     """
     device = torch.device(device)
     model = model.to(device)
@@ -70,33 +97,42 @@ def place_model(model: torch.nn.Module, device: torch.device | str) -> torch.nn.
     return model
 
 
-#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD and M_MMAP_THRESHOLD.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+@dataclass(frozen=True)
+class GpuSettings:
+    """The settings that only pay on a GPU, and whether each is on (see the module text)."""
+
+    mixed_precision: bool
+    cudnn_benchmark: bool
+    non_blocking: bool
+
+    @contextmanager
+    def autocast(self, device: torch.device) -> Iterator[None]:
+        """Mixed precision for the forward pass when it is on (float16 on a GPU, bfloat16 on
+        a CPU, where it was forced); nothing otherwise."""
+        with torch.autocast(device.type, dtype=_half(device), enabled=self.mixed_precision):
+            yield
+
+    def grad_scaler(self, device: torch.device) -> torch.amp.GradScaler:
+        """A gradient scaler, on for float16 (whose small gradients would underflow to zero),
+        a pass-through otherwise."""
+        enabled = self.mixed_precision and _half(device) == torch.float16
+        return torch.amp.GradScaler(device.type, enabled=enabled)
 
 
-def tune_cpu_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> bool:
-    """Let glibc keep freed memory for reuse instead of returning it to the OS at every step.
+def _half(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cpu" else torch.float16
 
-    Each training step allocates and frees activations of a few megabytes. glibc starts by
-    handing blocks that large straight back to the kernel, and the next step pays page faults
-    to get them again (slow ``fill_``/``copy_`` calls in a profile). Raising the mmap threshold
-    (to its maximum, 32 MiB) and the trim threshold keeps them in the heap. Measured here on
-    ``tiny_cnn``: 1.38× faster in a loop that had made no large allocation before, but only
-    1.02× (within noise) in the real fast path, because freeing the large temporaries of
-    loading the data already raises glibc's own (dynamic) threshold. So the project measures
-    it (notebook 06's speed ladder) but does not use it. It is a process-wide setting, like
-    ``torch.set_num_threads``. Returns False (and changes nothing) where the C library is not
-    glibc (macOS, Windows, musl), True when both settings were accepted.
+
+def gpu_settings(device: torch.device | str, mixed_precision: bool | None = None
+                 ) -> GpuSettings:
+    """The GPU settings for ``device``: all on for CUDA, all off elsewhere.
+
+    ``mixed_precision`` forces it on or off (``None``: on for CUDA only; on most CPUs reduced
+    precision is no faster for networks this small, so the CPU keeps float32).
     """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(None)
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, trim_threshold)
-    )
+    cuda = torch.device(device).type == "cuda"
+    return GpuSettings(mixed_precision=cuda if mixed_precision is None else mixed_precision,
+                       cudnn_benchmark=cuda, non_blocking=cuda)
 
 
 def seed_everything(seed: int) -> None:
@@ -106,6 +142,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
 
 
-def make_generator(seed: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with ``seed`` (for shuffling and splits)."""
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU random-number generator of its own, for shuffles, splits and augmentation, so
+    each stream of random numbers repeats under its seed whatever else draws numbers."""
     return torch.Generator().manual_seed(seed)

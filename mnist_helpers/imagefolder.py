@@ -3,7 +3,8 @@
     Dataset/train/0/00001.png ... Dataset/train/9/...
     Dataset/test/0/...        ... Dataset/test/9/...
 
-This is the second seed's layout, and the one to use for your own labelled images.
+It is how many image projects keep labelled images, one folder per class, and the layout to
+use for your own.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from torchvision import datasets
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 from torchvision.transforms import v2
 
-from .data import MNIST_MEAN, MNIST_STD, load_mnist, project_root
+from . import config
+from .config import MNIST_MEAN, MNIST_STD
+from .data import load_mnist
+from .errors import MNISTDataError
 from .files import atomic_write
 
 SPLITS = {"train": True, "test": False}
-
-
-def default_imagefolder_root() -> Path:
-    """``Dataset/`` in the repository."""
-    return project_root() / "Dataset"
 
 
 def export_imagefolder(
@@ -40,7 +39,7 @@ def export_imagefolder(
     files already there are kept, so a rerun only writes what is missing. Returns the number
     of images now present per split.
     """
-    root = Path(root) if root is not None else default_imagefolder_root()
+    root = Path(root) if root is not None else config.imagefolder_dir()
     counts: dict[str, int] = {}
     for split, train in SPLITS.items():
         dataset = load_mnist(train, data_dir)
@@ -62,7 +61,8 @@ def export_imagefolder(
 
 
 def imagefolder_transform(normalize: bool = True) -> v2.Compose:
-    """The second seed's pipeline: Grayscale → Resize(28×28) → tensor in [0, 1] → Normalize."""
+    """The usual pipeline for folders of images: Grayscale → Resize(28×28) → tensor in
+    [0, 1] → Normalize."""
     steps: list = [
         v2.Grayscale(num_output_channels=1),
         v2.Resize((28, 28), antialias=True),
@@ -78,10 +78,10 @@ def load_imagefolder(
     split: str = "train", root: str | os.PathLike | None = None, *, normalize: bool = True
 ) -> datasets.ImageFolder:
     """``ImageFolder`` over ``<root>/<split>`` with :func:`imagefolder_transform`."""
-    root = Path(root) if root is not None else default_imagefolder_root()
+    root = Path(root) if root is not None else config.imagefolder_dir()
     folder = root / split
     if not folder.is_dir():
-        raise FileNotFoundError(
+        raise MNISTDataError(
             f"No ImageFolder at {folder}. Create it with export_imagefolder({str(root)!r}), "
             f"or arrange your images as {folder}/<digit>/<image>.png."
         )

@@ -1,29 +1,70 @@
-"""The networks, by name. Every model takes N×1×28×28 normalised images and returns N×10 logits.
+"""The networks, by name. Every model takes N×1×28×28 normalised images and returns logits,
+one score per class (10 digits, or 11 with a "not a digit" class).
 
-* ``seed_cnn`` — the seeds' network (and pytorch/examples' ``mnist/main.py``): two 3×3
-  convolutions (32, 64 channels), max-pool, dropout, a 9216→128 layer, dropout, 128→10.
+Baselines, to see what convolutions buy:
+
+* ``logistic`` — logistic regression: one linear layer from the 784 pixels to the scores;
+* ``mlp`` — a multilayer perceptron: 784 → 256 → 128 → scores, with ReLU between.
+
+Convolutional networks:
+
+* ``classic_cnn`` — the two-convolution CNN of PyTorch's own MNIST example
+  (pytorch/examples, ``mnist/main.py``): two 3×3 convolutions (32, 64 channels), max-pool,
+  dropout, a 9216→128 layer, dropout, 128→10;
 * ``fast_cnn`` — our CPU-friendly network: three small conv blocks with batch norm, pooling
-  early so most work happens on small feature maps; ~6× fewer multiply-adds than ``seed_cnn``.
+  early so most work happens on small feature maps;
 * ``tiny_cnn`` — the fastest: border cropped, a stride-2 stem, pooling before batch norm;
-  the speed benchmark's network (99% in one epoch).
+  the speed benchmark's network (99% in one epoch);
 * ``deep_cnn`` — the best recipe's network: border cropped, a stride-2 stem, then two 3×3
-  convolutions per stage; five conv layers, yet faster per image than ``fast_cnn``.
-* ``resnet_small`` — a small residual network (two stages of basic blocks).
+  convolutions per stage;
+* ``resnet_small`` — a small residual network (two stages of basic blocks);
 * ``vgg_style`` — stacked 3×3 convolutions in VGG's pattern, with batch norm.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from .errors import ConfigError
 
-class SeedCNN(nn.Module):
-    """The seeds' CNN: conv(32) → conv(64) → max-pool → dropout → fc(128) → dropout → fc(10)."""
 
-    def __init__(self, dropout1: float = 0.25, dropout2: float = 0.5) -> None:
+class Logistic(nn.Module):
+    """Logistic regression: each class's score is a weighted sum of the 784 pixels."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.linear = nn.Linear(28 * 28, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(torch.flatten(x, 1))
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron: two hidden layers of ``hidden`` and ``hidden // 2`` units."""
+
+    def __init__(self, hidden: int = 256, num_classes: int = 10) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden // 2), nn.ReLU(),
+            nn.Linear(hidden // 2, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class ClassicCNN(nn.Module):
+    """PyTorch's MNIST example network: conv(32) → conv(64) → max-pool → dropout → fc(128) →
+    dropout → fc(10)."""
+
+    def __init__(self, dropout1: float = 0.25, dropout2: float = 0.5,
+                 num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, kernel_size=3)  # 28 -> 26
         self.conv2 = nn.Conv2d(32, 64, kernel_size=3)  # 26 -> 24
@@ -31,7 +72,7 @@ class SeedCNN(nn.Module):
         self.dropout1 = nn.Dropout(dropout1)
         self.fc1 = nn.Linear(64 * 12 * 12, 128)  # 9216 -> 128
         self.dropout2 = nn.Dropout(dropout2)
-        self.fc2 = nn.Linear(128, 10)
+        self.fc2 = nn.Linear(128, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.conv1(x))
@@ -53,7 +94,7 @@ def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
 class FastCNN(nn.Module):
     """Three conv-BN-ReLU-pool blocks (28→14→7→3) and one linear layer: fast on a laptop CPU."""
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, num_classes: int = 10) -> None:
         super().__init__()
         w = width
         self.features = nn.Sequential(
@@ -61,7 +102,7 @@ class FastCNN(nn.Module):
             _conv_bn(w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
             _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # 7 -> 3
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -99,7 +140,8 @@ class TinyCNN(_BorderCroppingCNN):
       4× fewer values; 16 and then 64 channels, because channels are cheap at 6×6.
     """
 
-    def __init__(self, width: int = 8, border: int = 2) -> None:
+    def __init__(self, width: int = 8, border: int = 2, num_classes: int = 10
+                 ) -> None:
         super().__init__()
         w = width
         self.border = border
@@ -109,7 +151,7 @@ class TinyCNN(_BorderCroppingCNN):
             *_conv_pool_bn(w, 2 * w),  # -> 6
             *_conv_pool_bn(2 * w, 8 * w),  # -> 3
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * w * 3 * 3, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * w * 3 * 3, num_classes))
 
 
 class DeepCNN(_BorderCroppingCNN):
@@ -125,7 +167,8 @@ class DeepCNN(_BorderCroppingCNN):
     faster per image than ``fast_cnn`` at width 32 on a 2-core CPU.
     """
 
-    def __init__(self, width: int = 24, border: int = 2) -> None:
+    def __init__(self, width: int = 24, border: int = 2, num_classes: int = 10
+                 ) -> None:
         super().__init__()
         w = width
         self.border = border
@@ -135,7 +178,7 @@ class DeepCNN(_BorderCroppingCNN):
             _conv_bn(w, 2 * w), *_conv_pool_bn(2 * w, 2 * w),  # 12 -> 6
             _conv_bn(2 * w, 4 * w), *_conv_pool_bn(4 * w, 4 * w),  # 6 -> 3
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, num_classes))
 
 
 class BasicBlock(nn.Module):
@@ -162,7 +205,7 @@ class BasicBlock(nn.Module):
 class ResNetSmall(nn.Module):
     """A small ResNet for 28×28 digits: stem, two stages of basic blocks, global pooling."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, num_classes: int = 10) -> None:
         super().__init__()
         w = width
         self.stem = _conv_bn(1, w)
@@ -171,7 +214,8 @@ class ResNetSmall(nn.Module):
             BasicBlock(w, 2 * w, stride=2),  # 14 -> 7
             BasicBlock(2 * w, 2 * w),
         )
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * w, 10))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(2 * w, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))
@@ -180,7 +224,7 @@ class ResNetSmall(nn.Module):
 class VGGStyle(nn.Module):
     """VGG's pattern at MNIST size: pairs of 3×3 conv-BN-ReLU, then max-pool, twice; then fc."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, num_classes: int = 10) -> None:
         super().__init__()
         w = width
         self.features = nn.Sequential(
@@ -189,7 +233,7 @@ class VGGStyle(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(2 * w * 7 * 7, 128), nn.ReLU(inplace=True),
-            nn.Dropout(0.3), nn.Linear(128, 10),
+            nn.Dropout(0.3), nn.Linear(128, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -198,7 +242,9 @@ class VGGStyle(nn.Module):
 
 #: Every architecture by the name checkpoints and profiles use.
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    "seed_cnn": SeedCNN,
+    "logistic": Logistic,
+    "mlp": MLP,
+    "classic_cnn": ClassicCNN,
     "fast_cnn": FastCNN,
     "tiny_cnn": TinyCNN,
     "deep_cnn": DeepCNN,
@@ -206,51 +252,46 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "vgg_style": VGGStyle,
 }
 
+#: The range of every argument an architecture takes. A checkpoint names its architecture's
+#: arguments; they are checked against these before anything is built, so a crafted file
+#: cannot make the loader allocate gigabytes.
+ARGUMENT_RANGES: dict[str, tuple[type, float, float]] = {
+    "width": (int, 1, 256),
+    "hidden": (int, 2, 4096),
+    "border": (int, 0, 4),
+    "num_classes": (int, 10, 11),
+    "dropout1": (float, 0.0, 0.95),
+    "dropout2": (float, 0.0, 0.95),
+}
+
+
+def check_arguments(arch: str, kwargs: dict) -> None:
+    """Raise :class:`ConfigError` unless ``arch`` is known and ``kwargs`` are arguments it
+    takes, each of the right type and within :data:`ARGUMENT_RANGES`."""
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+        raise ConfigError(f"Unknown architecture {arch!r}; choose one of "
+                          f"{', '.join(ARCHITECTURES)}.")
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"The arguments of {arch} must be a dict, got "
+                          f"{type(kwargs).__name__}.")
+    accepted = set(inspect.signature(ARCHITECTURES[arch]).parameters)
+    for name, value in kwargs.items():
+        if name not in accepted:
+            raise ConfigError(f"{arch} takes no argument {name!r} (it takes "
+                              f"{', '.join(sorted(accepted))}).")
+        kind, low, high = ARGUMENT_RANGES[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (kind is int and not isinstance(value, int)) or not low <= value <= high:
+            raise ConfigError(f"{arch}: {name}={value!r} is out of range (a {kind.__name__} "
+                              f"from {low:g} to {high:g}).")
+
 
 def build_model(arch: str, **kwargs: object) -> nn.Module:
     """A fresh, untrained model of architecture ``arch`` (a key of :data:`ARCHITECTURES`)."""
-    try:
-        factory = ARCHITECTURES[arch]
-    except KeyError:
-        raise ValueError(
-            f"Unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}."
-        ) from None
-    return factory(**kwargs)
+    check_arguments(arch, kwargs)
+    return ARCHITECTURES[arch](**kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> list[dict]:
-    """One row per leaf layer: name, type, output shape and parameter count, from a real pass.
-
-    The model is run on zeros of ``input_shape`` in eval mode with hooks on every leaf module.
-    """
-    rows: list[dict] = []
-    hooks = []
-    for name, module in model.named_modules():
-        if list(module.children()):
-            continue
-
-        def record(mod: nn.Module, _inp: object, out: torch.Tensor, name: str = name) -> None:
-            rows.append({
-                "layer": name,
-                "type": type(mod).__name__,
-                "output_shape": tuple(out.shape),
-                "parameters": sum(p.numel() for p in mod.parameters()),
-            })
-
-        hooks.append(module.register_forward_hook(record))
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            model(torch.zeros(input_shape, device=device))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
-    return rows

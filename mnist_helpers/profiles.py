@@ -1,17 +1,24 @@
-"""Run profiles: one switch (``MNIST_PROFILE`` or an argument) that sizes every training run.
+"""Run profiles: every hyperparameter of a training run in one object, chosen by one switch
+(``MNIST_PROFILE`` or an argument).
 
-``quick`` is for CI and a first look (a small subset, one epoch), ``default`` is what
-``make run`` uses and reaches the accuracy the README claims, ``robust`` trains with
-augmentation (stroke width, rotation, shift, scale) for real handwriting and is the model the
-predict command ships with, ``best`` trades minutes for the last tenths of a percent.
+``quick`` is for CI and a first look (a small subset, one epoch), ``default`` is what the
+notebooks train and reaches the accuracy the README claims, ``robust`` trains with
+augmentation for real handwriting (the model the predict command ships with), ``best`` trades
+minutes for the last tenths of a percent. Notebooks, the command line and the benchmark all
+describe a run with a :class:`Profile`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
-PROFILE_ENV = "MNIST_PROFILE"
+from .config import PROFILE_ENV
+from .errors import ConfigError
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
+SCHEDULES = ("onecycle", "steplr")
+LOADERS = ("tensors", "classic")
 
 
 @dataclass(frozen=True)
@@ -22,17 +29,40 @@ class Profile:
     arch: str  # a name from ``mnist_helpers.models.ARCHITECTURES``
     epochs: int
     batch_size: int
-    lr: float  # peak learning rate of the one-cycle schedule
-    optimizer: str  # "sgd" (with momentum, as in the seeds), "adam" or "adamw"
-    momentum: float
-    weight_decay: float
-    label_smoothing: float
-    augment: bool  # random shifts/rotations/scale on the training batches
-    train_limit: int | None  # use only the first N training images (None: all)
-    val_size: int  # images held out of the training set for validation
-    eval_limit: int | None  # evaluate on the first N test images (None: all)
-    imagefolder_limit: int | None  # images per split exported to PNG folders (None: all)
+    lr: float  # the peak of the one-cycle schedule (or the starting rate of "steplr")
+    optimizer: str = "sgd"  # "sgd" (with Nesterov momentum), "adam", "adamw" or "adadelta"
+    momentum: float = 0.9  # SGD's momentum; the schedule changes only the learning rate
+    weight_decay: float = 5e-4  # a pull of every weight towards zero
+    label_smoothing: float = 0.0  # the target puts this much probability on the other classes
+    augment: bool = False  # random stroke width, rotation, shift and scale of each batch
+    schedule: str = "onecycle"  # "onecycle", or "steplr" (×0.7 each epoch: pytorch/examples)
     width: int | None = None  # the architecture's width argument (None: its default)
+    loader: str = "tensors"  # "tensors" (in memory), or "classic" (DataLoader + transforms)
+    channels_last: bool = True  # the memory layout CPU and CUDA convolutions are fastest in
+    mixed_precision: bool | None = None  # None: on for CUDA GPUs only
+    train_limit: int | None = None  # use only the first N training images (None: all)
+    val_size: int = 5_000  # images held out of the training set for validation
+    eval_limit: int | None = None  # evaluate on the first N test images (None: all)
+    imagefolder_limit: int | None = None  # images per split exported to PNG folders
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                              ("loader", LOADERS)):
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {', '.join(allowed)}; "
+                                f"got {getattr(self, name)!r}")
+        if self.val_size < 0 or (self.train_limit is not None and self.train_limit < 1):
+            problems.append("val_size must be >= 0 and train_limit >= 1")
+        if problems:
+            raise ConfigError(f"Profile {self.name!r}: " + "; ".join(problems) + ".")
 
     def model_kwargs(self) -> dict:
         """Keyword arguments for ``build_model(profile.arch, ...)`` (the width, if set)."""
@@ -44,36 +74,32 @@ class Profile:
 
     def with_overrides(self, **changes: object) -> Profile:
         """A copy with some fields changed, e.g. ``profile.with_overrides(epochs=3)``."""
-        unknown = set(changes) - set(asdict(self))
+        valid = {f.name for f in fields(self)}
+        unknown = set(changes) - valid
         if unknown:
-            raise ValueError(
-                f"Unknown profile field(s) {sorted(unknown)}; valid fields: {sorted(asdict(self))}"
-            )
+            raise ConfigError(
+                f"Unknown profile field(s) {sorted(unknown)}; valid fields: {sorted(valid)}")
         return replace(self, **changes)
 
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
-        name="quick", arch="fast_cnn", epochs=1, batch_size=128, lr=0.1, optimizer="sgd",
-        momentum=0.9, weight_decay=5e-4, label_smoothing=0.0, augment=False,
-        train_limit=8_000, val_size=1_000, eval_limit=2_000, imagefolder_limit=500,
+        name="quick", arch="fast_cnn", epochs=1, batch_size=128, lr=0.1,
+        train_limit=8_000, val_size=1_000, eval_limit=2_000, imagefolder_limit=200,
     ),
     "default": Profile(
-        name="default", arch="fast_cnn", epochs=5, batch_size=128, lr=0.1, optimizer="sgd",
-        momentum=0.9, weight_decay=5e-4, label_smoothing=0.0, augment=False,
-        train_limit=None, val_size=5_000, eval_limit=None, imagefolder_limit=None,
+        name="default", arch="fast_cnn", epochs=5, batch_size=128, lr=0.1,
+        imagefolder_limit=1_000,
     ),
     "robust": Profile(
-        name="robust", arch="fast_cnn", epochs=8, batch_size=128, lr=0.1, optimizer="sgd",
-        momentum=0.9, weight_decay=5e-4, label_smoothing=0.1, augment=True,
-        train_limit=None, val_size=5_000, eval_limit=None, imagefolder_limit=None,
+        name="robust", arch="fast_cnn", epochs=8, batch_size=128, lr=0.1, label_smoothing=0.1,
+        augment=True,
     ),
-    # The benchmark's best recipe (python -m mnist_helpers.bench --best), with 5,000 training
-    # images held out so the epoch kept is chosen on validation, never on the test set.
+    # The benchmark's best recipe (python -m mnist_helpers.lab.bench --best), with 5,000
+    # training images held out so the epoch kept is chosen on validation, never on the test set.
     "best": Profile(
         name="best", arch="deep_cnn", width=24, epochs=28, batch_size=256, lr=0.2,
-        optimizer="sgd", momentum=0.9, weight_decay=5e-4, label_smoothing=0.1, augment=True,
-        train_limit=None, val_size=5_000, eval_limit=None, imagefolder_limit=None,
+        label_smoothing=0.1, augment=True,
     ),
 }
 
@@ -83,8 +109,7 @@ def get_profile(name: str | None = None) -> Profile:
     chosen = name or os.environ.get(PROFILE_ENV) or "default"
     key = chosen.strip().lower()
     if key not in PROFILES:
-        raise ValueError(
+        raise ConfigError(
             f"Unknown profile {chosen!r}. Choose one of {', '.join(PROFILES)} "
-            f"(argument or the {PROFILE_ENV} environment variable)."
-        )
+            f"(argument or the {PROFILE_ENV} environment variable).")
     return PROFILES[key]

@@ -16,7 +16,6 @@ import pytest
 import torch
 from PIL import Image
 
-import mnist_helpers.data as data_module
 from mnist_helpers import (
     TensorBatches,
     build_model,
@@ -27,7 +26,7 @@ from mnist_helpers import (
     save_checkpoint,
     seed_everything,
 )
-from mnist_helpers.data import RAW_FILES
+from mnist_helpers.download import RAW_FILES
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_NAMES = [name for name, _ in RAW_FILES]
@@ -72,10 +71,10 @@ def raw_gz_dir(mnist_raw_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_cache(tmp_path_factory: pytest.TempPathFactory, mnist_raw_dir: Path) -> Path:
-    """A private cache with the uncompressed files, shared by the whole session."""
-    cache = tmp_path_factory.mktemp("mnist-cache")
-    root = prepare_mnist(mnist_raw_dir, download=False, cache_dir=cache)
-    return root
+    """A private cache with the uncompressed files, shared by the whole session: the
+    ``data/`` folder of a workspace of its own."""
+    cache = tmp_path_factory.mktemp("mnist-workspace") / "data"
+    return prepare_mnist(mnist_raw_dir, download=False, cache_dir=cache)
 
 
 @pytest.fixture(scope="session")
@@ -88,19 +87,23 @@ def test_tensors(mnist_raw_dir: Path, mnist_cache: Path):
     return load_tensors(False, mnist_raw_dir, cache_dir=mnist_cache, download=False)
 
 
-@pytest.fixture
-def private_default_data_dir(monkeypatch: pytest.MonkeyPatch, mnist_cache: Path) -> Path:
-    """Make the library's default cache (``data/``) the session cache, for code paths that
-    have no ``cache_dir`` argument, so no test writes into the project's ``data/``."""
-    monkeypatch.setattr(data_module, "default_data_dir", lambda: mnist_cache)
-    return mnist_cache
-
-
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Device and profile choices from the caller's shell must not leak into the tests."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+                       ) -> None:
+    """Device and profile choices from the caller's shell must not leak into the tests, and
+    nothing a test does may write into the repository: the workspace (data, models, outputs)
+    is a temporary folder unless a test sets another."""
     monkeypatch.delenv("MNIST_DEVICE", raising=False)
     monkeypatch.delenv("MNIST_PROFILE", raising=False)
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path_factory.getbasetemp() / "workspace"))
+
+
+@pytest.fixture
+def private_default_data_dir(monkeypatch: pytest.MonkeyPatch, mnist_cache: Path) -> Path:
+    """Make the workspace the one whose ``data/`` is the session's cache, for code paths that
+    have no ``cache_dir`` argument."""
+    monkeypatch.setenv("MNIST_WORKSPACE", str(mnist_cache.parent))
+    return mnist_cache
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +114,7 @@ def quick_model(train_tensors, test_tensors) -> torch.nn.Module:
     model = build_model("fast_cnn")
     train = TensorBatches(train_tensors.subset(slice(0, 5000)), 100, shuffle=True, seed=0)
     val = TensorBatches(train_tensors.subset(slice(59000, 60000)), 500)
-    fit(model, train, val, profile, device="cpu", progress=False, log=lambda _line: None)
+    fit(model, train, val, profile, device="cpu", verbose=False)
     return model.eval()
 
 
@@ -119,8 +122,26 @@ def quick_model(train_tensors, test_tensors) -> torch.nn.Module:
 def quick_checkpoint(tmp_path_factory: pytest.TempPathFactory, quick_model) -> Path:
     """``quick_model`` saved as a checkpoint file."""
     path = tmp_path_factory.mktemp("checkpoints") / "quick.pt"
-    return save_checkpoint(path, quick_model, arch="fast_cnn",
+    return save_checkpoint(path, quick_model.state_dict(), arch="fast_cnn",
                            metadata={"epochs": 1, "seed": 0, "profile": {"name": "quick"}})
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """A prefix that runs a command without the power to ignore file permissions: nothing as
+    a normal user, and as root ``setpriv`` dropping the capabilities that let root read and
+    write anything. Skips the test where neither is possible."""
+    if os.name != "posix":
+        pytest.skip("file permission tests need a POSIX system")
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot drop the right to ignore "
+                    "file permissions")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
 
 
 def digit_photo(pixels: np.ndarray, *, size: int = 200, page: tuple[int, int] = (400, 300),

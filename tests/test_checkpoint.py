@@ -16,8 +16,8 @@ from mnist_helpers import (
     load_checkpoint,
     save_checkpoint,
 )
-from mnist_helpers.checkpoint import read_checkpoint
-from mnist_helpers.data import MNIST_MEAN, MNIST_STD
+from mnist_helpers.checkpoint import MAX_BYTES, integrity_digest, read_checkpoint
+from mnist_helpers.config import MNIST_MEAN, MNIST_STD
 from mnist_helpers.device import place_model
 
 
@@ -33,38 +33,50 @@ class MakesAFolder:
 
 @pytest.fixture
 def batch(test_tensors) -> torch.Tensor:
-    return test_tensors.images[:16]
+    return test_tensors.batch(slice(0, 16))[0]
+
+
+def save(path, model, **kwargs):
+    return save_checkpoint(path, model.state_dict(), **{"arch": "fast_cnn", **kwargs})
+
+
+def rewrite(path: Path, change, *, fix_digest: bool = True) -> None:
+    """Load a checkpoint's dict, let ``change`` edit it, and save it back as a crafted file
+    whose integrity digest matches (so only the check under test can refuse it)."""
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    if fix_digest and "integrity" in payload:
+        payload["integrity"] = integrity_digest(payload)
+    torch.save(payload, path)
 
 
 def test_round_trip_gives_identical_outputs(tmp_path, quick_model, batch):
-    path = save_checkpoint(tmp_path / "m.pt", quick_model, arch="fast_cnn",
-                           metadata={"epochs": 1, "note": "unit test"})
+    path = save(tmp_path / "m.pt", quick_model, metadata={"epochs": 1, "note": "unit test"})
     model, info = load_checkpoint(path)
     assert not model.training
     with torch.no_grad():
         assert torch.equal(model(batch), quick_model.eval()(batch))
-    assert info["arch"] == "fast_cnn" and info["arch_kwargs"] == {}
-    assert info["epochs"] == 1 and info["note"] == "unit test"
-    assert info["normalization"] == {"mean": MNIST_MEAN, "std": MNIST_STD}
-    assert set(info["versions"]) == {"python", "torch", "torchvision"}
-    assert all(type(v) is str for v in info["versions"].values())
-    assert "saved_at" in info
+    assert info.arch == "fast_cnn" and info.arch_kwargs == {} and info.num_classes == 10
+    assert info.epochs == 1 and info.metadata["note"] == "unit test"
+    assert info.normalization == {"mean": MNIST_MEAN, "std": MNIST_STD}
+    assert set(info.metadata["versions"]) == {"python", "torch", "torchvision"}
+    assert all(type(v) is str for v in info.metadata["versions"].values())
+    assert "saved_at" in info.metadata
 
 
 def test_round_trip_with_architecture_arguments(tmp_path, batch):
     torch.manual_seed(0)
     wide = place_model(build_model("fast_cnn", width=8), "cpu").eval()  # as the library runs it
-    path = save_checkpoint(tmp_path / "w.pt", wide, arch="fast_cnn", arch_kwargs={"width": 8})
+    path = save(tmp_path / "w.pt", wide, arch_kwargs={"width": 8})
     model, info = load_checkpoint(path)
-    assert info["arch_kwargs"] == {"width": 8}
+    assert info.arch_kwargs == {"width": 8}
     with torch.no_grad():
         assert torch.equal(model(batch), wide(batch))
 
 
 def test_files_are_plain_weights_only_data(tmp_path, quick_model):
-    path = save_checkpoint(tmp_path / "m.pt", quick_model, arch="fast_cnn",
-                           metadata={"profile": {"name": "quick", "lr": 0.1}},
-                           resume={"epoch": 1, "history": {"epoch": [1]}})
+    path = save(tmp_path / "m.pt", quick_model, metadata={"profile": {"name": "quick", "lr": 0.1}},
+                resume={"epoch": 1, "history": {"epoch": [1]}})
     payload = torch.load(path, weights_only=True)
     assert payload["arch"] == "fast_cnn" and payload["resume"]["epoch"] == 1
     assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
@@ -104,8 +116,14 @@ def test_missing_checkpoint_says_how_to_train(tmp_path):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("given", ["", "   "])
+def test_an_empty_checkpoint_path_is_refused(given):
+    with pytest.raises(CheckpointError, match="empty"):
+        load_checkpoint(given)
+
+
 def test_truncated_checkpoint_is_a_checkpoint_error(tmp_path, quick_model):
-    path = save_checkpoint(tmp_path / "m.pt", quick_model, arch="fast_cnn")
+    path = save(tmp_path / "m.pt", quick_model)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError) as caught:
@@ -129,23 +147,22 @@ def test_foreign_torch_file_is_not_mistaken_for_a_checkpoint(tmp_path, quick_mod
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path, quick_model):
-    path = save_checkpoint(tmp_path / "m.pt", quick_model, arch="seed_cnn")
-    with pytest.raises(CheckpointError, match="do not fit architecture 'seed_cnn'"):
+    path = save(tmp_path / "m.pt", quick_model, arch="classic_cnn")
+    with pytest.raises(CheckpointError, match="do not fit architecture 'classic_cnn'"):
         load_checkpoint(path)
 
 
 def test_save_leaves_no_temporary_file(tmp_path, quick_model):
     folder = tmp_path / "models"
-    save_checkpoint(folder / "a.pt", quick_model, arch="fast_cnn")
-    save_checkpoint(folder / "a.pt", quick_model, arch="fast_cnn")  # overwrite
+    save(folder / "a.pt", quick_model)
+    save(folder / "a.pt", quick_model)  # overwrite
     assert [p.name for p in folder.iterdir()] == ["a.pt"]
 
 
-@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+@pytest.mark.parametrize("failure", [OSError("broken"), KeyboardInterrupt()])
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path, quick_model, monkeypatch, batch,
                                                    failure):
-    path = save_checkpoint(tmp_path / "m.pt", quick_model, arch="fast_cnn",
-                           metadata={"epochs": 1})
+    path = save(tmp_path / "m.pt", quick_model, metadata={"epochs": 1})
     before = path.read_bytes()
 
     def broken_save(obj, f, *args, **kwargs):
@@ -155,21 +172,122 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, quick_model, monkey
     monkeypatch.setattr(torch, "save", broken_save)
     other = build_model("fast_cnn")
     with pytest.raises(type(failure)):
-        save_checkpoint(path, other, arch="fast_cnn", metadata={"epochs": 2})
+        save(path, other, metadata={"epochs": 2})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
     model, info = load_checkpoint(path)
-    assert info["epochs"] == 1
+    assert info.epochs == 1
     with torch.no_grad():
         assert torch.equal(model(batch), quick_model.eval()(batch))
 
 
 def test_load_to_a_device(tmp_path, quick_model):
-    path = save_checkpoint(tmp_path / "m.pt", quick_model, arch="fast_cnn")
+    path = save(tmp_path / "m.pt", quick_model)
     model, _ = load_checkpoint(path, device="cpu")
     assert next(model.parameters()).device.type == "cpu"
 
 
-def test_default_checkpoint_path_is_in_models_folder():
-    assert default_checkpoint_path() == Path(__file__).resolve().parent.parent / "models" / (
-        "mnist_cnn.pt")
+def test_default_checkpoint_path_is_in_the_workspace_models_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path))
+    assert default_checkpoint_path() == tmp_path.resolve() / "models" / "mnist_cnn.pt"
+    assert default_checkpoint_path("quick").name == "mnist_cnn_quick.pt"
+
+
+# --- damaged, tampered with, or crafted -----------------------------------------------------
+
+
+def test_flipped_bytes_inside_the_weights_are_detected(tmp_path, quick_model):
+    """2,000 flipped bytes in the weights' storage: the file still loads with torch, but our
+    loader refuses it, naming the file."""
+    import zipfile
+
+    path = save(tmp_path / "m.pt", quick_model)
+    with zipfile.ZipFile(path) as archive:
+        storages = [e for e in archive.infolist() if "/data/" in e.filename and
+                    e.file_size > 4000]
+    raw = bytearray(path.read_bytes())
+    start = storages[0].header_offset + 30 + len(storages[0].filename) + len(storages[0].extra)
+    for i in range(start, start + 2000):
+        raw[i] ^= 0x5A
+    path.write_bytes(bytes(raw))
+    torch.load(path, weights_only=True)  # PyTorch itself does not notice
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert str(path) in message and "integrity check fails" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("field", ["metadata", "arch_kwargs", "normalization"])
+def test_an_edited_field_is_detected(tmp_path, quick_model, field):
+    path = save(tmp_path / "m.pt", quick_model, metadata={"epochs": 1})
+    changes = {"metadata": lambda p: p["metadata"].update(epochs=99),
+               "arch_kwargs": lambda p: p["arch_kwargs"].update(width=16),
+               "normalization": lambda p: p["normalization"].update(mean=0.5)}
+    rewrite(path, changes[field], fix_digest=False)
+    with pytest.raises(CheckpointError, match="integrity check fails"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("width", [6000, 1500, 257, 0, -3, 2.5, True, "16"])
+def test_a_crafted_width_is_refused_before_anything_is_built(tmp_path, quick_model, width,
+                                                             monkeypatch):
+    import mnist_helpers.checkpoint as checkpoint_module
+
+    path = save(tmp_path / "m.pt", quick_model)
+    rewrite(path, lambda p: p["arch_kwargs"].update(width=width))
+    built = []
+    monkeypatch.setattr(checkpoint_module, "build_model",
+                        lambda *a, **k: built.append(1))  # would allocate
+    with pytest.raises(CheckpointError, match="width") as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value)
+    assert built == [], "nothing may be built from a crafted request"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda p: p.update(arch_kwargs="width=16"), "must be a dict"),
+    (lambda p: p.update(arch_kwargs={"depth": 3}), "takes no argument 'depth'"),
+    (lambda p: p.update(arch="nonexistent_net"), "Unknown architecture"),
+    (lambda p: p.update(state_dict=42), "not a mapping of names to tensors"),
+    (lambda p: p.update(metadata=[1, 2]), "'metadata' is not a dict"),
+    (lambda p: p.update(resume="x"), "'resume' is not a dict"),
+    (lambda p: p.update(normalization={"mean": "a", "std": 1.0}), "normalisation"),
+    (lambda p: p.update(format=1), "another version"),
+    (lambda p: p.pop("integrity"), "another version"),
+])
+def test_crafted_fields_give_one_line_errors(tmp_path, quick_model, change, expected):
+    path = save(tmp_path / "m.pt", quick_model)
+    rewrite(path, change)
+    with pytest.raises(CheckpointError, match=expected) as caught:
+        load_checkpoint(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_nan_weights_are_refused(tmp_path, quick_model):
+    state = {k: v.clone() for k, v in quick_model.state_dict().items()}
+    state["classifier.1.weight"][0, 0] = float("nan")
+    path = save_checkpoint(tmp_path / "nan.pt", state, arch="fast_cnn")
+    with pytest.raises(CheckpointError, match="not all numbers"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_that_would_unpack_to_too_much_is_refused(tmp_path, quick_model):
+    import zipfile
+
+    path = save(tmp_path / "m.pt", quick_model)
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bomb, "w") as out:
+        for entry in src.infolist():
+            out.writestr(entry, src.read(entry))
+        out.writestr("m/data/huge", b"\0" * (MAX_BYTES + 1), compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 2_000_000
+    with pytest.raises(CheckpointError, match="would unpack to"):
+        load_checkpoint(bomb)
+
+
+def test_the_shipped_model_loads_and_is_intact():
+    from mnist_helpers.config import shipped_checkpoint_path
+
+    model, info = load_checkpoint(shipped_checkpoint_path())
+    assert info.arch in ("fast_cnn", "deep_cnn", "tiny_cnn")
+    assert info.profile.get("name") == "robust"

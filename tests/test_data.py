@@ -15,19 +15,15 @@ from mnist_helpers import (
     MNISTDataError,
     TensorBatches,
     classic_loader,
+    config,
     load_mnist,
     load_tensors,
     mnist_transform,
     prepare_mnist,
     split_indices,
 )
-from mnist_helpers.data import (
-    EXTRACTED_SIZES,
-    RAW_FILES,
-    compute_mean_std,
-    default_data_dir,
-    resolve_data_dir,
-)
+from mnist_helpers.data import compute_mean_std
+from mnist_helpers.download import EXTRACTED, RAW_FILES, resolve_data_dir
 
 RAW_NAMES = [name for name, _ in RAW_FILES]
 TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -65,8 +61,8 @@ def link_raw_files(source: Path, target: Path) -> Path:
 
 def assert_extracted(cache: Path) -> None:
     raw = cache / "MNIST" / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(EXTRACTED_SIZES)
-    for name, size in EXTRACTED_SIZES.items():
+    assert sorted(p.name for p in raw.iterdir()) == sorted(EXTRACTED)
+    for name, (_md5, size) in EXTRACTED.items():
         assert (raw / name).stat().st_size == size
 
 
@@ -119,44 +115,62 @@ def test_prepare_reuses_extracted_files(raw_gz_dir, mnist_cache):
 def test_resolve_data_dir_precedence(monkeypatch, tmp_path):
     from_arg, from_env = tmp_path / "arg", tmp_path / "env"
     monkeypatch.setenv("MNIST_DATA_DIR", str(from_env))
-    assert resolve_data_dir(from_arg) == from_arg.resolve()
-    assert resolve_data_dir(str(from_arg)) == from_arg.resolve()
-    assert resolve_data_dir() == from_env.resolve()
-    monkeypatch.setenv("MNIST_DATA_DIR", "")
-    assert resolve_data_dir() == default_data_dir()
+    assert resolve_data_dir(from_arg) == (from_arg.resolve(), True)
+    assert resolve_data_dir(str(from_arg)) == (from_arg.resolve(), True)
+    assert resolve_data_dir() == (from_env.resolve(), True)
     monkeypatch.delenv("MNIST_DATA_DIR")
-    assert resolve_data_dir() == default_data_dir()
-    assert default_data_dir() == Path(__file__).resolve().parent.parent / "data"
+    assert resolve_data_dir() == (config.data_dir(), False)
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path / "ws"))
+    assert config.data_dir() == (tmp_path / "ws" / "data").resolve()
+
+
+def test_an_empty_data_dir_setting_is_an_error_not_the_current_folder(monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", "")
+    with pytest.raises(MNISTDataError, match="empty"):
+        resolve_data_dir()
 
 
 # --- what goes wrong, and what the user is told -------------------------------------------
 
 
-def test_offline_download_failure_lists_urls_and_manual_steps(tmp_path):
+def test_offline_download_failure_lists_urls_and_manual_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    data = tmp_path / "ws" / "data"
+    with pytest.raises(MNISTDataError) as caught:
+        prepare_mnist(download=True, mirrors=["http://127.0.0.1:9/"])
+    message = str(caught.value)
+    assert f"http://127.0.0.1:9/{RAW_NAMES[0]}" in message
+    for name, md5 in RAW_FILES:
+        assert name in message and md5 in message
+    assert str(data) in message
+    assert "MNIST_DATA_DIR" in message
+    assert leftovers(data) == []
+    # Nothing that looks like a downloaded file was left behind either.
+    assert list((data / "MNIST" / "raw").iterdir()) == []
+
+
+def test_missing_files_without_download_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    with pytest.raises(MNISTDataError) as caught:
+        prepare_mnist(download=False)
+    message = str(caught.value)
+    assert str(tmp_path / "ws" / "data") in message
+    assert "downloading is switched off" in message
+    for name in RAW_NAMES:
+        assert name in message
+
+
+def test_a_named_folder_without_the_files_is_never_written(tmp_path):
+    """The folder in MNIST_DATA_DIR (or data_dir) is only read: when the files are not there,
+    the error says so and nothing is created in it, not even after a failed download."""
     empty, cache = tmp_path / "empty", tmp_path / "cache"
     empty.mkdir()
     with pytest.raises(MNISTDataError) as caught:
         prepare_mnist(empty, download=True, cache_dir=cache, mirrors=["http://127.0.0.1:9/"])
     message = str(caught.value)
-    assert f"http://127.0.0.1:9/{RAW_NAMES[0]}" in message
-    for name, md5 in RAW_FILES:
-        assert name in message and md5 in message
-    assert str(empty / "MNIST" / "raw") in message
-    assert "MNIST_DATA_DIR" in message
-    assert leftovers(empty) == []
-    assert not cache.exists() or leftovers(cache) == []
-    # Nothing that looks like a downloaded file was left behind either.
-    assert list((empty / "MNIST" / "raw").iterdir()) == []
-
-
-def test_missing_files_without_download_is_a_clear_error(tmp_path):
-    empty, cache = tmp_path / "empty", tmp_path / "cache"
-    empty.mkdir()
-    with pytest.raises(MNISTDataError) as caught:
-        prepare_mnist(empty, download=False, cache_dir=cache)
-    message = str(caught.value)
-    assert str(empty) in message
-    assert "downloading is switched off" in message
+    assert str(empty) in message and "only" in message and "read" in message
     for name in RAW_NAMES:
         assert name in message
     assert list(empty.iterdir()) == []
@@ -239,7 +253,7 @@ def test_failed_extraction_leaves_no_partial_file(raw_gz_dir, tmp_path, monkeypa
         return Exploding(handle) if calls["n"] == 1 else handle
 
     monkeypatch.setattr(gzip, "open", fake_open)
-    with pytest.raises(MNISTDataError, match="Could not write the uncompressed MNIST file"):
+    with pytest.raises(MNISTDataError, match="disk full"):
         prepare_mnist(raw_gz_dir, download=False, cache_dir=cache)
     raw = cache / "MNIST" / "raw"
     assert list(raw.iterdir()) == [], "neither a temp file nor a partial file may remain"
@@ -261,17 +275,19 @@ def test_load_mnist_sizes_and_label_histograms(mnist_raw_dir, mnist_cache):
 
 
 def test_load_tensors_shapes_and_normalisation(train_tensors, test_tensors):
-    assert train_tensors.images.shape == (60_000, 1, 28, 28)
-    assert test_tensors.images.shape == (10_000, 1, 28, 28)
-    assert train_tensors.images.dtype == torch.float32
+    assert train_tensors.pixels.shape == (60_000, 28, 28)
+    assert test_tensors.pixels.shape == (10_000, 28, 28)
+    assert train_tensors.pixels.dtype == torch.uint8, "kept as bytes: 4x less memory"
     assert train_tensors.labels.dtype == torch.int64
     assert torch.bincount(test_tensors.labels, minlength=10).tolist() == TEST_HISTOGRAM
+    images, labels = train_tensors.batch(slice(None))
+    assert images.shape == (60_000, 1, 28, 28) and images.dtype == torch.float32
+    assert torch.equal(labels, train_tensors.labels)
     # Normalised with the training statistics: mean ~0 and std ~1 over the training set.
-    assert abs(train_tensors.images.mean().item()) < 1e-3
-    assert abs(train_tensors.images.std().item() - 1.0) < 1e-3
-    assert train_tensors.images.min().item() == pytest.approx(-MNIST_MEAN / MNIST_STD, abs=1e-5)
-    assert train_tensors.images.max().item() == pytest.approx((1 - MNIST_MEAN) / MNIST_STD,
-                                                              abs=1e-5)
+    assert abs(images.mean().item()) < 1e-3
+    assert abs(images.std().item() - 1.0) < 1e-3
+    assert images.min().item() == pytest.approx(-MNIST_MEAN / MNIST_STD, abs=1e-5)
+    assert images.max().item() == pytest.approx((1 - MNIST_MEAN) / MNIST_STD, abs=1e-5)
 
 
 def test_mean_std_constants_match_the_training_pixels(mnist_raw_dir, mnist_cache):
@@ -288,10 +304,11 @@ def test_classic_and_fast_paths_agree(mnist_raw_dir, mnist_cache, train_tensors)
     loader = classic_loader(dataset, batch_size=4, indices=indices)
     images, labels = (torch.cat(parts) for parts in zip(*loader, strict=True))
     fast = train_tensors.subset(indices)
-    assert images.shape == fast.images.shape == (6, 1, 28, 28)
-    assert torch.equal(labels, fast.labels)
+    fast_images, fast_labels = fast.batch(slice(None))
+    assert images.shape == fast_images.shape == (6, 1, 28, 28)
+    assert torch.equal(labels, fast_labels)
     # Same numbers up to float rounding (x/255 against x*(1/255)).
-    assert torch.allclose(images, fast.images, rtol=0, atol=1e-6)
+    assert torch.allclose(images, fast_images, rtol=0, atol=1e-6)
     # The same split, now through TensorBatches: the same batches in the same order.
     for (a, la), (b, lb) in zip(classic_loader(dataset, 3, indices=indices),
                                 TensorBatches(fast, 3), strict=True):
@@ -332,10 +349,11 @@ def test_split_indices_rejects_bad_sizes(val_size):
 
 
 def epoch_order(batches: TensorBatches, ids: torch.Tensor) -> list[int]:
-    """The sample ids one pass over ``batches`` visits (ids stored in the images)."""
+    """The sample ids one pass over ``batches`` visits (ids stored in two pixels)."""
     seen = []
     for images, labels in batches:
-        batch_ids = images[:, 0, 0, 0].long()
+        pixels = (images * MNIST_STD + MNIST_MEAN) * 255
+        batch_ids = (pixels[:, 0, 0, 0].round() * 256 + pixels[:, 0, 0, 1].round()).long()
         assert torch.equal(labels, ids[batch_ids] % 10)
         seen.extend(batch_ids.tolist())
     return seen
@@ -345,8 +363,9 @@ def test_tensor_batches_cover_every_sample_once_per_epoch(train_tensors):
     n = 1003
     ids = torch.arange(n)
     data = train_tensors.subset(slice(0, n))
-    data.images = data.images.clone()
-    data.images[:, 0, 0, 0] = ids.float()  # tag each image with its index
+    data.pixels = data.pixels.clone()
+    data.pixels[:, 0, 0] = (ids // 256).to(torch.uint8)  # tag each image with its index
+    data.pixels[:, 0, 1] = (ids % 256).to(torch.uint8)
     data.labels = ids % 10
     batches = TensorBatches(data, 64, shuffle=True, seed=1)
     assert len(batches) == 16
@@ -374,20 +393,98 @@ def test_tensor_batches_reject_zero_batch_size(train_tensors):
 def test_subset_and_to_keep_images_and_labels_together(test_tensors):
     part = test_tensors.subset(torch.tensor([5, 3]))
     assert len(part) == 2
-    assert torch.equal(part.images[1], test_tensors.images[3])
+    assert torch.equal(part.pixels[1], test_tensors.pixels[3])
     assert part.labels.tolist() == test_tensors.labels[[5, 3]].tolist()
     moved = part.to("cpu")
-    assert torch.equal(moved.images, part.images)
+    assert torch.equal(moved.pixels, part.pixels)
+    images, labels = test_tensors.batch([5, 3])
+    assert torch.equal(images, part.batch(slice(None))[0]) and labels.tolist() == [
+        int(test_tensors.labels[5]), int(test_tensors.labels[3])]
 
 
-def test_without_cache_dir_extraction_goes_to_the_default_data_folder(raw_gz_dir, tmp_path,
-                                                                     monkeypatch):
-    import mnist_helpers.data as data_module
-
-    default = tmp_path / "project-data"
-    monkeypatch.setattr(data_module, "default_data_dir", lambda: default)
+def test_without_cache_dir_extraction_goes_to_the_workspace_data_folder(raw_gz_dir, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path / "ws"))
+    default = (tmp_path / "ws" / "data").resolve()
     before = listing(raw_gz_dir)
     assert prepare_mnist(raw_gz_dir, download=False) == default
     assert_extracted(default)
     assert listing(raw_gz_dir) == before
     assert len(load_tensors(False, raw_gz_dir, download=False)) == 10_000
+
+
+# --- the unpacked files are verified, not trusted ------------------------------------------
+
+
+def damaged_copy(mnist_cache: Path, tmp_path: Path) -> Path:
+    """A private copy of an unpacked cache (real files), to damage."""
+    cache = tmp_path / "cache"
+    shutil.copytree(mnist_cache / "MNIST", cache / "MNIST")
+    return cache
+
+
+@pytest.mark.parametrize("damage", ["zeroed labels", "bad magic"])
+def test_a_damaged_unpacked_file_is_made_again_from_its_verified_archive(
+        raw_gz_dir, mnist_cache, tmp_path, damage):
+    cache = damaged_copy(mnist_cache, tmp_path)
+    labels = cache / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    images = cache / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    if damage == "zeroed labels":  # the right size, every label 0: 9.8% accuracy if used
+        labels.write_bytes(labels.read_bytes()[:8] + bytes(10_000))
+    else:
+        images.write_bytes(b"\x00\x00\x00\x00" + images.read_bytes()[4:])
+    test = load_mnist(False, raw_gz_dir, download=False, cache_dir=cache)
+    assert torch.bincount(test.targets, minlength=10).tolist() == TEST_HISTOGRAM
+    assert test.data[0].sum() > 0
+
+
+def test_an_unpacked_file_replaced_by_a_folder_is_named_with_the_fix(raw_gz_dir, mnist_cache,
+                                                                    tmp_path):
+    cache = damaged_copy(mnist_cache, tmp_path)
+    labels = cache / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    labels.unlink()
+    labels.mkdir()
+    with pytest.raises(MNISTDataError, match="t10k-labels-idx1-ubyte is a folder.*delete it"):
+        load_mnist(False, raw_gz_dir, download=False, cache_dir=cache)
+
+
+def test_a_label_archive_replaced_by_a_folder_is_named_as_such(raw_gz_dir, tmp_path):
+    folder = link_raw_files(raw_gz_dir, tmp_path / "src")
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    (folder / "t10k-labels-idx1-ubyte.gz").mkdir()
+    with pytest.raises(MNISTDataError) as caught:
+        prepare_mnist(folder, download=False, cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert "t10k-labels-idx1-ubyte.gz is a folder" in message
+    assert "images" not in message.split("is a folder")[0].rsplit("/", 1)[-1]
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_up(raw_gz_dir, mnist_cache, tmp_path):
+    import os as _os
+    import time
+
+    cache = damaged_copy(mnist_cache, tmp_path)
+    raw = cache / "MNIST" / "raw"
+    stale = raw / ".train-images-idx3-ubyte.abc123.tmp"
+    stale.write_bytes(b"x" * 1000)
+    download = raw / ".download-xyz"
+    download.mkdir()
+    (download / "part").write_bytes(b"y")
+    fresh = raw / ".t10k-images-idx3-ubyte.def456.tmp"  # maybe another process writing now
+    fresh.write_bytes(b"z")
+    old = time.time() - 2 * 3600
+    for path in (stale, download):
+        _os.utime(path, (old, old))
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"damaged")  # makes prepare unpack again
+    prepare_mnist(raw_gz_dir, download=False, cache_dir=cache)
+    assert not stale.exists() and not download.exists()
+    assert fresh.exists(), "a temporary file written just now may belong to a live writer"
+
+
+def test_extracted_digests_are_those_of_the_official_archives(raw_gz_dir):
+    import gzip
+    import hashlib
+
+    for name, (md5, size) in EXTRACTED.items():
+        data = gzip.decompress((raw_gz_dir / f"{name}.gz").read_bytes())
+        assert len(data) == size and hashlib.md5(data).hexdigest() == md5

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mnist_helpers import MNISTDataError, load_mnist, prepare_mnist
-from mnist_helpers.data import RAW_FILES, download_mnist
+from mnist_helpers.download import RAW_FILES, download_mnist
 
 RAW_NAMES = [name for name, _ in RAW_FILES]
 CORRUPTED = "train-labels-idx1-ubyte.gz"
@@ -100,17 +100,26 @@ def test_download_falls_back_to_a_working_mirror(tmp_path, good_mirror):
     assert len(good_mirror.requests) == served_again, "files already there are not fetched"
 
 
-def test_prepare_downloads_into_data_dir_and_loads(tmp_path, good_mirror):
-    data_dir, cache = tmp_path / "data", tmp_path / "cache"
-    root = prepare_mnist(data_dir, download=True, cache_dir=cache,
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace, and no MNIST_DATA_DIR: the files are downloaded into its data/."""
+    monkeypatch.setenv("MNIST_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    return tmp_path / "ws"
+
+
+def test_prepare_downloads_into_the_workspace_and_loads(workspace, good_mirror):
+    data_dir = workspace / "data"
+    root = prepare_mnist(download=True,
                          mirrors=[f"{good_mirror.url}/missing", f"{good_mirror.url}/mnist"])
-    assert root == cache.resolve()
+    assert root == data_dir.resolve()
     raw = data_dir / "MNIST" / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(RAW_NAMES)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(
+        RAW_NAMES + [name[:-3] for name in RAW_NAMES])
     for name, expected in RAW_FILES:
         assert md5(raw / name) == expected
-    assert hidden_or_temp(data_dir) == [] and hidden_or_temp(cache) == []
-    test = load_mnist(False, data_dir, download=False, cache_dir=cache)
+    assert hidden_or_temp(data_dir) == []
+    test = load_mnist(False, download=False)
     assert len(test) == 10_000
     assert torch.bincount(test.targets, minlength=10).tolist()[:3] == [980, 1135, 1032]
 
@@ -139,10 +148,10 @@ def test_corrupted_download_then_good_mirror_succeeds(tmp_path, bad_mirror, raw_
         assert md5(dest / name) == expected
 
 
-def test_prepare_with_corrupted_download_leaves_cache_clean(tmp_path, bad_mirror):
-    data_dir, cache = tmp_path / "data", tmp_path / "cache"
+def test_prepare_with_corrupted_download_leaves_the_workspace_clean(workspace, bad_mirror):
+    data_dir = workspace / "data"
     with pytest.raises(MNISTDataError, match=CORRUPTED):
-        prepare_mnist(data_dir, download=True, cache_dir=cache, mirrors=[bad_mirror.url])
+        prepare_mnist(download=True, mirrors=[bad_mirror.url])
     assert not (data_dir / "MNIST" / "raw" / CORRUPTED).exists()
     assert hidden_or_temp(data_dir) == []
-    assert not cache.exists() or not any(cache.rglob("*-ubyte"))
+    assert not any(data_dir.rglob("*-ubyte"))

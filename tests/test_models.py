@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_helpers import ARCHITECTURES, build_model, count_parameters
-from mnist_helpers.models import SeedCNN, layer_table
+from mnist_helpers import ARCHITECTURES, ConfigError, build_model, count_parameters
+from mnist_helpers.display.notebook import layer_table
+from mnist_helpers.models import ClassicCNN
 
 
 @pytest.fixture(scope="module")
 def batch(test_tensors) -> torch.Tensor:
-    return test_tensors.images[:7]
+    return test_tensors.batch(slice(0, 7))[0]
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
@@ -31,13 +32,40 @@ def test_every_architecture_gives_ten_logits(arch, batch):
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
-def test_seed_cnn_has_the_seeds_parameter_count():
-    assert count_parameters(SeedCNN()) == 1_199_882
-    assert count_parameters(build_model("seed_cnn")) == 1_199_882
+def test_classic_cnn_has_the_pytorch_example_parameter_count():
+    assert count_parameters(ClassicCNN()) == 1_199_882
 
 
-def test_fast_cnn_is_much_smaller_than_seed_cnn():
-    assert count_parameters(build_model("fast_cnn")) < count_parameters(SeedCNN()) / 10
+def test_the_baselines_are_what_they_say():
+    assert count_parameters(build_model("logistic")) == 784 * 10 + 10
+    mlp = build_model("mlp")
+    assert count_parameters(mlp) == (784 * 256 + 256) + (256 * 128 + 128) + (128 * 10 + 10)
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in mlp.modules())
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_can_have_a_not_a_digit_class(arch, batch):
+    assert build_model(arch, num_classes=11).eval()(batch).shape == (7, 11)
+
+
+@pytest.mark.parametrize("arch, kwargs, expected", [
+    ("lenet", {}, "Unknown architecture 'lenet'"),
+    ("fast_cnn", {"depth": 2}, "takes no argument 'depth'"),
+    ("fast_cnn", {"width": 6000}, "out of range"),
+    ("fast_cnn", {"width": 0}, "out of range"),
+    ("fast_cnn", {"width": 2.5}, "out of range"),
+    ("fast_cnn", {"width": True}, "out of range"),
+    ("fast_cnn", {"num_classes": 12}, "out of range"),
+    ("classic_cnn", {"dropout1": 1.5}, "out of range"),
+])
+def test_build_model_checks_its_arguments(arch, kwargs, expected):
+    with pytest.raises(ConfigError, match=expected):
+        build_model(arch, **kwargs)
+    assert count_parameters(build_model("classic_cnn")) == 1_199_882
+
+
+def test_fast_cnn_is_much_smaller_than_classic_cnn():
+    assert count_parameters(build_model("fast_cnn")) < count_parameters(ClassicCNN()) / 10
 
 
 def test_count_parameters_skips_frozen_ones():
@@ -48,8 +76,8 @@ def test_count_parameters_skips_frozen_ones():
     assert count_parameters(model) == total - (64 * 3 * 3 * 10 + 10)
 
 
-def test_build_model_rejects_unknown_names():
-    with pytest.raises(ValueError, match="seed_cnn") as caught:
+def test_build_model_rejects_unknown_names_with_the_choices():
+    with pytest.raises(ValueError, match="classic_cnn") as caught:
         build_model("lenet")
     assert "lenet" in str(caught.value)
 
@@ -65,20 +93,20 @@ def test_layer_table_ends_at_ten_outputs(arch):
     model.train()
     rows = layer_table(model)
     assert model.training, "layer_table must restore the training mode"
-    assert rows[-1]["output_shape"] == (1, 10)
-    assert all(row["output_shape"][0] == 1 for row in rows)
+    assert rows[-1]["output shape"] == (1, 10)
+    assert all(row["output shape"][0] == 1 for row in rows)
     assert sum(row["parameters"] for row in rows) == count_parameters(model)
-    assert {"layer", "type", "output_shape", "parameters"} <= set(rows[0])
+    assert {"layer", "type", "output shape", "parameters"} <= set(rows[0])
 
 
-def test_seed_cnn_layer_table_shapes():
-    rows = {row["layer"]: row for row in layer_table(SeedCNN())}
-    assert rows["conv1"]["output_shape"] == (1, 32, 26, 26)
-    assert rows["conv2"]["output_shape"] == (1, 64, 24, 24)
-    assert rows["pool"]["output_shape"] == (1, 64, 12, 12)
-    assert rows["fc1"]["output_shape"] == (1, 128)
+def test_classic_cnn_layer_table_shapes():
+    rows = {row["layer"]: row for row in layer_table(ClassicCNN())}
+    assert rows["conv1"]["output shape"] == (1, 32, 26, 26)
+    assert rows["conv2"]["output shape"] == (1, 64, 24, 24)
+    assert rows["pool"]["output shape"] == (1, 64, 12, 12)
+    assert rows["fc1"]["output shape"] == (1, 128)
     assert rows["fc1"]["parameters"] == 9216 * 128 + 128
-    assert rows["fc2"]["output_shape"] == (1, 10)
+    assert rows["fc2"]["output shape"] == (1, 10)
 
 
 def test_place_model_uses_channels_last_on_cpu_and_gives_the_same_outputs(test_tensors):
@@ -92,7 +120,7 @@ def test_place_model_uses_channels_last_on_cpu_and_gives_the_same_outputs(test_t
     placed = place_model(model, "cpu")
     weight = placed.features[0][0].weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
-    batch = test_tensors.images[:32]
+    batch = test_tensors.batch(slice(0, 32))[0]
     with torch.no_grad():
         assert torch.allclose(placed(batch), reference(batch), atol=1e-5)
 

@@ -1,4 +1,4 @@
-"""Notebook 06's figures and tables, drawn from real values and written to PNG files."""
+"""The notebooks' figures and tables, drawn from real values and written to PNG files."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from mnist_helpers import plots
-from mnist_helpers.notebooks import markdown_table
+from mnist_helpers.display import plots
+from mnist_helpers.display.notebook import markdown_table
+from mnist_helpers.evaluate import confusion_matrix
+from mnist_helpers.lab import plots as lab_plots
+from mnist_helpers.lab.experiments import RunResult
+from mnist_helpers.train import History
 
 
 def _saved(fig, tmp_path, name: str) -> Image.Image:
@@ -22,32 +27,71 @@ def _saved(fig, tmp_path, name: str) -> Image.Image:
     return image
 
 
+def run(name: str, parameters: int, seconds: float, accuracy: float) -> RunResult:
+    return RunResult(name=name, arch=name, parameters=parameters, epochs=1, train_images=1000,
+                     seconds_per_epoch=seconds, val_accuracy=accuracy, test_accuracy=accuracy,
+                     model=torch.nn.Linear(1, 1))
+
+
 def test_experiment_figures_render(tmp_path):
-    rows = [{"name": "a", "parameters": 1_000, "seconds/epoch": 2.0, "test acc %": 98.5},
-            {"name": "b", "parameters": 100_000, "seconds/epoch": 40.0, "test acc %": 99.1}]
-    _saved(plots.plot_tradeoff(rows), tmp_path, "tradeoff")
+    runs = [run("a", 1_000, 2.0, 0.985), run("b", 100_000, 40.0, 0.991),
+            run("b", 100_000, 42.0, 0.993)]
+    fig = lab_plots.plot_tradeoff(runs)
+    assert len(fig.axes[0].lines) >= 1, "two runs of b: a bar from the lowest to the highest"
+    _saved(fig, tmp_path, "tradeoff")
     _saved(plots.plot_grouped_bars({"off": [99.0, 80.5], "on": [99.1, 95.0]}, ["MNIST", "photo"],
                                    ylabel="%", title="t", ylim=(0, 105)), tmp_path, "bars")
     grid = torch.tensor([[0.95, 0.98, 0.97], [0.93, 0.97, 0.985]])
-    fig = plots.plot_sweep(grid, [0.01, 0.1, 1.0], [32, 128])
+    fig = lab_plots.plot_sweep(grid, [0.01, 0.1, 1.0], [32, 128])
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["95.0", "98.0", "97.0", "93.0", "97.0", "98.5"]
     _saved(fig, tmp_path, "sweep")
-    fig = plots.plot_step_breakdown({"slow": {"batch": 30.0, "forward": 50.0},
-                                     "fast": {"batch": 1.0, "forward": 9.0}})
+    fig = lab_plots.plot_step_breakdown({"slow": {"batch": 30.0, "forward": 50.0},
+                                         "fast": {"batch": 1.0, "forward": 9.0}})
     assert [t.get_text() for t in fig.axes[0].texts] == [" 80 ms", " 10 ms"]
     _saved(fig, tmp_path, "breakdown")
-    fig = plots.plot_ladder(["base", "better"], [100.0, 250.0])
+    fig = lab_plots.plot_ladder(["base", "better"], [100.0, 250.0])
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert labels == [" 100", " 250 (×2.50; ×2.5 in all)"]
     _saved(fig, tmp_path, "ladder")
 
 
-def test_markdown_table():
+def test_evaluation_figures_have_honest_axes(tmp_path):
+    labels = torch.arange(10).repeat(30)
+    predicted = labels.clone()
+    predicted[:4] = torch.tensor([9, 9, 9, 7])  # 0->9, 1->9, 2->9, 3->7
+    cm = confusion_matrix(predicted, labels)
+    fig = plots.plot_error_rates(cm)
+    assert fig.axes[0].get_ylim()[0] == 0, "mistakes per digit start at zero"
+    _saved(fig, tmp_path, "errors")
+    _saved(plots.plot_confusion_matrix(cm), tmp_path, "confusion")
+    probs = np.full(10, 1e-5)
+    probs[4], probs[9] = 0.9989, 0.001
+    fig = plots.plot_prediction(np.zeros((28, 28)), probs, true_label=4)
+    assert fig.axes[1].get_xscale() == "log", "a runner-up at 0.1% must be visible"
+    assert any("0.1%" in t.get_text() for t in fig.axes[1].texts)
+    _saved(fig, tmp_path, "prediction")
+
+
+def test_training_curves_show_training_accuracy_and_the_learning_rate(tmp_path):
+    history = History(epoch=[1, 2], train_loss=[0.5, 0.2], train_accuracy=[0.9, 0.95],
+                      val_loss=[0.3, 0.1], val_accuracy=[0.92, 0.97], train_seconds=[1, 1],
+                      step_loss=list(np.linspace(2, 0.1, 20)),
+                      step_lr=list(np.linspace(0.01, 0.1, 10)) + list(np.linspace(0.1, 0, 10)))
+    fig = plots.plot_history(history)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["loss", "accuracy", "learning rate"]
+    assert [line.get_label() for line in fig.axes[1].lines] == ["training", "validation"]
+    _saved(fig, tmp_path, "history")
+
+
+def test_markdown_table_of_dicts_and_dataclasses():
     table = markdown_table([{"name": "fast_cnn", "parameters": 23_466, "acc %": 99.1},
-                            {"name": "seed_cnn", "parameters": 1_199_882, "acc %": 98.75}])
+                            {"name": "classic_cnn", "parameters": 1_199_882, "acc %": 98.75}])
     assert table.splitlines() == [
         "| name | parameters | acc % |", "|---|---|---|",
-        "| fast_cnn | 23,466 | 99.1 |", "| seed_cnn | 1,199,882 | 98.75 |"]
+        "| fast_cnn | 23,466 | 99.1 |", "| classic_cnn | 1,199,882 | 98.75 |"]
+    typed = markdown_table([run("a", 1_000, 2.0, 0.985)], {"name": "run", "parameters": "size"})
+    assert typed.splitlines()[0] == "| run | size |" and "| a | 1,000 |" in typed
     with pytest.raises(ValueError, match="No rows"):
         markdown_table([])

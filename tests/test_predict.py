@@ -16,18 +16,17 @@ import torch
 from PIL import Image, ImageFilter
 
 from mnist_helpers import load_mnist
-from mnist_helpers.data import MNIST_MEAN, MNIST_STD, normalize_images
+from mnist_helpers.config import MNIST_MEAN, MNIST_STD
+from mnist_helpers.data import normalize_images
+from mnist_helpers.errors import ImageError
+from mnist_helpers.images import MAX_PIXELS, open_image, to_grayscale
 from mnist_helpers.predict import (
-    MAX_PIXELS,
-    ImageError,
     Prediction,
-    expand_paths,
-    open_image,
-    predict_image,
-    predict_paths,
-    preprocess_image,
-    to_grayscale,
+    image_files,
+    predict_file,
+    predict_files,
 )
+from mnist_helpers.preprocess import preprocess_image
 
 BLANK = -MNIST_MEAN / MNIST_STD
 
@@ -95,7 +94,7 @@ def test_mnist_digits_come_back_where_mnist_puts_them(digits):
     for index in range(100):
         prepared = preprocess_image(pixels[index] / 255.0)
         assert not prepared.inverted
-        canvas = prepared.steps["centred_28x28"]
+        canvas = prepared.pixels
         centres.append(((yy * canvas).sum() / canvas.sum(), (xx * canvas).sum() / canvas.sum()))
         scores.append(correlation(prepared.tensor, mnist_tensor(pixels[index])))
     mean_y, mean_x = np.mean(centres, axis=0)
@@ -104,7 +103,7 @@ def test_mnist_digits_come_back_where_mnist_puts_them(digits):
 
 
 @pytest.fixture(scope="module")
-def image_files(tmp_path_factory, digits, photo_of) -> dict[str, tuple[Path, int | None]]:
+def files(tmp_path_factory, digits, photo_of) -> dict[str, tuple[Path, int | None]]:
     """Name -> (file, true digit or None for files that must be refused)."""
     pixels, labels = digits
     folder = tmp_path_factory.mktemp("images")
@@ -177,44 +176,44 @@ def image_files(tmp_path_factory, digits, photo_of) -> dict[str, tuple[Path, int
 
 
 @pytest.mark.parametrize("kind", ["png", "rgba", "16bit", "cmyk", "exif"])
-def test_good_files_are_predicted(kind, image_files, quick_model, digits):
-    path, label = image_files[kind]
-    prediction = predict_image(quick_model, path)
+def test_good_files_are_predicted(kind, files, quick_model, digits):
+    path, label = files[kind]
+    prediction = predict_file(quick_model, path)
     assert isinstance(prediction, Prediction)
     assert prediction.path == str(path)
-    assert prediction.label == label
+    assert prediction.digit == label
     assert len(prediction.probabilities) == 10
     assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-5)
-    assert prediction.image.shape == (28, 28)
+    assert prediction.pixels.shape == (28, 28)
     assert prediction.to_json()["prediction"] == label
 
 
 @pytest.mark.parametrize("kind,index", [("png", 0), ("rgba", 1), ("16bit", 2), ("cmyk", 3),
                                         ("exif", 4)])
-def test_good_files_preprocess_back_to_the_digit(kind, index, image_files, digits):
+def test_good_files_preprocess_back_to_the_digit(kind, index, files, digits):
     pixels, _ = digits
-    prepared = preprocess_image(open_image(image_files[kind][0]))
+    prepared = preprocess_image(open_image(files[kind][0]))
     assert correlation(prepared.tensor, mnist_tensor(pixels[index])) > 0.8
 
 
-def test_sixteen_bit_png_reads_like_the_eight_bit_one(tmp_path, image_files, digits, photo_of):
+def test_sixteen_bit_png_reads_like_the_eight_bit_one(tmp_path, files, digits, photo_of):
     pixels, _ = digits
-    image = open_image(image_files["16bit"][0])
+    image = open_image(files["16bit"][0])
     assert image.mode in {"I;16", "I;16B", "I;16L", "I"}
     eight = np.asarray(photo_of(pixels[2]), dtype=np.float64) / 255.0
     assert np.abs(to_grayscale(image) - eight).max() < 1e-6
 
 
-def test_transparent_background_counts_as_white_paper(image_files):
-    gray = to_grayscale(open_image(image_files["rgba"][0]))
+def test_transparent_background_counts_as_white_paper(files):
+    gray = to_grayscale(open_image(files["rgba"][0]))
     assert gray[0, 0] == 1.0 and gray.min() < 0.1
 
 
-def test_exif_orientation_is_applied(image_files, digits, photo_of):
+def test_exif_orientation_is_applied(files, digits, photo_of):
     pixels, _ = digits
-    from_file = preprocess_image(open_image(image_files["exif"][0])).tensor
+    from_file = preprocess_image(open_image(files["exif"][0])).tensor
     upright = preprocess_image(photo_of(pixels[4])).tensor
-    with Image.open(image_files["exif"][0]) as raw:  # the pixels as stored, EXIF ignored
+    with Image.open(files["exif"][0]) as raw:  # the pixels as stored, EXIF ignored
         sideways = preprocess_image(np.asarray(raw.convert("L")) / 255.0).tensor
     assert correlation(from_file, upright) > 0.95
     assert correlation(sideways, upright) < 0.6
@@ -233,10 +232,10 @@ def test_exif_orientation_is_applied(image_files, digits, photo_of):
     ("missing", "no such file"),
     ("empty_folder", "is a folder"),
 ])
-def test_bad_files_raise_image_error(kind, reason, image_files, quick_model):
-    path, _ = image_files[kind]
+def test_bad_files_raise_image_error(kind, reason, files, quick_model):
+    path, _ = files[kind]
     with pytest.raises(ImageError) as caught:
-        predict_image(quick_model, path)
+        predict_file(quick_model, path)
     message = str(caught.value)
     assert reason in message
     assert "\n" not in message
@@ -261,25 +260,25 @@ def test_white_page_is_no_digit():
         preprocess_image(Image.new("L", (50, 50), 0))
 
 
-def test_predict_paths_never_raises_and_keeps_the_order(image_files, quick_model):
-    names = list(image_files)
-    results = predict_paths(quick_model, [image_files[name][0] for name in names])
+def test_predict_files_never_raises_and_keeps_the_order(files, quick_model):
+    names = list(files)
+    results = list(predict_files(quick_model, [files[name][0] for name in names]))
     assert len(results) == len(names)
     for name, result in zip(names, results, strict=True):
-        path, label = image_files[name]
+        path, label = files[name]
         if label is None:
             assert isinstance(result, ImageError), name
             assert str(result).startswith(f"{path}: "), str(result)
             assert "\n" not in str(result)
         else:
             assert isinstance(result, Prediction), (name, result)
-            assert result.label == label and result.path == str(path)
+            assert result.digit == label and result.path == str(path)
 
 
-def test_empty_folder_error_stays_in_its_place(image_files, quick_model):
-    good, _ = image_files["png"]
-    empty, _ = image_files["empty_folder"]
-    results = predict_paths(quick_model, [good, empty, good])
+def test_empty_folder_error_stays_in_its_place(files, quick_model):
+    good, _ = files["png"]
+    empty, _ = files["empty_folder"]
+    results = list(predict_files(quick_model, [good, empty, good]))
     assert [type(r) for r in results] == [Prediction, ImageError, Prediction]
     assert "folder has no images" in str(results[1]) and str(empty) in str(results[1])
 
@@ -292,10 +291,11 @@ def test_folders_are_expanded_to_their_images(tmp_path, digits, photo_of, quick_
         photo_of(pixels[index]).save(folder / f"digit_{index}.png")
     (folder / "notes.txt").write_text("not an image\n")
     (folder / "sub").mkdir()
-    assert [p.name for p in expand_paths([folder])] == [
+    (folder / ".hidden.png").write_bytes(b"")  # a temporary file of ours, or a dotfile
+    assert [p.name for p in image_files(folder)] == [
         "digit_7.png", "digit_8.png", "digit_9.png"]
-    results = predict_paths(quick_model, [folder])
-    assert [r.label for r in results] == [int(labels[i]) for i in (7, 8, 9)]
+    results = list(predict_files(quick_model, [folder]))
+    assert [r.digit for r in results] == [int(labels[i]) for i in (7, 8, 9)]
 
 
 def photo_variant(pixels: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -322,8 +322,57 @@ def test_most_photo_like_renderings_are_recognised(tmp_path, digits, quick_model
         path = tmp_path / f"photo_{index}.jpg"
         photo_variant(pixels[index], rng).convert("RGB").save(path, quality=90)
         paths.append(path)
-    results = predict_paths(quick_model, paths)
+    results = list(predict_files(quick_model, paths))
     assert all(isinstance(r, Prediction) for r in results)
-    correct = sum(r.label == int(labels[i]) for r, i in zip(results, range(20, 40),
+    correct = sum(r.digit == int(labels[i]) for r, i in zip(results, range(20, 40),
                                                              strict=True))
     assert correct / len(paths) > 0.7, f"{correct}/20 right"
+
+
+def test_results_stream_one_by_one(files, quick_model, monkeypatch):
+    """The first result is ready before the second file is even opened."""
+    import mnist_helpers.predict as predict_module
+
+    opened = []
+    real_open = predict_module.open_image
+    monkeypatch.setattr(predict_module, "open_image",
+                        lambda path, **kw: opened.append(path) or real_open(path, **kw))
+    results = predict_files(quick_model, [files["png"][0], files["rgba"][0]])
+    first = next(results)
+    assert isinstance(first, Prediction) and len(opened) == 1
+    assert isinstance(next(results), Prediction) and len(opened) == 2
+
+
+def test_an_empty_path_is_an_error_not_the_current_folder(quick_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Image.new("L", (40, 40), 255).save(tmp_path / "x.png")
+    results = list(predict_files(quick_model, [""]))
+    assert len(results) == 1 and isinstance(results[0], ImageError)
+    assert "empty path" in str(results[0])
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0, 65535.0])
+def test_floating_point_tiff_of_any_range_is_read(tmp_path, digits, photo_of, quick_model, scale):
+    """A 32-bit float TIFF with values 0..1 (as scientific tools write them) used to be
+    read as almost black, 'no digit'."""
+    pixels, labels = digits
+    values = np.asarray(photo_of(pixels[6]), dtype=np.float32) / 255.0 * scale
+    path = tmp_path / "float.tif"
+    Image.fromarray(values, mode="F").save(path)
+    prediction = predict_file(quick_model, path)
+    assert prediction.digit == int(labels[6])
+
+
+def test_a_model_that_outputs_nan_gives_an_error_not_nan(files):
+    import torch
+
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return torch.full((len(x), 10), float("nan"))
+
+    with pytest.raises(ImageError, match="not a number"):
+        predict_file(Broken(), files["png"][0])

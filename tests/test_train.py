@@ -10,6 +10,8 @@ import torch
 
 from mnist_helpers import (
     PROFILES,
+    CheckpointError,
+    ConfigError,
     TensorBatches,
     build_model,
     describe_device,
@@ -19,10 +21,14 @@ from mnist_helpers import (
     get_profile,
     load_checkpoint,
     seed_everything,
+    training_steps,
 )
-from mnist_helpers.augment import BACKGROUND, random_affine
+from mnist_helpers.augment import random_affine
 from mnist_helpers.checkpoint import read_checkpoint
-from mnist_helpers.train import EvalResult
+from mnist_helpers.config import BACKGROUND
+from mnist_helpers.device import gpu_settings
+from mnist_helpers.evaluate import EvalResult
+from mnist_helpers.train import TrainingSetup, make_scheduler
 
 TRAIN_LINE = re.compile(r"Train Epoch: 1 \[\d+/\d+ \(\d+%\)\]\tLoss: \d+\.\d{6}")
 VAL_LINE = re.compile(
@@ -55,7 +61,11 @@ def same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-# --- devices and seeds --------------------------------------------------------------------
+def quiet_fit(model, train, val, profile, **kwargs):
+    return fit(model, train, val, profile, device="cpu", verbose=False, **kwargs)
+
+
+# --- devices and random seeds -----------------------------------------------------------
 
 
 def test_get_device_cpu():
@@ -83,22 +93,44 @@ def test_get_device_auto_picks_what_is_there():
 def test_asking_for_missing_cuda_is_a_clear_error(monkeypatch, how):
     if how == "environment":
         monkeypatch.setenv("MNIST_DEVICE", "cuda")
-    with pytest.raises(RuntimeError, match="no CUDA GPU") as caught:
+    with pytest.raises(ConfigError, match="no CUDA GPU") as caught:
         get_device("cuda" if how == "argument" else None)
     assert "MNIST_DEVICE" in str(caught.value)
 
 
-def test_unknown_device_name_is_a_value_error():
-    with pytest.raises(ValueError, match="Unknown device 'tpu'"):
-        get_device("tpu")
+@pytest.mark.parametrize("name, expected", [
+    ("tpu", "Unknown device 'tpu'"), ("xla", "not supported here"), ("meta", "not supported here"),
+    ("cpu:1", "only one cpu device"), ("mps:2", "only one mps device")])
+def test_devices_we_cannot_use_are_named_as_such(name, expected):
+    with pytest.raises(ConfigError, match=expected):
+        get_device(name)
+
+
+def test_gpu_settings_are_on_for_cuda_and_off_on_the_cpu():
+    cuda, cpu = gpu_settings("cuda"), gpu_settings("cpu")
+    assert cuda.mixed_precision and cuda.cudnn_benchmark and cuda.non_blocking
+    assert not (cpu.mixed_precision or cpu.cudnn_benchmark or cpu.non_blocking)
+    assert gpu_settings("cpu", mixed_precision=True).mixed_precision
+    assert not gpu_settings("cuda", mixed_precision=False).mixed_precision
+    # On the CPU the scaler is a pass-through, whatever was asked.
+    assert not gpu_settings("cpu", True).grad_scaler(torch.device("cpu")).is_enabled()
+
+
+def test_forced_mixed_precision_trains_on_the_cpu(small_train, small_val):
+    """The mixed-precision code path (autocast, bfloat16 on a CPU) runs and learns here, so the
+    GPU path differs only in the dtype and the gradient scaler."""
+    seed_everything(0)
+    model = build_model("fast_cnn")
+    history = quiet_fit(model, TensorBatches(small_train, 50, shuffle=True),
+                        TensorBatches(small_val, 250), tiny_profile(mixed_precision=True))
+    assert history.val_accuracy[0] > 0.5
 
 
 def train_tiny(seed: int, data, val, epochs: int = 1) -> dict:
     seed_everything(seed)
     model = build_model("fast_cnn")
-    fit(model, TensorBatches(data, 50, shuffle=True, seed=seed), TensorBatches(val, 250),
-        tiny_profile(epochs=epochs), device="cpu", seed=seed, progress=False,
-        log=lambda _line: None)
+    quiet_fit(model, TensorBatches(data, 50, shuffle=True, seed=seed), TensorBatches(val, 250),
+              tiny_profile(epochs=epochs), seed=seed)
     return model.state_dict()
 
 
@@ -145,7 +177,7 @@ def test_profile_from_environment(monkeypatch):
 def test_unknown_profile_lists_the_choices(monkeypatch, where):
     if where == "environment":
         monkeypatch.setenv("MNIST_PROFILE", "turbo")
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ConfigError) as caught:
         get_profile("turbo" if where == "argument" else None)
     message = str(caught.value)
     assert "'turbo'" in message
@@ -155,13 +187,22 @@ def test_unknown_profile_lists_the_choices(monkeypatch, where):
 
 def test_with_overrides():
     quick = get_profile("quick")
-    changed = quick.with_overrides(epochs=3, arch="seed_cnn")
-    assert (changed.epochs, changed.arch) == (3, "seed_cnn")
+    changed = quick.with_overrides(epochs=3, arch="classic_cnn")
+    assert (changed.epochs, changed.arch) == (3, "classic_cnn")
     assert quick.epochs == 1 and quick.arch == "fast_cnn", "the original is unchanged"
     assert changed.to_dict()["epochs"] == 3
-    with pytest.raises(ValueError, match="epoch") as caught:
+    with pytest.raises(ConfigError, match="epoch") as caught:
         quick.with_overrides(epoch=3)
     assert "valid fields" in str(caught.value)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"epochs": 0}, "epochs must be"), ({"batch_size": -5}, "batch_size must be"),
+    ({"lr": 0.0}, "lr must be"), ({"optimizer": "lion"}, "optimizer must be one of"),
+    ({"schedule": "cosine"}, "schedule must be"), ({"label_smoothing": 1.0}, "label_smoothing")])
+def test_a_profile_with_impossible_values_is_refused(change, expected):
+    with pytest.raises(ConfigError, match=expected):
+        get_profile("quick").with_overrides(**change)
 
 
 def test_profile_width_reaches_the_model_and_the_checkpoint(small_train, small_val, tmp_path):
@@ -170,48 +211,77 @@ def test_profile_width_reaches_the_model_and_the_checkpoint(small_train, small_v
     assert get_profile("default").model_kwargs() == {}
     profile = get_profile("quick").with_overrides(width=4)
     model = build_model(profile.arch, **profile.model_kwargs())
-    fit(model, TensorBatches(small_train, 100), TensorBatches(small_val, 250), profile,
-        device="cpu", progress=False, checkpoint_path=tmp_path / "w4.pt", log=lambda _line: None)
+    quiet_fit(model, TensorBatches(small_train, 100), TensorBatches(small_val, 250), profile,
+              checkpoint_path=tmp_path / "w4.pt")
     loaded, info = load_checkpoint(tmp_path / "w4.pt", "cpu")
-    assert info["arch_kwargs"] == {"width": 4}
+    assert info.arch_kwargs == {"width": 4}
     assert sum(p.numel() for p in loaded.parameters()) == sum(
         p.numel() for p in model.parameters())
 
 
-def test_tune_cpu_allocator(monkeypatch):
-    import platform
-
-    from mnist_helpers.device import tune_cpu_allocator
-
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert tune_cpu_allocator() is True
-    monkeypatch.setattr(platform, "system", lambda: "Darwin")
-    assert tune_cpu_allocator() is False, "elsewhere it changes nothing and says so"
+def test_the_profile_momentum_is_the_momentum_used():
+    """The one-cycle schedule changes only the learning rate: the momentum a profile (and a
+    notebook cell) shows is the one SGD uses at every step."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    for momentum in (0.0, 0.5, 0.9):
+        profile = tiny_profile(momentum=momentum, epochs=2)
+        setup = TrainingSetup.create(torch.nn.Linear(1, 1), profile, 10, torch.device("cpu"))
+        seen = set()
+        for _ in range(20):
+            setup.optimizer.step()
+            setup.scheduler.step()
+            seen.add(setup.optimizer.param_groups[0]["momentum"])
+        assert seen == {momentum}
+    del param
 
 
 # --- the training loop --------------------------------------------------------------------
 
 
-def test_fit_learns_logs_and_checkpoints(small_train, small_val, tmp_path):
+def test_training_steps_yields_every_step_and_stops_when_left(small_train):
     seed_everything(0)
     model = build_model("fast_cnn")
-    train = TensorBatches(small_train, 50, shuffle=True)
+    batches = TensorBatches(small_train.subset(slice(0, 300)), 50)
+    profile = tiny_profile(epochs=2)
+    setup = TrainingSetup.create(model, profile, len(batches), torch.device("cpu"))
+    steps = list(training_steps(model, batches, setup, epochs=range(1, 3), device="cpu"))
+    assert [(s.epoch, s.batch) for s in steps] == [(e, b) for e in (1, 2) for b in range(1, 7)]
+    assert [s.epoch_done for s in steps].count(True) == 2
+    assert all(s.images == 50 and s.batches == 6 for s in steps)
+    assert all(0 <= s.accuracy <= 1 and s.loss > 0 for s in steps)
+    rates = [s.lr for s in steps]
+    assert max(rates) == pytest.approx(profile.lr) and rates[-1] < rates[0]
+    # Leaving the loop stops training: no further step is taken.
+    setup = TrainingSetup.create(model, profile, len(batches), torch.device("cpu"))
+    taken = 0
+    for _step in training_steps(model, batches, setup, epochs=range(1, 3), device="cpu"):
+        taken += 1
+        if taken == 4:
+            break
+    assert setup.scheduler.last_epoch == 4
+
+
+def test_fit_learns_logs_and_checkpoints(small_train, small_val, tmp_path, capsys):
+    seed_everything(0)
+    model = build_model("fast_cnn")
+    train = TensorBatches(small_train, 10, shuffle=True)
     val = TensorBatches(small_val, 250)
     before = evaluate(model, val)
-    lines: list[str] = []
     path = tmp_path / "models" / "tiny.pt"
-    history = fit(model, train, val, tiny_profile(), device="cpu", checkpoint_path=path,
-                  log_interval=5, progress=False, log=lines.append)
+    history = fit(model, train, val, tiny_profile(batch_size=10), device="cpu",
+                  checkpoint_path=path)
+    lines = capsys.readouterr().out.splitlines()
 
-    assert history.epoch == [1] and not history.interrupted
-    assert len(history.step_loss) == 20
+    assert history.epoch == [1] and not history.stopped
+    assert len(history.step_loss) == len(history.step_lr) == 100
     assert history.val_loss[0] < 0.7 * before.loss
     assert history.val_accuracy[0] > before.accuracy + 0.2
+    assert 0.5 < history.train_accuracy[0] <= 1
     assert sum(history.step_loss[-5:]) < sum(history.step_loss[:5])
     assert history.best_epoch == 1 and history.best_val_accuracy == history.val_accuracy[0]
 
     train_lines = [line for line in lines if line.startswith("Train Epoch")]
-    assert len(train_lines) == 4
+    assert len(train_lines) == 1, "every 100 batches and at the end of the epoch"
     assert all(TRAIN_LINE.fullmatch(line) for line in train_lines), train_lines
     assert train_lines[-1].startswith("Train Epoch: 1 [1000/1000 (100%)]")
     val_lines = [line for line in lines if line.startswith("Validation set")]
@@ -220,8 +290,8 @@ def test_fit_learns_logs_and_checkpoints(small_train, small_val, tmp_path):
     assert path.is_file()
     assert [p.name for p in path.parent.iterdir()] == ["tiny.pt"]
     loaded, info = load_checkpoint(path)
-    assert info["arch"] == "fast_cnn" and info["epochs"] == 1 and info["best_epoch"] == 1
-    assert info["profile"]["name"] == "quick"
+    assert info.arch == "fast_cnn" and info.epochs == 1 and info.best_epoch == 1
+    assert info.profile["name"] == "quick"
     assert evaluate(loaded, val).correct == round(history.val_accuracy[0] * len(small_val))
 
 
@@ -230,8 +300,8 @@ def test_fit_without_checkpoint_path_writes_nothing(small_train, small_val, tmp_
     monkeypatch.chdir(tmp_path)
     seed_everything(0)
     model = build_model("fast_cnn")
-    fit(model, TensorBatches(small_train.subset(slice(0, 200)), 50), TensorBatches(small_val, 250),
-        tiny_profile(), device="cpu", progress=False, log=lambda _line: None)
+    quiet_fit(model, TensorBatches(small_train.subset(slice(0, 200)), 50),
+              TensorBatches(small_val, 250), tiny_profile())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -239,23 +309,47 @@ def test_fit_with_augmentation_and_label_smoothing(small_train, small_val):
     seed_everything(0)
     model = build_model("fast_cnn")
     profile = tiny_profile(augment=True, label_smoothing=0.1, optimizer="adamw", lr=0.01)
-    history = fit(model, TensorBatches(small_train, 50, shuffle=True),
-                  TensorBatches(small_val, 250), profile, device="cpu", progress=False,
-                  log=lambda _line: None)
+    history = quiet_fit(model, TensorBatches(small_train, 50, shuffle=True),
+                        TensorBatches(small_val, 250), profile)
     assert history.val_accuracy[0] > 0.6
 
 
-def test_progress_bar_mode_still_prints_the_seed_lines(small_train, small_val, capsys):
+def test_fit_refuses_a_model_of_another_architecture(small_train, small_val):
+    with pytest.raises(ConfigError, match="build it with build_model"):
+        quiet_fit(build_model("tiny_cnn"), TensorBatches(small_train, 50),
+                  TensorBatches(small_val, 250), tiny_profile())
+
+
+def test_without_validation_images_the_last_epoch_is_kept(small_train):
     seed_everything(0)
     model = build_model("fast_cnn")
-    lines: list[str] = []
-    fit(model, TensorBatches(small_train.subset(slice(0, 200)), 50),
-        TensorBatches(small_val, 250), tiny_profile(), device="cpu", log_interval=2,
-        progress=True, log=lines.append)
-    out = capsys.readouterr()
-    printed = [line for line in (out.out + out.err).splitlines() if "Train Epoch" in line]
-    assert any(TRAIN_LINE.search(line) for line in printed), printed
-    assert any(VAL_LINE.match(line) for line in lines)
+    history = quiet_fit(model, TensorBatches(small_train.subset(slice(0, 200)), 50),
+                        TensorBatches(small_train.subset(slice(0, 0)), 250),
+                        tiny_profile(epochs=3))
+    assert history.best_epoch == 3
+
+
+def test_on_step_returning_true_stops_after_that_step(smaller_train, small_val, tmp_path):
+    seed_everything(0)
+    model = build_model("fast_cnn")
+    initial = copy.deepcopy(model.state_dict())
+    seen = []
+    history = quiet_fit(model, TensorBatches(smaller_train, 50), TensorBatches(small_val, 250),
+                        tiny_profile(epochs=2), checkpoint_path=tmp_path / "c.pt",
+                        on_step=lambda step: seen.append(step) or len(seen) == 3)
+    assert len(seen) == 3 and history.stopped and history.epoch == []
+    assert same_weights(model.state_dict(), initial), "no epoch finished: the starting weights"
+
+
+def test_on_epoch_returning_true_stops_after_that_epoch(smaller_train, small_val, tmp_path):
+    seed_everything(0)
+    model = build_model("fast_cnn")
+    path = tmp_path / "c.pt"
+    history = quiet_fit(model, TensorBatches(smaller_train, 50), TensorBatches(small_val, 250),
+                        tiny_profile(epochs=3), checkpoint_path=path,
+                        on_epoch=lambda h: len(h.epoch) == 2)
+    assert history.stopped and history.epoch == [1, 2]
+    assert read_checkpoint(path)["resume"]["epoch"] == 2
 
 
 class InterruptingBatches:
@@ -274,6 +368,10 @@ class InterruptingBatches:
     def dataset(self):
         return self.batches.dataset
 
+    @property
+    def generator(self):
+        return self.batches.generator
+
     def __iter__(self):
         self.passes += 1
         for index, batch in enumerate(self.batches):
@@ -284,7 +382,7 @@ class InterruptingBatches:
 
 
 def test_interrupt_keeps_best_weights_and_a_loadable_checkpoint(smaller_train, small_val,
-                                                                tmp_path):
+                                                                tmp_path, capsys):
     seed_everything(0)
     model = build_model("fast_cnn")
     train = InterruptingBatches(TensorBatches(smaller_train, 50, shuffle=True), model,
@@ -295,13 +393,12 @@ def test_interrupt_keeps_best_weights_and_a_loadable_checkpoint(smaller_train, s
     def remember(history):
         per_epoch[history.epoch[-1]] = copy.deepcopy(model.state_dict())
 
-    lines: list[str] = []
     path = tmp_path / "run.pt"
     history = fit(model, train, val, tiny_profile(epochs=3), device="cpu",
-                  checkpoint_path=path, progress=False, log=lines.append,
-                  on_epoch_end=remember)
+                  checkpoint_path=path, on_epoch=remember)
+    lines = capsys.readouterr().out.splitlines()
 
-    assert history.interrupted
+    assert history.stopped
     assert history.epoch == [1] and history.best_epoch == 1
     assert "Interrupted" in lines[-1] and "epoch 1" in lines[-1]
     assert train.weights_when_interrupted is not None
@@ -311,7 +408,7 @@ def test_interrupt_keeps_best_weights_and_a_loadable_checkpoint(smaller_train, s
 
     loaded, info = load_checkpoint(path)
     assert same_weights(loaded.state_dict(), per_epoch[1])
-    assert info["epochs"] == 1
+    assert info.epochs == 1
     assert evaluate(loaded, val).accuracy == pytest.approx(history.val_accuracy[0])
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
 
@@ -321,64 +418,100 @@ def test_interrupt_in_first_epoch_returns_the_untrained_model(smaller_train, sma
     model = build_model("fast_cnn")
     initial = copy.deepcopy(model.state_dict())
     train = InterruptingBatches(TensorBatches(smaller_train, 50), model, epoch=1, at=3)
-    history = fit(model, train, TensorBatches(small_val, 250), tiny_profile(), device="cpu",
-                  progress=False, log=lambda _line: None)
-    assert history.interrupted and history.epoch == [] and history.best_epoch == 0
+    history = quiet_fit(model, train, TensorBatches(small_val, 250), tiny_profile())
+    assert history.stopped and history.epoch == [] and history.best_epoch == 0
     assert same_weights(model.state_dict(), initial)
 
 
-def test_resume_continues_at_the_next_epoch(smaller_train, small_val, tmp_path):
-    profile = tiny_profile(epochs=2)
+def test_resume_continues_at_the_next_epoch_exactly(smaller_train, small_val, tmp_path,
+                                                   capsys):
+    """An interrupted and resumed run ends with the same weights as one never stopped."""
+    profile = tiny_profile(epochs=2, augment=True)
     val = TensorBatches(small_val, 250)
+    seed_everything(0)
+    straight = build_model("fast_cnn")
+    quiet_fit(straight, TensorBatches(smaller_train, 50, shuffle=True), val, profile)
+
     seed_everything(0)
     model = build_model("fast_cnn")
     first_run = tmp_path / "first.pt"
     train = InterruptingBatches(TensorBatches(smaller_train, 50, shuffle=True), model,
                                 epoch=2, at=3)
-    history = fit(model, train, val, profile, device="cpu", checkpoint_path=first_run,
-                  progress=False, log=lambda _line: None)
-    assert history.interrupted and history.epoch == [1]
-    saved = read_checkpoint(first_run)
-    assert saved["resume"]["epoch"] == 1
+    history = quiet_fit(model, train, val, profile, checkpoint_path=first_run)
+    assert history.stopped and history.epoch == [1]
+    assert read_checkpoint(first_run)["resume"]["epoch"] == 1
 
     fresh = build_model("fast_cnn")
-    lines: list[str] = []
     second_run = tmp_path / "second.pt"
+    capsys.readouterr()
     resumed = fit(fresh, TensorBatches(smaller_train, 50, shuffle=True), val, profile,
-                  device="cpu", checkpoint_path=second_run, resume_from=first_run,
-                  progress=False, log=lines.append)
+                  device="cpu", checkpoint_path=second_run, resume_from=first_run)
+    lines = capsys.readouterr().out.splitlines()
 
-    assert not resumed.interrupted
+    assert not resumed.stopped
     assert resumed.epoch == [1, 2]
     assert resumed.val_accuracy[0] == history.val_accuracy[0]
     assert len(resumed.step_loss) == 2 * len(train)
-    assert lines[0] == f"Resuming from {first_run} after epoch 1."
-    assert any(line.startswith("Train Epoch: 2 [") for line in lines)
+    assert lines[0] == f"Resuming from {first_run} after epoch 1 of 2."
     assert not any(line.startswith("Train Epoch: 1 ") for line in lines)
     final = read_checkpoint(second_run)
     assert final["metadata"]["epochs"] == 2 and final["resume"]["epoch"] == 2
     # The learning-rate schedule carried on where it stopped: two epochs' steps in all.
     assert final["resume"]["scheduler"]["last_epoch"] == 2 * len(train)
     assert same_weights(fresh.state_dict(), final["state_dict"])
+    assert same_weights(fresh.state_dict(), straight.state_dict()), \
+        "shuffling and augmentation resumed where they were"
+
+
+def test_resuming_a_finished_run_writes_the_new_checkpoint(smaller_train, small_val, tmp_path,
+                                                           capsys):
+    profile = tiny_profile()
+    val = TensorBatches(small_val, 250)
+    seed_everything(0)
+    done = tmp_path / "done.pt"
+    quiet_fit(build_model("fast_cnn"), TensorBatches(smaller_train, 50), val, profile,
+              checkpoint_path=done)
+    new = tmp_path / "new.pt"
+    model = build_model("fast_cnn")
+    history = fit(model, TensorBatches(smaller_train, 50), val, profile, device="cpu",
+                  checkpoint_path=new, resume_from=done)
+    assert "nothing left to train" in capsys.readouterr().out
+    assert history.epoch == [1] and new.is_file()
+    assert same_weights(read_checkpoint(new)["state_dict"], read_checkpoint(done)["state_dict"])
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"epochs": 2}, "planned for 1 epoch"), ({"batch_size": 25}, "batches per epoch"),
+    ({"arch": "tiny_cnn"}, "was trained as 'fast_cnn'")])
+def test_resuming_with_another_plan_is_a_clear_error(smaller_train, small_val, tmp_path,
+                                                    change, expected):
+    """A 1-epoch run resumed with --epochs 2 used to crash in the scheduler ("Tried to step
+    64 times"): the schedule is part of the plan, so another plan is refused up front."""
+    val = TensorBatches(small_val, 250)
+    seed_everything(0)
+    done = tmp_path / "done.pt"
+    quiet_fit(build_model("fast_cnn"), TensorBatches(smaller_train, 50), val, tiny_profile(),
+              checkpoint_path=done)
+    profile = tiny_profile(**change)
+    with pytest.raises(CheckpointError, match=expected):
+        quiet_fit(build_model(profile.arch), TensorBatches(smaller_train, profile.batch_size),
+                  val, profile, resume_from=done)
 
 
 def test_resume_from_a_checkpoint_without_training_state(quick_checkpoint, smaller_train,
                                                          small_val):
-    with pytest.raises(ValueError, match="no training state"):
-        fit(build_model("fast_cnn"), TensorBatches(smaller_train, 50),
-            TensorBatches(small_val, 250), tiny_profile(), device="cpu",
-            resume_from=quick_checkpoint, progress=False, log=lambda _line: None)
+    with pytest.raises(CheckpointError, match="no training state"):
+        quiet_fit(build_model("fast_cnn"), TensorBatches(smaller_train, 50),
+                  TensorBatches(small_val, 250), tiny_profile(), resume_from=quick_checkpoint)
 
 
 def test_scheduler_works_for_any_number_of_steps():
-    from mnist_helpers.train import make_scheduler
-
-    for total in range(0, 41):
+    for total in range(1, 41):
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1,
                                     momentum=0.9)
-        scheduler = make_scheduler(optimizer, 0.1, total)
+        scheduler = make_scheduler(tiny_profile(lr=0.1), optimizer, total)
         rates = []
-        for _ in range(max(total, 1)):
+        for _ in range(total):
             rates.append(optimizer.param_groups[0]["lr"])  # the rate this step trains with
             optimizer.step()
             scheduler.step()
@@ -389,18 +522,29 @@ def test_scheduler_works_for_any_number_of_steps():
 def test_evaluate_counts_and_log_line(quick_model, test_tensors):
     part = test_tensors.subset(slice(0, 1000))
     result = evaluate(quick_model, TensorBatches(part, 300))
+    images, labels = part.batch(slice(None))
     with torch.no_grad():
-        predicted = quick_model(part.images).argmax(1)
+        predicted = quick_model(images).argmax(1)
     assert result.total == 1000
-    assert result.correct == int((predicted == part.labels).sum())
+    assert result.correct == int((predicted == labels).sum())
     assert result.accuracy > 0.8
     line = EvalResult(loss=0.10951, correct=9876, total=10000).log_line()
     assert line == "Test set: Average loss: 0.1095, Accuracy: 9876/10000 (98.76%)"
     assert EvalResult(0.0, 0, 0).accuracy == 0.0
 
 
+def test_evaluate_restores_the_mode_it_found(quick_model, test_tensors):
+    batches = TensorBatches(test_tensors.subset(slice(0, 100)), 50)
+    quick_model.train()
+    evaluate(quick_model, batches)
+    assert quick_model.training
+    quick_model.eval()
+    evaluate(quick_model, batches)
+    assert not quick_model.training
+
+
 def test_random_affine_is_seeded_and_keeps_background(test_tensors):
-    images = test_tensors.images[:8]
+    images, _ = test_tensors.batch(slice(0, 8))
     a = random_affine(images, generator=torch.Generator().manual_seed(3))
     b = random_affine(images, generator=torch.Generator().manual_seed(3))
     c = random_affine(images, generator=torch.Generator().manual_seed(4))

@@ -1,5 +1,5 @@
-"""The widgets of notebook 07, driven through the methods their buttons call, with real MNIST
-data and tiny training runs (a few hundred images: seconds on a CPU)."""
+"""The widgets, driven through the methods their buttons call, with real MNIST data and tiny
+training runs (a few hundred images: seconds on a CPU)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_helpers import TensorBatches, evaluate
-from mnist_helpers.predict import ImageError
-from mnist_helpers.train import TrainingData
-from mnist_helpers.widgets import (
-    ALL_DIGITS,
-    DrawDigit,
-    Playground,
-    PredictionBrowser,
-    StoppableBatches,
-    format_error,
-    rasterize_strokes,
-    report_errors,
-)
+from mnist_helpers import TensorBatches, TrainingData, evaluate
+from mnist_helpers.display.widgets import DrawDigit, Playground, PredictionBrowser
+from mnist_helpers.display.widgets.browser import ALL_DIGITS
+from mnist_helpers.display.widgets.common import format_error, report_errors
+from mnist_helpers.errors import ImageError
+from mnist_helpers.images import rasterize_strokes
 
 #: A "1" and a "7" as the canvas sends them: strokes of [x, y] points on a 280×280 canvas.
 ONE = [[[140.0, 40.0 + 5 * i] for i in range(41)]]
@@ -88,43 +81,31 @@ def test_format_error_keeps_only_the_last_frames():
 # ---- playground -----------------------------------------------------------------------------
 
 
-def test_stoppable_batches_pass_through_and_stop(small_data):
-    import threading
-
-    stop = threading.Event()
-    batches = StoppableBatches(small_data.val, stop)
-    assert len(batches) == len(small_data.val) and batches.dataset is small_data.val.dataset
-    images, labels = next(iter(batches))
-    assert batches.current_labels is labels and images.shape == (300, 1, 28, 28)
-    stop.set()
-    with pytest.raises(KeyboardInterrupt):
-        next(iter(batches))
-
-
 def test_playground_settings_become_the_profile(small_data):
     pg = Playground("cpu", data=small_data, epochs=2, train_images=500)
-    pg.optimizer.value = "adam"
-    assert pg.lr.value == pytest.approx(0.003)  # a sensible start for Adam
-    pg.lr.value, pg.batch_size.value, pg.arch.value = 0.01, 32, "seed_cnn"
-    pg.augment.value = True
-    profile = pg.profile()
+    pg.settings.optimizer.value = "adam"
+    assert pg.settings.lr.value == pytest.approx(0.003)  # a sensible start for Adam
+    settings = pg.settings
+    settings.lr.value, settings.batch_size.value, settings.arch.value = 0.01, 32, "classic_cnn"
+    pg.settings.augment.value = True
+    profile = pg.settings.profile()
     assert (profile.optimizer, profile.lr, profile.batch_size, profile.arch) == \
-        ("adam", pytest.approx(0.01), 32, "seed_cnn")
+        ("adam", pytest.approx(0.01), 32, "classic_cnn")
     assert profile.epochs == 2 and profile.train_limit == 500 and profile.augment
-    assert pg.train_images.max == 1000  # the size of the training split given
+    assert pg.settings.train_images.max == 1000  # the size of the training split given
 
 
 def test_playground_train_runs_and_updates_the_figure(small_data):
     pg = Playground("cpu", data=small_data, epochs=2, train_images=500)
-    pg.batch_size.value = 64
+    pg.settings.batch_size.value = 64
     first_figure = pg.figure.value
     history = pg.train()
-    assert history.epoch == [1, 2] and not history.interrupted
+    assert history.epoch == [1, 2] and not history.stopped
     assert len(pg.curves.step_loss) == len(pg.curves.step_accuracy) == 2 * 8  # 500 / 64
+    assert pg.curves.step_loss == pytest.approx(history.step_loss), "the loss fit computed"
     assert pg.curves.val_accuracy == history.val_accuracy
     assert pg.figure.value != first_figure and bytes(pg.figure.value).startswith(b"\x89PNG")
     assert "Finished 2 epoch(s)" in pg.status.value
-    assert stdout_text(pg.messages).count("Validation set:") == 2
     # The model kept is the best epoch's.
     result = evaluate(pg.model, small_data.val)
     assert result.accuracy == pytest.approx(history.best_val_accuracy)
@@ -144,23 +125,25 @@ def test_playground_stop_keeps_the_best_model(small_data):
     pg.join(60)
     assert not pg.running
     history = pg.history
-    assert history.interrupted and 1 <= len(history.epoch) < 20
+    assert history.stopped and 1 <= len(history.epoch) < 20
     assert "Stopped after" in pg.status.value and "kept the best model" in pg.status.value
     assert not pg.train_button.disabled and pg.stop_button.disabled
     assert evaluate(pg.model, small_data.val).accuracy == \
         pytest.approx(history.best_val_accuracy)
     # The flag is reset: the next run trains normally.
-    pg.epochs.value, pg.train_images.value = 1, 500
-    assert not pg.train().interrupted
+    pg.settings.epochs.value, pg.settings.train_images.value = 1, 500
+    assert not pg.train().stopped
 
 
 def test_playground_error_in_background_run_is_shown(small_data, monkeypatch):
     pg = Playground("cpu", data=small_data, epochs=1, train_images=500)
-    bad = pg.profile().with_overrides(optimizer="rmsprop")
-    monkeypatch.setattr(pg, "profile", lambda: bad)
+    good = pg.settings.profile
+    monkeypatch.setattr(pg.settings, "profile",
+                        lambda: good().with_overrides(optimizer="rmsprop"))
     pg.start()
     pg.join(60)
-    assert "Training failed: ValueError: Unknown optimizer 'rmsprop'" in stderr_text(pg.messages)
+    assert "Training failed: ConfigError:" in stderr_text(pg.messages)
+    assert "optimizer must be one of" in stderr_text(pg.messages)
     assert "Training failed" in pg.status.value
     assert not pg.train_button.disabled and pg.stop_button.disabled
 
@@ -213,14 +196,14 @@ def test_browser_filters_mistakes_and_classes(browser):
 def test_browser_with_nothing_to_show(test_tensors):
     labels = test_tensors.labels[:20]
     probabilities = torch.nn.functional.one_hot(labels, 10).float()  # always right
-    browser = PredictionBrowser(test_tensors.images[:20], probabilities, labels)
+    browser = PredictionBrowser(test_tensors.pixels[:20], probabilities, labels)
     assert browser.filter_changed(mistakes_only=True) == 0
     assert browser.current is None and browser.next() is None and browser.random() is None
     assert "No mistakes to show" in browser.position_label.value
     with pytest.raises(ValueError, match="0..9"):
         browser.filter_changed(true_class=12)
     with pytest.raises(ValueError, match="same length"):
-        PredictionBrowser(test_tensors.images[:3], probabilities, labels)
+        PredictionBrowser(test_tensors.pixels[:3], probabilities, labels)
 
 
 # ---- draw a digit ---------------------------------------------------------------------------
@@ -238,30 +221,30 @@ def test_rasterize_strokes_draws_black_ink_on_white():
 
 def test_draw_predicts_strokes_like_the_canvas_sends_them(quick_model):
     draw = DrawDigit(quick_model)
-    assert draw.predict_strokes(ONE).label == 1
-    assert draw.predict_strokes(SEVEN).label == 7
+    assert draw.predict_strokes(ONE).digit == 1
+    assert draw.predict_strokes(SEVEN).digit == 7
     draw.pad.strokes = ONE  # what a drawing in the browser does
-    assert draw.last is not None and draw.last.label == 1
+    assert draw.last is not None and draw.last.digit == 1
     assert "Prediction: 1" in draw.prediction.value
-    assert draw.last.image.shape == (28, 28)
+    assert draw.last.pixels.shape == (28, 28)
     draw.clear()
     assert draw.pad.strokes == [] and draw.last is None
     assert "Draw a digit" in draw.prediction.value
 
 
 def test_draw_predict_from_pixels_uses_the_image_preprocessing(quick_model, test_tensors):
-    from mnist_helpers.plots import to_pixels
-    from mnist_helpers.predict import predict_tensor
+    from mnist_helpers.evaluate import classify
 
     draw = DrawDigit(quick_model)
-    probabilities = predict_tensor(quick_model, test_tensors.images[:50])
+    images, labels = test_tensors.batch(slice(0, 50))
+    probabilities = classify(quick_model, images)
     confident = [i for i in range(50) if probabilities[i].max() > 0.99][:5]
     assert confident
     for i in confident:
-        digit = to_pixels(test_tensors.images[i])  # white on black
-        drawn = 1.0 - np.asarray(Image.fromarray((digit * 255).astype(np.uint8)).resize(
+        digit = test_tensors.pixels[i].numpy()  # white on black
+        drawn = 1.0 - np.asarray(Image.fromarray(digit).resize(
             (280, 280), Image.Resampling.BILINEAR), dtype=float) / 255.0  # dark on light
-        assert draw.predict_from_pixels(drawn).label == int(test_tensors.labels[i])
+        assert draw.predict_from_pixels(drawn).digit == int(labels[i])
     with pytest.raises(ImageError, match="no digit"):
         draw.predict_from_pixels(np.ones((280, 280)))
 
@@ -276,3 +259,13 @@ def test_draw_error_is_shown_in_its_output(quick_model):
     draw.model.forward = broken  # type: ignore[method-assign]
     draw.pad.strokes = ONE
     assert "Prediction failed: RuntimeError: model exploded" in stderr_text(draw.messages)
+
+
+def test_the_sketchpad_script_ships_with_the_package():
+    from pathlib import Path
+
+    from mnist_helpers.display.widgets import draw
+    from mnist_helpers.display.widgets.draw import SketchPad
+
+    assert Path(draw.__file__).with_name("sketchpad.js").is_file()
+    assert "export default { render }" in str(SketchPad._esm)

@@ -1,4 +1,5 @@
-"""Sample "user" images the project makes itself: digits as a person would hand them in.
+"""Pictures of digits the project makes itself, as a person would hand them in: the sample
+images that ship with the package, and the labelled pictures the benchmarks measure on.
 
 Three kinds, each digit 0–9, named ``<kind>_<digit>.png`` so the true label travels in the
 file name:
@@ -14,13 +15,18 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from torch import nn
 
-from .data import load_mnist
+from ..data import load_mnist
+from ..errors import ImageError
+from ..evaluate import classify
+from ..images import draw_strokes
+from ..preprocess import naive_preprocess, preprocess_image
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 24
@@ -43,20 +49,6 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
     8: [_arc(0.5, 0.29, 0.23, 0.2, 0, 360, 36), _arc(0.5, 0.7, 0.28, 0.22, 0, 360, 36)],
     9: [_arc(0.48, 0.32, 0.26, 0.23, 0, 360, 36), [(0.74, 0.32), (0.66, 0.92)]],
 }
-
-
-def draw_strokes(image: Image.Image, strokes: Sequence[Sequence[Sequence[float]]], *,
-                 width: float, ink: int) -> None:
-    """Draw polylines onto ``image`` like a round pen: lines ``width`` wide, round joints,
-    caps and single dots."""
-    draw = ImageDraw.Draw(image)
-    radius = width / 2
-    for stroke in strokes:
-        points = [(float(x), float(y)) for x, y in stroke]
-        if len(points) > 1:
-            draw.line(points, fill=ink, width=max(1, round(width)), joint="curve")
-        for x, y in points:
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=ink)
 
 
 def draw_pen_digit(digit: int, *, size: int = 220, box: tuple[int, int, int] = (40, 30, 120),
@@ -111,7 +103,8 @@ def mnist_as_photo(pixels: np.ndarray, rng: np.random.Generator, *, page: int = 
 
 def make_sample_images(folder: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
                        seed: int = 0) -> list[Path]:
-    """Write the 30 sample images (pen, font and photo of each digit) into ``folder``."""
+    """Write the 30 sample images (pen, font and photo of each digit) into ``folder``; the
+    package ships them in ``mnist_helpers/sample_images`` (see ``config.sample_images_dir``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -171,3 +164,30 @@ def label_from_name(path: str | os.PathLike) -> int | None:
     """The true digit in a sample's file name (``pen_7.png`` → 7), or None."""
     match = re.search(r"_(\d)\.\w+$", Path(path).name)
     return int(match.group(1)) if match else None
+
+
+def picture_accuracy(model: nn.Module, pictures: list[tuple[Image.Image, int]], *,
+                     preprocess: str = "mnist") -> float:
+    """Share of labelled ``pictures`` the model gets right, after ``preprocess``:
+
+    ``"mnist"`` — :func:`~mnist_helpers.preprocess.preprocess_image` (MNIST's own steps);
+    ``"naive"`` — :func:`~mnist_helpers.preprocess.naive_preprocess` (squash the whole
+    picture to 28×28 and invert, as many tutorial scripts do). A picture in which no digit is
+    found counts as wrong.
+    """
+    if preprocess not in ("mnist", "naive"):
+        raise ValueError(f"preprocess must be 'mnist' or 'naive', got {preprocess!r}")
+    if not pictures:
+        raise ValueError("No pictures given.")
+    inputs, labels = [], []
+    for picture, label in pictures:
+        try:
+            inputs.append(preprocess_image(picture).tensor if preprocess == "mnist"
+                          else naive_preprocess(picture))
+            labels.append(label)
+        except ImageError:
+            continue  # no digit found: counts as wrong
+    if not inputs:
+        return 0.0
+    predicted = classify(model, torch.cat(inputs))[:, :10].argmax(1)
+    return int((predicted == torch.tensor(labels)).sum()) / len(pictures)

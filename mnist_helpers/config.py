@@ -1,0 +1,81 @@
+"""Constants every layer shares, the environment variables we read, and where files live.
+
+Where files live (all of it below one *workspace* folder, see :func:`workspace`)::
+
+    <workspace>/data/      MNIST, downloaded on first use (unless MNIST_DATA_DIR names a folder)
+    <workspace>/models/    checkpoints: mnist_cnn.pt (default profile), mnist_cnn_<profile>.pt
+    <workspace>/Dataset/   MNIST exported as PNG folders (notebook 01)
+    <workspace>/build/     executed notebooks and other outputs
+
+The workspace is the repository when the package is used from a clone, else a folder
+``mnist-workspace`` in the current working directory (or ``$MNIST_WORKSPACE``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Mean and standard deviation of the 60,000 training images' pixels, scaled to [0, 1].
+#: ``mnist_helpers.data.compute_mean_std`` recomputes them; a test checks that they agree.
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+#: What a blank (black) pixel becomes after normalisation.
+BACKGROUND = -MNIST_MEAN / MNIST_STD
+#: The ten digit classes.
+DIGITS = tuple(range(10))
+
+DATA_DIR_ENV = "MNIST_DATA_DIR"  # a folder holding the four MNIST files (only read)
+PROFILE_ENV = "MNIST_PROFILE"  # quick | default | robust | best
+DEVICE_ENV = "MNIST_DEVICE"  # cpu | cuda | cuda:N | mps | auto
+WORKSPACE_ENV = "MNIST_WORKSPACE"  # where data, models and outputs go
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def repository_root() -> Path | None:
+    """The clone this package was imported from, or ``None`` when it is installed normally."""
+    root = PACKAGE_DIR.parent
+    pyproject = root / "pyproject.toml"
+    if (root / "notebooks").is_dir() and pyproject.is_file() and (
+            'name = "mnist-helpers"' in pyproject.read_text(encoding="utf-8")):
+        return root
+    return None
+
+
+def workspace() -> Path:
+    """``$MNIST_WORKSPACE``, else the repository, else ``./mnist-workspace``."""
+    chosen = os.environ.get(WORKSPACE_ENV)
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    return repository_root() or Path.cwd().resolve() / "mnist-workspace"
+
+
+def data_dir() -> Path:
+    """Where MNIST is downloaded to and unpacked: ``<workspace>/data``."""
+    return workspace() / "data"
+
+
+def models_dir() -> Path:
+    """Where checkpoints go: ``<workspace>/models``."""
+    return workspace() / "models"
+
+
+def imagefolder_dir() -> Path:
+    """Where MNIST is exported as PNG folders: ``<workspace>/Dataset``."""
+    return workspace() / "Dataset"
+
+
+def build_dir() -> Path:
+    """Where executed notebooks and other outputs go: ``<workspace>/build``."""
+    return workspace() / "build"
+
+
+def shipped_checkpoint_path() -> Path:
+    """The model that ships inside the package, so prediction works right after install."""
+    return PACKAGE_DIR / "weights" / "mnist_robust.pt"
+
+
+def sample_images_dir() -> Path:
+    """The 30 sample images that ship inside the package (pen, font and photo of each digit)."""
+    return PACKAGE_DIR / "sample_images"

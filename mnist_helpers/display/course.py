@@ -1,0 +1,89 @@
+"""The two cells every numbered notebook opens with, made from the repository's address.
+
+The address is written in one place, ``pyproject.toml``'s ``[project.urls]``; the notebooks'
+"Open in Colab" badges and setup cells are made from it, and ``tests/test_course.py`` checks
+that every notebook still has them. To rewrite them after the address changes::
+
+    python -m mnist_helpers.display.course notebooks/ https://github.com/OWNER/REPO
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+SETUP_CELL = '''\
+# Setup: on Colab or Kaggle (or wherever mnist_helpers is missing) install it, then go on.
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("mnist_helpers") is None:
+    package = os.environ.get("MNIST_HELPERS_PIP", "git+{repository}")
+    print(f"mnist_helpers is not installed here: installing {{package}} with pip ...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package], check=True)
+    importlib.invalidate_caches()
+    print("Installed.")
+
+import mnist_helpers as mh
+from mnist_helpers.display.notebook import setup
+
+profile, device = setup()'''
+
+
+def colab_url(repository: str, notebook: str, branch: str = "main") -> str:
+    """The address that opens ``notebooks/<notebook>`` of ``repository`` in Colab."""
+    path = repository.removeprefix("https://github.com/").rstrip("/")
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook}"
+
+
+def badge(repository: str, notebook: str) -> str:
+    """The Markdown of the "Open in Colab" badge for ``notebook``."""
+    return f"[![Open in Colab]({BADGE_IMAGE})]({colab_url(repository, notebook)})"
+
+
+def setup_cell(repository: str) -> str:
+    """The setup cell's code: install the package from ``repository`` if it is missing."""
+    return SETUP_CELL.format(repository=repository)
+
+
+def header_problems(notebook: dict, name: str, repository: str) -> list[str]:
+    """What is missing or out of date in a notebook's first cells (empty: nothing)."""
+    cells = notebook.get("cells", [])
+    markdown = [c for c in cells[:3] if c.get("cell_type") == "markdown"]
+    code = [c for c in cells if c.get("cell_type") == "code"]
+    problems = []
+    if not any(badge(repository, name) in "".join(c["source"]) for c in markdown):
+        problems.append(f"{name}: no Colab badge for {repository} in its first cells")
+    if not code or "".join(code[0]["source"]) != setup_cell(repository):
+        problems.append(f"{name}: its first code cell is not the setup cell")
+    return problems
+
+
+def update_headers(folder: Path, repository: str) -> list[Path]:
+    """Give every numbered notebook in ``folder`` the badge (in its first Markdown cell) and
+    the setup cell (as its first code cell); returns the notebooks changed."""
+    import nbformat
+
+    changed = []
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        if not header_problems(notebook, path.name, repository):
+            continue
+        first_md = next(c for c in notebook.cells if c.cell_type == "markdown")
+        rest = "\n".join(line for line in first_md.source.splitlines()
+                         if "colab-badge.svg" not in line).strip()
+        first_md.source = f"{badge(repository, path.name)}\n\n{rest}"
+        first_code = next(c for c in notebook.cells if c.cell_type == "code")
+        first_code.source = setup_cell(repository)
+        nbformat.write(notebook, path)
+        changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintainer's tool
+    for changed_path in update_headers(Path(sys.argv[1]), sys.argv[2]):
+        print(f"updated {changed_path}")

@@ -1,0 +1,30 @@
+"""The errors a user can fix, one type per layer; the command line prints each as one line.
+
+Anything else that goes wrong is a bug in this package and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MnistError(Exception):
+    """Something the user can fix; the message names the input and says what to do."""
+
+
+class ConfigError(MnistError, ValueError):
+    """A setting is wrong: an unknown profile, device or architecture, or a bad argument."""
+
+
+class OutputError(MnistError, OSError):
+    """A file or folder we must write to is not writable, or the disk is full."""
+
+
+class MNISTDataError(MnistError, RuntimeError):
+    """MNIST could not be found, downloaded, verified or read."""
+
+
+class CheckpointError(MnistError, RuntimeError):
+    """A checkpoint is missing, damaged, tampered with, or asks for something we refuse."""
+
+
+class ImageError(MnistError, ValueError):
+    """An image could not be used."""

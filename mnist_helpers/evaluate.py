@@ -1,0 +1,112 @@
+"""Measuring a model: loss and accuracy over a dataset, every prediction, per-class accuracy,
+the confusion matrix and the most confident mistakes.
+
+Every inference here runs inside :func:`evaluation_mode`: dropout off, batch norm on its
+running statistics, no gradients, and the model's mode restored afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .device import model_device
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` for inference: eval mode and no gradients, its mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+@dataclass
+class EvalResult:
+    """Mean loss and correct count over a dataset."""
+
+    loss: float  # mean cross-entropy per image
+    correct: int
+    total: int
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction correct, 0..1."""
+        return self.correct / self.total if self.total else 0.0
+
+    def log_line(self, name: str = "Test set") -> str:
+        """PyTorch's MNIST example's summary line: ``Test set: Average loss: 0.0301,
+        Accuracy: 9904/10000 (99.04%)``."""
+        return (f"{name}: Average loss: {self.loss:.4f}, "
+                f"Accuracy: {self.correct}/{self.total} ({100 * self.accuracy:.2f}%)")
+
+
+def evaluate(model: nn.Module, batches: Batches) -> EvalResult:
+    """Mean cross-entropy and accuracy of ``model`` over ``batches``."""
+    device = model_device(model)
+    loss_sum, correct, total = 0.0, 0, 0
+    with evaluation_mode(model):
+        for images, labels in batches:
+            images, labels = images.to(device), labels.to(device)
+            logits = model(images)
+            loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+            correct += (logits.argmax(1) == labels).sum().item()
+            total += labels.numel()
+    return EvalResult(loss_sum / max(total, 1), int(correct), total)
+
+
+def classify(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (N×classes, on the CPU) for normalised N×1×28×28 images."""
+    with evaluation_mode(model):
+        return torch.softmax(model(images.to(model_device(model))), dim=1).cpu()
+
+
+def predict_all(model: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
+    """Probabilities (N×classes) and true labels (N) for every image, on the CPU, in order."""
+    probabilities, labels = [], []
+    for images, targets in batches:
+        probabilities.append(classify(model, images))
+        labels.append(targets.cpu())
+    return torch.cat(probabilities), torch.cat(labels)
+
+
+def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
+                     ) -> torch.Tensor:
+    """``cm[true, predicted]`` counts (num_classes × num_classes, int64)."""
+    flat = labels.long() * num_classes + predicted.long()
+    return torch.bincount(flat, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
+    """Accuracy of each true class (the diagonal over the row sums)."""
+    return cm.diag().double() / cm.sum(1).clamp(min=1).double()
+
+
+def largest_confusions(cm: torch.Tensor, k: int = 5) -> list[tuple[int, int, int]]:
+    """The ``k`` largest off-diagonal cells as ``(true, predicted, count)``, largest first."""
+    off = cm.clone()
+    off.fill_diagonal_(0)
+    counts, flat = off.flatten().sort(descending=True)
+    n = cm.shape[1]
+    return [(int(i) // n, int(i) % n, int(c)) for c, i in zip(counts[:k], flat[:k], strict=True)
+            if c > 0]
+
+
+def most_confident_mistakes(probabilities: torch.Tensor, labels: torch.Tensor, k: int = 12
+                            ) -> torch.Tensor:
+    """Indices of the ``k`` wrong predictions made with the highest confidence."""
+    confidence, predicted = probabilities.max(1)
+    wrong = (predicted != labels).nonzero().flatten()
+    order = confidence[wrong].argsort(descending=True)
+    return wrong[order[:k]]

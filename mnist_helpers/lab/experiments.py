@@ -1,0 +1,167 @@
+"""Small, fair experiments for the experiments notebook: train a configuration, sweep two
+hyperparameters, and split a training step's time into its phases.
+
+Every run here starts from the same seed and the same data split, trains with
+:func:`mnist_helpers.train.fit` (so it picks its epoch on the validation split), and only then
+looks at the test set once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..data import TensorBatches, TrainingData
+from ..device import place_model, seed_everything
+from ..evaluate import evaluate
+from ..models import build_model, count_parameters
+from ..profiles import Profile
+from ..train import TrainingSetup, fit, training_steps
+
+
+@dataclass
+class RunResult:
+    """What one training run measured."""
+
+    name: str
+    arch: str
+    parameters: int
+    epochs: int
+    train_images: int
+    seconds_per_epoch: float  # training only (validation not counted)
+    val_accuracy: float  # of the epoch kept
+    test_accuracy: float
+    model: nn.Module = field(repr=False)
+
+    @property
+    def images_per_second(self) -> float:
+        """Training throughput."""
+        return self.train_images / max(self.seconds_per_epoch, 1e-9)
+
+
+#: Headings for ``show_table`` of a list of :class:`RunResult`.
+RUN_COLUMNS = {"name": "run", "parameters": "parameters", "epochs": "epochs",
+               "seconds_per_epoch": "s / epoch", "val_accuracy": "validation accuracy",
+               "test_accuracy": "test accuracy"}
+
+
+def train_config(name: str, profile: Profile, data: TrainingData, device: torch.device | str,
+                 *, seed: int = 0) -> RunResult:
+    """Train a fresh ``profile.arch`` with ``profile``'s hyperparameters on ``data.train``.
+
+    The batch size is ``profile.batch_size`` (the batches of ``data.train`` are re-cut); the
+    epoch kept is the best on ``data.val``; the test accuracy is measured once, at the end.
+    """
+    seed_everything(seed)
+    model = build_model(profile.arch, **profile.model_kwargs())
+    train = TensorBatches(data.train.dataset, profile.batch_size, shuffle=True, seed=seed)
+    history = fit(model, train, data.val, profile, device=device, seed=seed, verbose=False)
+    return RunResult(
+        name=name, arch=profile.arch, parameters=count_parameters(model),
+        epochs=len(history.epoch), train_images=len(train.dataset),
+        seconds_per_epoch=sum(history.train_seconds) / max(len(history.train_seconds), 1),
+        val_accuracy=history.best_val_accuracy, test_accuracy=evaluate(model, data.test).accuracy,
+        model=model)
+
+
+def lr_batch_sweep(profile: Profile, data: TrainingData, device: torch.device | str, *,
+                   lrs: Sequence[float], batch_sizes: Sequence[int], seed: int = 0,
+                   on_result: Callable[[int, float, float], None] | None = None
+                   ) -> torch.Tensor:
+    """Validation accuracy for every (batch size, peak learning rate) pair.
+
+    Returns a ``len(batch_sizes) × len(lrs)`` tensor; each cell is a fresh run of ``profile``
+    with those two values changed. ``on_result(batch_size, lr, accuracy)`` is called after each.
+    """
+    grid = torch.zeros(len(batch_sizes), len(lrs), dtype=torch.float64)
+    for i, batch_size in enumerate(batch_sizes):
+        for j, lr in enumerate(lrs):
+            run = train_config(f"bs {batch_size}, lr {lr:g}",
+                               profile.with_overrides(batch_size=batch_size, lr=lr), data,
+                               device, seed=seed)
+            grid[i, j] = run.val_accuracy
+            if on_result is not None:
+                on_result(batch_size, lr, run.val_accuracy)
+    return grid
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+class _TimedBatches:
+    """Batches whose fetching time is added up (a wrapper around any batch iterable)."""
+
+    def __init__(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.batches, self.seconds = batches, 0.0
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        iterator = iter(self.batches)
+        while True:
+            started = time.perf_counter()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            self.seconds += time.perf_counter() - started
+            yield batch
+
+
+def step_breakdown(profile: Profile, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                   device: torch.device | str, *, steps: int = 30, warmup: int = 5,
+                   seed: int = 0) -> dict[str, float]:
+    """Where a training step's time goes, in milliseconds per step: getting the batch, the
+    forward pass, and the rest (loss, backward pass, optimizer step).
+
+    A fresh ``profile.arch`` is trained by :func:`~mnist_helpers.train.training_steps` for
+    ``warmup`` untimed steps, then ``steps`` timed ones; the batches are timed by a wrapper,
+    the forward pass by a clock started and stopped around the model's ``forward`` (the
+    device is synchronised there, so GPU time lands in the right phase).
+    """
+    device = torch.device(device)
+    seed_everything(seed)
+    model = build_model(profile.arch, **profile.model_kwargs())
+    model = place_model(model, device) if profile.channels_last else model.to(device)
+    timed = _TimedBatches(batches)
+    forward = {"seconds": 0.0, "started": 0.0}
+
+    def before(_module: nn.Module, _inputs: object) -> None:
+        _sync(device)
+        forward["started"] = time.perf_counter()
+
+    def after(_module: nn.Module, _inputs: object, _output: object) -> None:
+        _sync(device)
+        forward["seconds"] += time.perf_counter() - forward["started"]
+
+    hooks = [model.register_forward_pre_hook(before), model.register_forward_hook(after)]
+    epochs = range(1, 1 + -(-(warmup + steps) // len(timed)))
+    profile = profile.with_overrides(epochs=len(epochs))
+    setup = TrainingSetup.create(model, profile, len(timed), device, seed)
+    totals = {"batch": 0.0, "forward": 0.0, "total": 0.0}
+    started = time.perf_counter()
+    try:
+        for i, _step in enumerate(training_steps(model, timed, setup, epochs=epochs,
+                                                device=device)):
+            _sync(device)  # the step has finished on the device too
+            if i + 1 == warmup:
+                timed.seconds, forward["seconds"], started = 0.0, 0.0, time.perf_counter()
+            if i + 1 == warmup + steps:
+                totals = {"batch": timed.seconds, "forward": forward["seconds"],
+                          "total": time.perf_counter() - started}
+                break
+    finally:
+        for hook in hooks:
+            hook.remove()
+    rest = totals["total"] - totals["batch"] - totals["forward"]
+    return {"batch": 1000 * totals["batch"] / steps, "forward": 1000 * totals["forward"] / steps,
+            "loss, backward and optimizer": 1000 * rest / steps}

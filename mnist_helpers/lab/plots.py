@@ -1,0 +1,107 @@
+"""Figures of the experiments notebook: accuracy against time, a hyperparameter sweep, where
+a training step's time goes, and what each speed lever bought."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .experiments import RunResult
+
+
+def plot_tradeoff(runs: Sequence[RunResult],
+                  title: str = "Accuracy against training time") -> Figure:
+    """One point per configuration: seconds per epoch against test accuracy, the marker's
+    area growing with the parameter count. Runs with the same name (other seeds) are shown
+    as their mean, with a bar from the lowest to the highest test accuracy."""
+    groups: dict[str, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault(run.name, []).append(run)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    largest = max(r.parameters for r in runs)
+    means = {name: 100 * float(np.mean([r.test_accuracy for r in rs]))
+             for name, rs in groups.items()}
+    for rank, name in enumerate(sorted(groups, key=means.get)):
+        rs = groups[name]
+        x = float(np.mean([r.seconds_per_epoch for r in rs]))
+        accuracies = [100 * r.test_accuracy for r in rs]
+        size = 40 + 400 * np.sqrt(rs[0].parameters / largest)
+        ax.scatter(x, means[name], s=size, alpha=0.6)
+        if len(rs) > 1:
+            ax.errorbar(x, means[name], yerr=[[means[name] - min(accuracies)],
+                                              [max(accuracies) - means[name]]],
+                        color="black", capsize=3, lw=1)
+        ax.annotate(f"{name}\n{rs[0].parameters:,} params", (x, means[name]), fontsize=8,
+                    xytext=(8, 4 if rank % 2 else -22), textcoords="offset points")
+    ax.set(xscale="log", xlabel="seconds per epoch (log scale)", ylabel="test accuracy (%)",
+           title=title)
+    ax.margins(x=0.35, y=0.25)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
+               title: str = "Validation accuracy (%) by learning rate and batch size") -> Figure:
+    """A heat map of a learning-rate × batch-size sweep (``grid[i, j]`` for batch size ``i``
+    and learning rate ``j``, as fractions), each cell labelled, the best one outlined."""
+    values = 100 * grid.numpy()
+    fig, ax = plt.subplots(figsize=(1.1 * len(lrs) + 2.5, 0.6 * len(batch_sizes) + 1.8))
+    floor = max(float(values.max()) - 5.0, float(values.min()))
+    image = ax.imshow(values, cmap="viridis", vmin=floor, vmax=float(values.max()))
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
+                    color="black" if values[i, j] > (floor + values.max()) / 2 else "white")
+    best = np.unravel_index(np.argmax(values), values.shape)
+    ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, lw=2.5,
+                               edgecolor="red"))
+    ax.set(xticks=range(len(lrs)), xticklabels=[f"{lr:g}" for lr in lrs],
+           yticks=range(len(batch_sizes)), yticklabels=[str(b) for b in batch_sizes],
+           xlabel="peak learning rate", ylabel="batch size", title=title)
+    fig.colorbar(image, ax=ax, label=f"accuracy (%), {floor:.1f} and below darkest")
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_breakdown(breakdowns: dict[str, dict[str, float]],
+                        title: str = "Where the time of a training step goes") -> Figure:
+    """Horizontal stacked bars: for each configuration, milliseconds per 1,000 training images
+    spent on each phase (batch, forward, backward, optimizer)."""
+    fig, ax = plt.subplots(figsize=(8, 0.7 * len(breakdowns) + 1.6))
+    names = list(breakdowns)
+    left = np.zeros(len(names))
+    phases = list(next(iter(breakdowns.values())))
+    for phase in phases:
+        widths = np.array([breakdowns[n][phase] for n in names])
+        ax.barh(names, widths, left=left, label=phase)
+        left += widths
+    for y, total in enumerate(left):
+        ax.text(total, y, f" {total:,.0f} ms", va="center", fontsize=8)
+    ax.set(xlabel="milliseconds per 1,000 training images", title=title)
+    ax.invert_yaxis()
+    ax.margins(x=0.15)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ladder(labels: Sequence[str], images_per_second: Sequence[float],
+                title: str = "Training speed, one lever at a time") -> Figure:
+    """Horizontal bars of throughput per rung, each labelled with its gain over the rung
+    above and over the first."""
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(labels) + 1.4))
+    speeds = np.asarray(images_per_second, dtype=float)
+    ax.barh(list(labels), speeds, color="tab:green")
+    for y, speed in enumerate(speeds):
+        step = "" if y == 0 else f" (×{speed / speeds[y - 1]:.2f}; ×{speed / speeds[0]:.1f} in all)"
+        ax.text(speed, y, f" {speed:,.0f}{step}", va="center", fontsize=8)
+    ax.set(xlabel="training images per second", title=title)
+    ax.invert_yaxis()
+    ax.margins(x=0.45)
+    fig.tight_layout()
+    return fig

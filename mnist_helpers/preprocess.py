@@ -1,0 +1,169 @@
+"""Preparing any image the way MNIST's digits were made, so the model sees what it knows.
+
+MNIST digits are white ink on black, the ink scaled to fit a 20×20 box (aspect kept) and
+placed so its centre of mass sits at the centre of a 28×28 field. A photo or drawing is
+dark ink on light paper, any size, anywhere on the page. :func:`preprocess_image` closes
+that gap step by step and keeps every intermediate image, so a notebook can show what the
+model really sees; :func:`find_ink` and :func:`to_mnist_pixels` are its two halves, which
+reading a whole number (:mod:`mnist_helpers.numbers`) uses on each digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps
+
+from .data import normalize_scaled
+from .errors import ImageError
+from .images import to_grayscale
+
+#: Images are shrunk to at most this many pixels a side before the ink is found.
+WORK_SIZE = 256
+
+
+@dataclass
+class Ink:
+    """The ink of an image: white on black, uneven light and paper texture removed."""
+
+    ink: np.ndarray  # floats 0..1, at most ``work_size`` pixels a side
+    threshold: float  # the level that separates ink from paper (Otsu's)
+    inverted: bool  # whether the input was dark ink on light paper
+    steps: dict[str, np.ndarray] = field(default_factory=dict)  # for display only
+
+
+@dataclass
+class Preprocessed:
+    """The model's input and how it was made."""
+
+    tensor: torch.Tensor  # 1×1×28×28, normalised: what the model gets
+    pixels: np.ndarray  # 28×28 floats 0..1, white ink on black: what the model sees
+    inverted: bool  # whether the input was dark ink on light paper
+    steps: dict[str, np.ndarray] = field(default_factory=dict)  # for display only
+
+
+def _shrink(image: Image.Image | np.ndarray, size: int) -> np.ndarray:
+    """Grey levels 0..1, at most ``size`` pixels a side (a box filter: a phone photo has
+    far more pixels than a digit needs)."""
+    if isinstance(image, Image.Image):
+        if max(image.size) > size and image.mode in ("L", "RGB", "RGBA", "LA", "CMYK", "P"):
+            image = image.convert("RGBA") if image.mode == "P" else image.copy()
+            image.thumbnail((size, size), Image.Resampling.BOX)
+        gray = to_grayscale(image)
+    else:
+        gray = np.nan_to_num(np.asarray(image, dtype=np.float64))
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise ImageError("the image has no pixels")
+    scale = size / max(gray.shape)
+    if scale < 1:
+        small = Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8)).resize(
+            (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale))),
+            Image.Resampling.BOX)
+        gray = np.asarray(small, dtype=np.float64) / 255.0
+    return np.clip(gray, 0.0, 1.0)
+
+
+def _paper_brightness(paper: np.ndarray, cell: int = 8) -> np.ndarray:
+    """How bright the bare paper is at every pixel: the brightest coarse cell nearby (a max
+    filter over 8×8-pixel averages, which ink strokes cannot fill), smoothly upsampled."""
+    h, w = paper.shape
+    coarse = Image.fromarray((paper * 255).astype(np.uint8)).resize(
+        (max(1, w // cell), max(1, h // cell)), Image.Resampling.BOX)
+    if min(coarse.size) >= 5:
+        coarse = coarse.filter(ImageFilter.MaxFilter(5))
+    else:
+        coarse = Image.new("L", coarse.size, int(np.asarray(coarse).max()))
+    return np.asarray(coarse.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
+
+
+def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu's threshold: the level that best splits ``values`` (0..1) into ink and paper."""
+    levels = np.clip((values * bins).astype(np.intp), 0, bins - 1)
+    hist = np.bincount(levels.ravel(), minlength=bins)
+    centers = (np.arange(bins) + 0.5) / bins
+    weight = np.cumsum(hist)
+    total = weight[-1]
+    mean = np.cumsum(hist * centers)
+    between = (mean[-1] * weight - mean * total) ** 2 / np.maximum(weight * (total - weight), 1)
+    return float(centers[int(np.argmax(between))])
+
+
+def find_ink(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> Ink:
+    """The ink of ``image`` (a PIL image, or grey levels 0..1) as white on black.
+
+    The polarity comes from the image itself (its border is background, whatever its
+    brightness); uneven light and shadows are divided out (a flat field), and what is left
+    of the paper's texture falls below half of Otsu's threshold. Raises :class:`ImageError`
+    ("no digit found") when there is no ink to speak of.
+    """
+    gray = _shrink(image, work_size)
+    steps = {"grayscale": gray}
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    inverted = bool(np.median(border) > 0.5)
+    steps["ink_white"] = 1.0 - gray if inverted else gray.copy()
+    paper = gray if inverted else 1.0 - gray  # bright paper, dark ink
+    ink = np.clip(1.0 - paper / np.maximum(_paper_brightness(paper), 1e-3), 0.0, 1.0)
+    contrast = float(ink.max())
+    if contrast < 0.15:
+        raise ImageError("no digit found (the image is blank or has too little contrast)")
+    ink = ink / contrast
+    threshold = _otsu_threshold(ink)
+    ink = np.where(ink >= threshold * 0.5, ink, 0.0)
+    steps["background_removed"] = ink
+    return Ink(ink=ink, threshold=threshold, inverted=inverted, steps=steps)
+
+
+def to_mnist_pixels(ink: np.ndarray, steps: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """A crop of white-on-black ink -> a 28×28 MNIST-style digit: fitted into 20×20 keeping
+    the aspect ratio, then shifted so its centre of mass is at the centre, pixel (14, 14)
+    (the training digits' centres of mass average 14.0 ± 0.3 in both axes)."""
+    h, w = ink.shape
+    factor = 20.0 / max(h, w)
+    new_w, new_h = max(1, round(w * factor)), max(1, round(h * factor))
+    fitted = np.asarray(Image.fromarray((np.clip(ink, 0, 1) * 255).astype(np.uint8)).resize(
+        (new_w, new_h), Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
+    canvas = np.zeros((28, 28))
+    top, left = (28 - new_h) // 2, (28 - new_w) // 2
+    canvas[top: top + new_h, left: left + new_w] = fitted
+    if steps is not None:
+        steps["fitted_20x20"] = canvas.copy()
+    mass = canvas.sum()
+    if mass > 0:
+        yy, xx = np.indices(canvas.shape)
+        dy = int(round(14.0 - (yy * canvas).sum() / mass))
+        dx = int(round(14.0 - (xx * canvas).sum() / mass))
+        canvas = np.roll(canvas, (dy, dx), axis=(0, 1))
+    return canvas
+
+
+def to_model_input(pixels: np.ndarray) -> torch.Tensor:
+    """28×28 floats 0..1, white on black -> the normalised 1×1×28×28 tensor a model takes."""
+    return normalize_scaled(torch.from_numpy(pixels.astype(np.float32)).view(1, 1, 28, 28))
+
+
+def preprocess_image(image: Image.Image | np.ndarray) -> Preprocessed:
+    """MNIST's steps on any image: upright, grey, ink made white on black, background removed,
+    cropped to the ink, fitted into 20×20, centred by mass in 28×28, normalised.
+
+    Raises :class:`ImageError` ("no digit found") when there is no ink to speak of.
+    """
+    found = find_ink(image)
+    rows, cols = np.nonzero(found.ink > found.threshold)
+    if rows.size == 0:
+        raise ImageError("no digit found")
+    cropped = found.ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    steps = {**found.steps, "cropped": cropped}
+    pixels = to_mnist_pixels(cropped, steps)
+    steps["centred_28x28"] = pixels
+    return Preprocessed(tensor=to_model_input(pixels), pixels=pixels, inverted=found.inverted,
+                        steps=steps)
+
+
+def naive_preprocess(image: Image.Image) -> torch.Tensor:
+    """What many tutorial scripts do, for comparison: grey, squash the whole picture to 28×28,
+    invert, normalise (no cropping, centring or background removal)."""
+    gray = Image.fromarray((to_grayscale(image) * 255).astype(np.uint8))
+    small = ImageOps.invert(gray.resize((28, 28), Image.Resampling.BILINEAR))
+    return to_model_input(np.asarray(small, dtype=np.float64) / 255.0)
