@@ -77,8 +77,12 @@ def update_headers(folder: Path, repository: str) -> list[Path]:
         rest = "\n".join(line for line in first_md.source.splitlines()
                          if "colab-badge.svg" not in line).strip()
         first_md.source = f"{badge(repository, path.name)}\n\n{rest}"
-        first_code = next(c for c in notebook.cells if c.cell_type == "code")
-        first_code.source = setup_cell(repository)
+        code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+        if code and notebook.cells[code[0]].source.startswith(SETUP_CELL.split("\n")[0]):
+            notebook.cells[code[0]].source = setup_cell(repository)  # an older setup cell
+        else:  # before the first code cell (after the first cell, if there is none)
+            notebook.cells.insert(code[0] if code else 1,
+                                  nbformat.v4.new_code_cell(setup_cell(repository)))
         nbformat.write(notebook, path)
         changed.append(path)
     return changed

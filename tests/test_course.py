@@ -1,0 +1,148 @@
+"""Running the course where learners run it: the Colab badge and setup cell of every notebook,
+the package installed normally (no repository around it), notebooks run from another folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_helpers.display.course import colab_url, header_problems, setup_cell
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def repository() -> str:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_every_notebook_opens_with_the_badge_and_the_setup_cell(path):
+    problems = header_problems(nbformat.read(path, as_version=4), path.name, repository())
+    assert problems == [], (f"{problems}; run: python -m mnist_helpers.display.course "
+                            f"notebooks {repository()}")
+
+
+def test_the_repository_address_is_written_in_one_place():
+    url = repository()
+    assert url.startswith("https://github.com/")
+    assert colab_url(url, "01_data.ipynb").endswith("/blob/main/notebooks/01_data.ipynb")
+    elsewhere = [str(p.relative_to(REPO)) for p in REPO.rglob("*")
+                 if p.is_file() and p.suffix in {".py", ".md", ".toml", ".yml", ".cfg", ".txt"}
+                 and ".venv" not in p.parts and "build" not in p.parts
+                 and p.name != "pyproject.toml" and url in p.read_text(errors="ignore")]
+    assert elsewhere == []
+
+
+# --- a clean environment: the dependencies, but no mnist_helpers and no repository ---------
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The package built as a wheel, as pip would install it from the repository."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
+                    str(REPO)], check=True, timeout=600,
+                   env={**os.environ, "PIP_FIND_LINKS": str(out)})
+    (built,) = out.glob("mnist_helpers-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def clean_python(tmp_path_factory) -> Path:
+    """A new virtual environment that sees this environment's packages (torch and the rest),
+    except mnist_helpers: a folder of links to them, named in a .pth file."""
+    if os.name != "posix":
+        pytest.skip("the clean environment is built with symbolic links")
+    root = tmp_path_factory.mktemp("clean")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")],
+                   check=True)
+    python = root / "venv" / "bin" / "python"
+    subprocess.run([str(python), "-m", "ensurepip"], check=True, capture_output=True)
+    # ensurepip brings an old setuptools; torch asks for a newer one, which the links have.
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "setuptools"],
+                   check=True, capture_output=True)
+    deps = root / "deps"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(("mnist_helpers", "__editable__", "mnist-helpers")):
+            (deps / entry.name).symlink_to(entry)
+    site = subprocess.run([str(python), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (Path(site) / "dependencies.pth").write_text(f"{deps}\n")
+    return python
+
+
+def run(python: Path, *args: str, cwd: Path, env: dict | None = None, timeout: int = 900
+        ) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "MNIST_DEVICE": "cpu", **(env or {})}
+    for key in ("MNIST_WORKSPACE", "PYTHONPATH"):
+        full_env.pop(key, None)
+    return subprocess.run([str(python), *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_the_setup_cell_installs_the_package_where_it_is_missing(clean_python, wheel, tmp_path):
+    """Notebook 01's setup cell, in an environment without mnist_helpers: it says what it does,
+    installs from MNIST_HELPERS_PIP, and goes on; a second run installs nothing."""
+    cell = next(c for c in nbformat.read(REPO / "notebooks" / "01_data.ipynb",
+                                         as_version=4).cells if c.cell_type == "code")
+    assert cell.source == setup_cell(repository())
+    missing = run(clean_python, "-c", "import mnist_helpers", cwd=tmp_path)
+    assert missing.returncode != 0 and "No module named 'mnist_helpers'" in missing.stderr
+    first = run(clean_python, "-c", cell.source, cwd=tmp_path,
+                env={"MNIST_HELPERS_PIP": f"{wheel}", "PIP_NO_INDEX": "1"})
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert f"installing {wheel} with pip" in first.stdout and "Installed." in first.stdout
+    assert "profile: default" in first.stdout and "device: cpu" in first.stdout
+    second = run(clean_python, "-c", cell.source, cwd=tmp_path)
+    assert second.returncode == 0 and "installing" not in second.stdout
+    where = run(clean_python, "-c", "import mnist_helpers, sys; print(mnist_helpers.__file__)",
+                cwd=tmp_path)
+    assert str(REPO) not in where.stdout and "site-packages" in where.stdout
+
+
+def test_the_series_runs_from_another_folder_with_the_package_installed(
+        clean_python, wheel, tmp_path, mnist_raw_dir):
+    """Every notebook, copied to a folder of their own, run with the installed package (quick
+    profile): data, models and outputs go to ./mnist-workspace there, and nothing is written
+    into the repository."""
+    installed = run(clean_python, "-m", "pip", "install", "--no-deps", "--quiet", str(wheel),
+                    cwd=tmp_path)
+    assert installed.returncode == 0, installed.stderr
+    course = tmp_path / "my course"
+    course.mkdir()
+    for path in NOTEBOOKS:
+        shutil.copy(path, course / path.name)
+    before = sorted(p.name for p in REPO.iterdir())
+    result = run(clean_python, "-m", "mnist_helpers", "run-notebooks", cwd=course,
+                 env={"MNIST_PROFILE": "quick", "MNIST_DATA_DIR": str(mnist_raw_dir)},
+                 timeout=1800)
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:len(NOTEBOOKS)]] == [p.name for p in NOTEBOOKS]
+    assert lines[-1].startswith("test accuracy: ")
+    workspace = course / "mnist-workspace"
+    assert (workspace / "models" / "mnist_cnn_quick.pt").is_file()
+    assert (workspace / "data" / "MNIST" / "raw").is_dir()
+    executed = sorted(p.name for p in (workspace / "build" / "notebooks").glob("*.ipynb"))
+    assert executed == [p.name for p in NOTEBOOKS]
+    for name in executed:
+        cells = json.loads((workspace / "build" / "notebooks" / name).read_text())["cells"]
+        errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+        assert errors == [], name
+    assert sorted(p.name for p in REPO.iterdir()) == before
