@@ -114,6 +114,29 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
     return path
 
 
+def add_metadata(path: str | os.PathLike, **items: object) -> None:
+    """Add ``items`` to a checkpoint's metadata (written atomically, with a new digest)."""
+    payload = read_checkpoint(path)
+    payload["metadata"].update(items)
+    _rewrite(path, payload)
+
+
+def drop_resume_state(path: str | os.PathLike) -> None:
+    """Remove what only resuming needs (optimizer state, last-epoch weights) from a checkpoint:
+    a file for predicting, a third of the size."""
+    payload = read_checkpoint(path)
+    payload.pop("resume", None)
+    _rewrite(path, payload)
+
+
+def _rewrite(path: str | os.PathLike, payload: dict) -> None:
+    payload["integrity"] = integrity_digest(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_write(Path(path), fsync=True) as out:
+        out.write(buffer.getbuffer())
+
+
 def _refuse(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"{path}: {why}")
 
@@ -198,7 +221,7 @@ class CheckpointInfo:
 
     @property
     def num_classes(self) -> int:
-        """10 digits, or 11 with a "not a digit" class."""
+        """10 digits, or 12 with "not a digit" and "two digits"."""
         return int(self.arch_kwargs.get("num_classes", 10))
 
 

@@ -14,14 +14,21 @@ import time
 from pathlib import Path
 
 from . import config
-from .checkpoint import default_checkpoint_path, load_checkpoint
+from .calibration import fit_refusal
+from .checkpoint import (
+    add_metadata,
+    default_checkpoint_path,
+    drop_resume_state,
+    load_checkpoint,
+)
 from .data import TensorBatches, load_tensors, prepare_training_data
 from .device import describe_device, get_device, seed_everything
 from .errors import ConfigError, ImageError, MnistError
 from .evaluate import evaluate
 from .files import ensure_writable_folder
 from .models import build_model, count_parameters
-from .predict import predict_files
+from .numbers import read_number
+from .predict import Refusal, each_image, predict_image
 from .profiles import get_profile
 from .train import fit
 
@@ -50,6 +57,16 @@ def _train(args: argparse.Namespace) -> int:
     history = fit(model, data.train, data.val, profile, device=device, seed=args.seed,
                   checkpoint_path=out, resume_from=args.resume, verbose=True)
     print(f"training time: {time.perf_counter() - started:.1f} s")
+    if data.val_nondigits is not None and not history.stopped:
+        threshold, curve = fit_refusal(model, TensorBatches(
+            data.val.dataset.concat(data.val_nondigits), 1000))
+        at = int((curve.thresholds <= threshold).nonzero().max())
+        add_metadata(out, refusal_threshold=threshold)
+        print(f"refusal threshold (fitted on validation images): {threshold:.3f}; there it "
+              f"refuses {100 * curve.nondigits_refused[at]:.1f}% of non-digits and reads "
+              f"{100 * curve.digits_right[at]:.2f}% of digits right")
+    if args.no_resume_state and not history.stopped:
+        drop_resume_state(out)
     print(evaluate(model, data.test).log_line())
     print(f"checkpoint: {out}")
     return 130 if history.stopped else 0
@@ -71,21 +88,36 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     checkpoint = config.shipped_checkpoint_path() if args.checkpoint is None else args.checkpoint
-    model, _ = load_checkpoint(checkpoint, device)
+    model, info = load_checkpoint(checkpoint, device)
+    refusal = Refusal.from_metadata(info.metadata)
+    if args.number:
+        results = each_image(args.paths, lambda image, path: read_number(
+            model, image, path, refusal), decode_size=1024)
+    else:
+        results = each_image(args.paths, lambda image, path: predict_image(
+            model, image, path, refusal))
     failed = 0
-    for result in predict_files(model, args.paths):
+    for result in results:  # printed one by one, as soon as each image is done
         if isinstance(result, ImageError):
             failed += 1
-            path, _, reason = str(result).partition(": ")
             if args.json:
-                print(json.dumps({"path": path, "error": reason or str(result)}), flush=True)
+                print(json.dumps({"path": result.path, "error": result.reason}), flush=True)
             else:
                 print(f"{result}", file=sys.stderr, flush=True)
         elif args.json:
             print(json.dumps(result.to_json()), flush=True)
         else:
-            print(f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)", flush=True)
+            print(f"{result.path}: {_plain(result)}", flush=True)
     return 1 if failed else 0
+
+
+def _plain(result: object) -> str:
+    """A prediction or a number reading, as one line of text."""
+    if hasattr(result, "number"):
+        return result.number if result.number is not None else "no number (no digits found)"
+    if result.digit is None:
+        return result.reason
+    return f"{result.digit} ({100 * result.confidence:.1f}%)"
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
@@ -119,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     train.add_argument("--arch", default=None, help="override the profile's architecture")
+    train.add_argument("--no-resume-state", action="store_true",
+                       help="leave out what resuming needs: a smaller file, to ship")
     train.add_argument("--resume", default=None,
                        help="checkpoint of an interrupted run of the same profile to continue")
     train.set_defaults(func=_train)
@@ -133,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", default=None,
                     help="default: the model shipped in the package")
     pr.add_argument("--json", action="store_true", help="one JSON object per image")
+    pr.add_argument("--number", action="store_true",
+                    help="read a whole number (a line of digits) in each image")
     pr.set_defaults(func=_predict)
 
     nb = sub.add_parser("run-notebooks", help="execute the notebook series headless")

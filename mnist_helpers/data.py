@@ -28,6 +28,10 @@ from .download import prepare_mnist
 from .errors import ConfigError, MNISTDataError
 from .profiles import Profile
 
+#: The labels of the two classes beyond the digits, in models that have them: "not a digit",
+#: and "two digits" (two that touch, read as one: a number must be cut there).
+NOT_A_DIGIT, TWO_DIGITS = 10, 11
+
 #: The four unpacked files of each split: (images, labels).
 SPLIT_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -113,6 +117,17 @@ class MNISTTensors:
         """The same split on ``device``."""
         return MNISTTensors(self.pixels.to(device), self.labels.to(device))
 
+    def concat(self, other: MNISTTensors) -> MNISTTensors:
+        """This split followed by ``other``."""
+        return MNISTTensors(torch.cat([self.pixels, other.pixels.to(self.pixels.device)]),
+                            torch.cat([self.labels, other.labels.to(self.labels.device)]))
+
+    def with_extra(self, pixels: torch.Tensor, label: int = NOT_A_DIGIT) -> MNISTTensors:
+        """This split and more images ``pixels`` (uint8 N×28×28), all labelled ``label``
+        (:data:`NOT_A_DIGIT` or :data:`TWO_DIGITS`)."""
+        return self.concat(MNISTTensors(pixels, torch.full((len(pixels),), label,
+                                                            dtype=self.labels.dtype)))
+
 
 def load_tensors(train: bool, data_dir: str | os.PathLike | None = None, *,
                  device: torch.device | str = "cpu", cache_dir: str | os.PathLike | None = None,
@@ -170,11 +185,13 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
 
 @dataclass
 class TrainingData:
-    """The three splits of a run, as batch iterables."""
+    """The three splits of a run, as batch iterables (and, for a profile with a "not a
+    digit" class, validation non-digits, kept apart so epochs are chosen on digits)."""
 
     train: Iterable[tuple[torch.Tensor, torch.Tensor]]
     val: TensorBatches
     test: TensorBatches
+    val_nondigits: MNISTTensors | None = None
 
 
 def prepare_training_data(profile: Profile, device: torch.device | str, *, seed: int = 0,
@@ -196,6 +213,13 @@ def prepare_training_data(profile: Profile, device: torch.device | str, *, seed:
     # Every image trains: no copy is needed (the batches are shuffled anyway).
     train_images = (full_train if len(train_idx) == len(full_train)
                     else full_train.subset(train_idx))
+    val_images = full_train.subset(val_idx)
+    val_nondigits = None
+    if profile.nondigits:  # and a tenth as many unseen ones, for validation
+        train_images = _with_nondigits(train_images, profile.nondigits, seed=1)
+        empty = MNISTTensors(val_images.pixels[:0], val_images.labels[:0])
+        val_nondigits = _with_nondigits(empty, profile.nondigits // 10, seed=2,
+                                        digits=val_images.pixels)
     if profile.eval_limit is not None:
         test = test.subset(slice(0, profile.eval_limit))
     if profile.loader == "classic":
@@ -204,9 +228,21 @@ def prepare_training_data(profile: Profile, device: torch.device | str, *, seed:
             indices=train_idx, shuffle=True, seed=seed, pin_memory=device.type == "cuda")
     else:
         train = TensorBatches(train_images, profile.batch_size, shuffle=True, seed=seed)
-    return TrainingData(train=train, val=TensorBatches(full_train.subset(val_idx),
-                                                       eval_batch_size),
-                        test=TensorBatches(test, eval_batch_size))
+    return TrainingData(train=train, val=TensorBatches(val_images, eval_batch_size),
+                        test=TensorBatches(test, eval_batch_size), val_nondigits=val_nondigits)
+
+
+def _with_nondigits(split: MNISTTensors, count: int, seed: int,
+                    digits: torch.Tensor | None = None) -> MNISTTensors:
+    """``split`` and ``count`` generated non-digits: four fifths pictures that are not digits
+    (:data:`NOT_A_DIGIT`), one fifth two touching digits of ``digits`` (:data:`TWO_DIGITS`;
+    by default the split's own)."""
+    from .nondigits import nondigit_pixels, pair_pixels
+
+    pairs = count // 5
+    return split.with_extra(nondigit_pixels(count - pairs, seed=seed)).with_extra(
+        pair_pixels(pairs, seed=seed, digits=split.pixels if digits is None else digits),
+        TWO_DIGITS)
 
 
 def compute_mean_std(pixels: torch.Tensor) -> tuple[float, float]:

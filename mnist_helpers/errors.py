@@ -27,4 +27,8 @@ class CheckpointError(MnistError, RuntimeError):
 
 
 class ImageError(MnistError, ValueError):
-    """An image could not be used."""
+    """An image could not be used: ``reason`` says why, ``path`` names it when it is known."""
+
+    def __init__(self, reason: str, path: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}" if path is not None else reason)
+        self.reason, self.path = reason, path

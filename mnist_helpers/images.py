@@ -28,17 +28,17 @@ def open_image(path: str | os.PathLike, *, decode_size: int = 512) -> Image.Imag
     path = Path(path)
     try:
         if not path.exists():
-            raise ImageError(f"{path}: no such file")
+            raise ImageError("no such file", str(path))
         if path.is_dir():
-            raise ImageError(f"{path}: is a folder, not an image")
+            raise ImageError("is a folder, not an image", str(path))
         if path.stat().st_size == 0:
-            raise ImageError(f"{path}: the file is empty")
+            raise ImageError("the file is empty", str(path))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise ImageError(f"{path}: {width}×{height} is too large to be a digit photo "
+                raise ImageError(f"{width}×{height} is too large to be a digit photo "
                                  f"(limit {MAX_PIXELS:,} pixels); resize it first")
             image.seek(0)  # first frame of an animation
             if image.format == "JPEG" and min(width, height) > decode_size:
@@ -50,13 +50,13 @@ def open_image(path: str | os.PathLike, *, decode_size: int = 512) -> Image.Imag
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: declared size is too large ({exc})") from exc
+        raise ImageError(f"declared size is too large ({exc})", str(path)) from exc
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file PIL can read") from None
+        raise ImageError("not an image file PIL can read", str(path)) from None
     except PermissionError:
-        raise ImageError(f"{path}: permission denied (cannot read the file)") from None
+        raise ImageError("permission denied (cannot read the file)", str(path)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path}: the image data is damaged or truncated ({exc})") from exc
+        raise ImageError(f"the image data is damaged or truncated ({exc})", str(path)) from exc
     return image
 
 

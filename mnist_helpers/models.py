@@ -1,5 +1,5 @@
 """The networks, by name. Every model takes N×1×28×28 normalised images and returns logits,
-one score per class (10 digits, or 11 with a "not a digit" class).
+one score per class (10 digits, or 12 with "not a digit" and "two digits").
 
 Baselines, to see what convolutions buy:
 
@@ -259,7 +259,7 @@ ARGUMENT_RANGES: dict[str, tuple[type, float, float]] = {
     "width": (int, 1, 256),
     "hidden": (int, 2, 4096),
     "border": (int, 0, 4),
-    "num_classes": (int, 10, 11),
+    "num_classes": (int, 10, 12),
     "dropout1": (float, 0.0, 0.95),
     "dropout2": (float, 0.0, 0.95),
 }

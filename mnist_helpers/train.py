@@ -66,6 +66,18 @@ def make_scheduler(profile: Profile, optimizer: torch.optim.Optimizer, steps_per
         pct_start=min(max(0.25, 1.5 / total), 0.9), cycle_momentum=False)
 
 
+def learning_rates(profile: Profile, steps_per_epoch: int) -> list[float]:
+    """The learning rate of every step of a run of ``profile``, as its schedule plans it."""
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=profile.lr)
+    scheduler = make_scheduler(profile, optimizer, steps_per_epoch)
+    rates = []
+    for _ in range(profile.epochs * steps_per_epoch):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
 @dataclass
 class TrainingSetup:
     """Everything that changes the weights besides the model and the data, made once per run

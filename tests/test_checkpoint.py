@@ -291,3 +291,18 @@ def test_the_shipped_model_loads_and_is_intact():
     model, info = load_checkpoint(shipped_checkpoint_path())
     assert info.arch in ("fast_cnn", "deep_cnn", "tiny_cnn")
     assert info.profile.get("name") == "robust"
+
+
+def test_dropping_the_resume_state_keeps_the_model_and_its_integrity(tmp_path, quick_model,
+                                                                       batch):
+    from mnist_helpers.checkpoint import drop_resume_state, read_checkpoint
+
+    path = save(tmp_path / "m.pt", quick_model, metadata={"epochs": 1},
+                resume={"optimizer": {"state": torch.zeros(50_000)}})
+    before = path.stat().st_size
+    drop_resume_state(path)
+    assert "resume" not in read_checkpoint(path) and path.stat().st_size < before - 100_000
+    model, info = load_checkpoint(path)
+    with torch.no_grad():
+        assert torch.equal(model(batch), quick_model.eval()(batch))
+    assert info.epochs == 1

@@ -107,7 +107,11 @@ def test_predict_json_gives_one_line_per_input(quick_checkpoint, mixed_inputs):
     for line, path, label in zip(lines, inputs, expected, strict=True):
         record = json.loads(line)
         assert record["path"] == str(path)
-        if label is None:
+        if path.name == "blank.png":  # a blank page is an answer: not a digit
+            assert record == {"path": str(path), "prediction": None, "reason": record["reason"],
+                              "probabilities": None}
+            assert record["reason"].startswith("not a digit: no ink found")
+        elif label is None:
             assert set(record) == {"path", "error"} and record["error"]
         else:
             assert set(record) == {"path", "prediction", "probabilities"}
@@ -116,7 +120,6 @@ def test_predict_json_gives_one_line_per_input(quick_checkpoint, mixed_inputs):
             assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-4)
             assert np.argmax(record["probabilities"]) == label
     reasons = [json.loads(line).get("error", "") for line in lines]
-    assert "no digit found" in reasons[1]
     assert "not an image" in reasons[2]
     assert "folder has no images" in reasons[3]
     assert "no such file" in reasons[5]
@@ -134,14 +137,65 @@ def test_predict_plain_output_and_exit_zero(quick_checkpoint, mixed_inputs, caps
         assert re.fullmatch(rf"{re.escape(str(path))}: {label} \(\d+\.\d%\)", line), line
 
 
-def test_predict_plain_errors_go_to_stderr(quick_checkpoint, mixed_inputs, capsys):
+def test_predict_plain_errors_go_to_stderr_and_refusals_to_stdout(quick_checkpoint,
+                                                                  mixed_inputs, capsys):
     inputs, _ = mixed_inputs
+    code = main(["predict", "--checkpoint", str(quick_checkpoint), "--device", "cpu",
+                 str(inputs[2])])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err.strip().startswith(f"{inputs[2]}: not an image file")
     code = main(["predict", "--checkpoint", str(quick_checkpoint), "--device", "cpu",
                  str(inputs[1])])
     captured = capsys.readouterr()
-    assert code == 1 and captured.out == ""
-    assert captured.err.strip() == f"{inputs[1]}: no digit found (the image is blank or has " \
-                                   "too little contrast)"
+    assert code == 0 and captured.err == "", "refusing is an answer, not a failure"
+    assert captured.out.strip() == f"{inputs[1]}: not a digit: no ink found (the image is " \
+                                   "blank or has too little contrast)"
+
+
+def test_predict_refuses_what_is_not_a_digit(tmp_path):
+    """The shipped model has a "not a digit" class: a typed word is refused, exit status 0."""
+    from mnist_helpers.nondigits import TEST_FONTS, draw_nondigit, load_fonts
+
+    rng = np.random.default_rng(0)
+    fonts = load_fonts(TEST_FONTS)
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"word_{i}.png"
+        Image.fromarray((draw_nondigit("word", rng, fonts, size=160) * 255).astype(np.uint8)
+                        ).save(path)
+        paths.append(path)
+    result = run_cli("predict", "--json", *paths)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    refused = [r for r in records if r["prediction"] is None]
+    assert len(refused) >= 3, records
+    for record in refused:
+        assert record["reason"].startswith("not a digit (")
+        assert len(record["probabilities"]) == 10
+
+
+def test_predict_number_json(tmp_path, mixed_inputs):
+    from mnist_helpers.images import rasterize_strokes
+    from mnist_helpers.lab.pictures import STROKES
+
+    strokes = [[(20 + 90 * i + 60 * x, 20 + 100 * y) for x, y in stroke]
+               for i, digit in enumerate((2, 0, 2, 4)) for stroke in STROKES[digit]]
+    path = tmp_path / "2024.png"
+    Image.fromarray((rasterize_strokes(strokes, (400, 150), 10) * 255).astype(np.uint8)
+                    ).save(path)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 100), 255).save(blank)
+    result = run_cli("predict", "--number", "--json", path, blank, tmp_path / "missing.png")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    number, nothing, missing = (json.loads(line) for line in result.stdout.splitlines())
+    assert number["number"] == "2024" and number["path"] == str(path)
+    assert [d["prediction"] for d in number["digits"]] == [2, 0, 2, 4]
+    assert all(len(d["probabilities"]) == 10 and len(d["box"]) == 4 for d in number["digits"])
+    assert nothing == {"path": str(blank), "number": None, "digits": []}
+    assert missing["path"].endswith("missing.png") and "no such file" in missing["error"]
+    plain = run_cli("predict", "--number", path)
+    assert plain.stdout.strip() == f"{path}: 2024"
 
 
 def test_predict_uses_the_shipped_model_by_default(mixed_inputs):

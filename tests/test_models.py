@@ -55,7 +55,7 @@ def test_every_architecture_can_have_a_not_a_digit_class(arch, batch):
     ("fast_cnn", {"width": 0}, "out of range"),
     ("fast_cnn", {"width": 2.5}, "out of range"),
     ("fast_cnn", {"width": True}, "out of range"),
-    ("fast_cnn", {"num_classes": 12}, "out of range"),
+    ("fast_cnn", {"num_classes": 13}, "out of range"),
     ("classic_cnn", {"dropout1": 1.5}, "out of range"),
 ])
 def test_build_model_checks_its_arguments(arch, kwargs, expected):

@@ -222,9 +222,18 @@ def test_exif_orientation_is_applied(files, digits, photo_of):
 # --- bad files: one clear line each, never a crash ----------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["1x1", "blank"])
+def test_images_without_ink_are_refused_not_errors(kind, files, quick_model):
+    """A blank page is an answer, "not a digit", not a broken file."""
+    path, _ = files[kind]
+    prediction = predict_file(quick_model, path)
+    assert prediction.digit is None and prediction.probabilities is None
+    assert prediction.reason.startswith("not a digit: no ink found")
+    assert prediction.to_json() == {"path": str(path), "prediction": None,
+                                    "reason": prediction.reason, "probabilities": None}
+
+
 @pytest.mark.parametrize("kind,reason", [
-    ("1x1", "no digit found"),
-    ("blank", "no digit found"),
     ("empty", "the file is empty"),
     ("text", "not an image file"),
     ("truncated", "damaged or truncated"),
@@ -266,7 +275,9 @@ def test_predict_files_never_raises_and_keeps_the_order(files, quick_model):
     assert len(results) == len(names)
     for name, result in zip(names, results, strict=True):
         path, label = files[name]
-        if label is None:
+        if name in ("1x1", "blank"):
+            assert isinstance(result, Prediction) and result.digit is None, name
+        elif label is None:
             assert isinstance(result, ImageError), name
             assert str(result).startswith(f"{path}: "), str(result)
             assert "\n" not in str(result)
