@@ -14,7 +14,6 @@ from mnist_helpers import TensorBatches, TrainingData, evaluate
 from mnist_helpers.display.widgets import DrawDigit, Playground, PredictionBrowser
 from mnist_helpers.display.widgets.browser import ALL_DIGITS
 from mnist_helpers.display.widgets.common import format_error, report_errors
-from mnist_helpers.errors import ImageError
 from mnist_helpers.images import rasterize_strokes
 
 #: A "1" and a "7" as the canvas sends them: strokes of [x, y] points on a 280×280 canvas.
@@ -245,8 +244,8 @@ def test_draw_predict_from_pixels_uses_the_image_preprocessing(quick_model, test
         drawn = 1.0 - np.asarray(Image.fromarray(digit).resize(
             (280, 280), Image.Resampling.BILINEAR), dtype=float) / 255.0  # dark on light
         assert draw.predict_from_pixels(drawn).digit == int(labels[i])
-    with pytest.raises(ImageError, match="no digit"):
-        draw.predict_from_pixels(np.ones((280, 280)))
+    blank = draw.predict_from_pixels(np.ones((280, 280)))
+    assert blank.digit is None and blank.reason.startswith("not a digit: no ink found")
 
 
 def test_draw_error_is_shown_in_its_output(quick_model):
@@ -269,3 +268,45 @@ def test_the_sketchpad_script_ships_with_the_package():
 
     assert Path(draw.__file__).with_name("sketchpad.js").is_file()
     assert "export default { render }" in str(SketchPad._esm)
+
+
+# ---- write a number -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    from mnist_helpers import load_checkpoint
+    from mnist_helpers.config import shipped_checkpoint_path
+    from mnist_helpers.predict import Refusal
+
+    model, info = load_checkpoint(shipped_checkpoint_path())
+    return model, Refusal.from_metadata(info.metadata)
+
+
+def test_draw_number_reads_strokes_and_shows_boxes(shipped_model):
+    from mnist_helpers.display.widgets import DrawNumber
+    from mnist_helpers.lab.pictures import STROKES
+
+    model, refusal = shipped_model
+    widget = DrawNumber(model, refusal=refusal, width=640, height=200)
+    assert "Write a number" in widget.result.value and widget.last is None
+    strokes = [[[40 + 120 * i + 80 * x, 30 + 140 * y] for x, y in stroke]
+               for i, digit in enumerate((1, 9, 8, 4)) for stroke in STROKES[digit]]
+    widget.pad.strokes = strokes  # what writing in the browser does
+    assert widget.last is not None and widget.last.number == "1984"
+    assert "Number: 1984" in widget.result.value
+    assert bytes(widget.boxes.value).startswith(b"\x89PNG")
+    assert len(widget.digits.children) == 4
+    widget.clear()
+    assert widget.pad.strokes == [] and widget.last is None
+
+
+def test_draw_digit_says_when_it_is_not_a_digit(shipped_model):
+    model, refusal = shipped_model
+    draw = DrawDigit(model, refusal=refusal)
+    spiral = [[[140 + t * 6 * np.cos(t), 140 + t * 6 * np.sin(t)] for t in np.linspace(0, 18, 80)]]
+    hatch = [[[40 + 40 * i, 40], [80 + 40 * i, 240]] for i in range(5)]
+    refused = [draw.predict_strokes(s) for s in (spiral, hatch)]
+    assert any(r.digit is None for r in refused), [r.digit for r in refused]
+    draw.pad.strokes = hatch if refused[1].digit is None else spiral
+    assert "Not a digit" in draw.prediction.value

@@ -1,6 +1,7 @@
 """Figures the notebooks show: samples, class counts, pixel values, training curves, the
-learning-rate schedule, confusion matrix, error rates, probabilities and preprocessing steps.
-Each function returns its ``Figure``."""
+learning-rate schedule, confusion matrix, error rates, probabilities, preprocessing steps,
+a number read in a picture, refusal curves and reliability diagrams. Each function returns
+its ``Figure``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 
+from ..calibration import RefusalCurve, Reliability
 from ..config import DIGITS, MNIST_MEAN, MNIST_STD
+from ..numbers import NumberReading
 from ..train import History
 
 RIGHT, WRONG, TRUE = "tab:green", "tab:red", "tab:blue"
@@ -27,12 +31,13 @@ def to_pixels(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(image).reshape(28, 28), 0.0, 1.0)
 
 
-def show_samples(images: torch.Tensor | Sequence[np.ndarray], labels: Sequence[int],
+def show_samples(images: torch.Tensor | Sequence[np.ndarray], labels: Sequence[int | str],
                  predicted: Sequence[int] | None = None,
                  confidence: Sequence[float] | None = None, *, columns: int = 8,
                  title: str = "MNIST samples") -> Figure:
     """A grid of digits titled with their label, or with label and prediction (green right,
-    red wrong) and, if given, the prediction's probability."""
+    red wrong) and, if given, the prediction's probability. A label that is a string (for a
+    picture with no true digit) is the title as it stands."""
     n = len(labels)
     rows = -(-n // columns)
     height = 1.2 if predicted is None else 1.5
@@ -43,6 +48,9 @@ def show_samples(images: torch.Tensor | Sequence[np.ndarray], labels: Sequence[i
         if i >= n:
             continue
         ax.imshow(to_pixels(images[i]), cmap="gray", vmin=0, vmax=1)
+        if isinstance(labels[i], str):
+            ax.set_title(labels[i], fontsize=8)
+            continue
         if predicted is None:
             ax.set_title(f"{int(labels[i])}", fontsize=10)
             continue
@@ -59,10 +67,9 @@ def show_samples(images: torch.Tensor | Sequence[np.ndarray], labels: Sequence[i
 def plot_grouped_bars(values: dict[str, Sequence[float]], groups: Sequence[str], *,
                       ylabel: str, title: str, ylim: tuple[float, float] | None = None,
                       xlabel: str = "", value_fmt: str | None = "%.1f",
-                      figsize: tuple[float, float] | None = None,
-                      legend_loc: str = "lower right") -> Figure:
+                      figsize: tuple[float, float] | None = None) -> Figure:
     """Bars of several series side by side for each group, each bar labelled with its value
-    in ``value_fmt`` unless that is None."""
+    in ``value_fmt`` unless that is None; the legend sits outside, on the right."""
     fig, ax = plt.subplots(figsize=figsize or (max(6.0, 0.9 * len(groups) * len(values)), 3.4))
     width = 0.8 / len(values)
     x = np.arange(len(groups))
@@ -73,7 +80,7 @@ def plot_grouped_bars(values: dict[str, Sequence[float]], groups: Sequence[str],
     ax.set(xticks=x, xticklabels=list(groups), xlabel=xlabel, ylabel=ylabel, title=title)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    ax.legend(loc=legend_loc, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -82,7 +89,7 @@ def plot_class_counts(counts: dict[str, Sequence[int]], title: str = "Images per
                       ) -> Figure:
     """Side-by-side bars of how many images each digit has, per split."""
     return plot_grouped_bars(counts, [str(d) for d in DIGITS], ylabel="images", title=title,
-                             xlabel="digit", value_fmt=None, figsize=(7, 3), legend_loc="best")
+                             xlabel="digit", value_fmt=None, figsize=(7.5, 3))
 
 
 def plot_pixel_histogram(pixels: torch.Tensor, title: str = "Pixel values (training set)"
@@ -172,26 +179,29 @@ def plot_error_rates(cm: torch.Tensor, title: str = "Mistakes per digit (test se
 
 def plot_prediction(pixels: torch.Tensor | np.ndarray, probabilities: Sequence[float],
                     true_label: int | None = None, title: str | None = None) -> Figure:
-    """The 28×28 input beside every class's probability, on a log scale so that a runner-up
-    at 0.1% is as visible as the winner at 99.9%, each bar labelled with its value."""
-    probs = np.clip(np.asarray(probabilities, dtype=float), 1e-7, 1.0)
-    predicted = int(probs.argmax())
+    """The 28×28 input beside every digit's probability in percent, on a log scale so that a
+    runner-up at 0.1% is as visible as the winner at 99.9%; the values are written beside the
+    axes (below 0.00001% as "<1e-05%", the axis floor)."""
+    floor = 1e-5  # percent
+    percent = 100 * np.asarray(probabilities, dtype=float)
+    predicted = int(percent.argmax())
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.5, 2.9),
                                    gridspec_kw={"width_ratios": [1, 2.4]})
     ax1.imshow(to_pixels(pixels), cmap="gray", vmin=0, vmax=1)
     ax1.axis("off")
     label = f"predicted {predicted}" + (f", true {true_label}" if true_label is not None else "")
     ax1.set_title(title or label, fontsize=9)
-    colors = ["tab:gray"] * len(probs)
+    colors = ["tab:gray"] * len(percent)
     colors[predicted] = RIGHT if true_label in (None, predicted) else WRONG
     if true_label is not None and true_label != predicted:
         colors[true_label] = TRUE
-    names = [str(d) for d in range(len(probs))]
-    ax2.barh(names, probs, color=colors)
-    for y, p in enumerate(probs):
-        ax2.text(p * 1.3, y, f"{100 * p:.3g}%", va="center", fontsize=7)
-    ax2.set(xscale="log", xlim=(1e-7, 30), ylabel="digit", title=f"{label}: probability of each "
-            "digit (log scale)", xlabel="probability")
+    ax2.barh([str(d) for d in range(len(percent))], np.clip(percent, floor, 100), color=colors)
+    for y, p in enumerate(percent):
+        text = f"{p:.3g}%" if p >= floor else f"<{floor:g}%"
+        ax2.text(1.02, y, text, va="center", fontsize=7,
+                 transform=ax2.get_yaxis_transform())
+    ax2.set(xscale="log", xlim=(floor, 100), ylabel="digit", xlabel="probability (%, log scale)",
+            title=f"{label}: probability of each digit")
     ax2.invert_yaxis()
     fig.tight_layout()
     return fig
@@ -205,6 +215,90 @@ def plot_steps(steps: dict[str, np.ndarray], title: str = "What the model sees")
         ax.set_title(f"{name.replace('_', ' ')}\n{pixels.shape[1]}×{pixels.shape[0]}",
                      fontsize=8)
         ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_number_reading(image: Image.Image | np.ndarray, reading: NumberReading,
+                        title: str | None = None) -> Figure:
+    """The part of the picture around what was found, with a box round every digit and what
+    was read in it (green), and the regions refused as not digits (red, dashed)."""
+    pixels = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
+    found = reading.digits + reading.refused
+    left, top = 0, 0
+    if found:  # crop to the boxes and a margin of half their height: the rest is bare paper
+        x0 = min(d.box[0] for d in found)
+        y0 = min(d.box[1] for d in found)
+        x1 = max(d.box[0] + d.box[2] for d in found)
+        y1 = max(d.box[1] + d.box[3] for d in found)
+        margin = (y1 - y0) // 2 + 10
+        left, top = max(0, x0 - margin), max(0, y0 - margin)
+        pixels = pixels[top:y1 + margin, left:x1 + margin]
+    scale = 80 * max(1.0, pixels.shape[1] / 800)  # pixels per inch: at most 10 inches wide
+    fig, ax = plt.subplots(figsize=(0.6 + pixels.shape[1] / scale,
+                                    0.8 + pixels.shape[0] / scale))
+    ax.imshow(pixels, cmap="gray", vmin=0, vmax=255 if pixels.max() > 1 else 1)
+    for digit in found:
+        x, y, w, h = digit.box
+        x, y = x - left, y - top
+        refused = digit.digit is None
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5,
+                                   edgecolor=WRONG if refused else RIGHT,
+                                   linestyle="--" if refused else "-"))
+        ax.text(x + w / 2, y - 4, "?" if refused else str(digit.digit), ha="center",
+                va="bottom", fontsize=11, fontweight="bold", color=WRONG if refused else RIGHT)
+    ax.axis("off")
+    ax.set_title(title or f"read: {reading.number}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_refusal_curves(curves: dict[str, RefusalCurve], chosen: dict[str, float],
+                        title: str = "Refusing non-digits against keeping digits") -> Figure:
+    """For each method, every threshold as a point: the share of non-digits refused (x)
+    against the share of real digits still read right (y); the chosen threshold marked."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, curve in curves.items():
+        line, = ax.plot(100 * curve.nondigits_refused, 100 * curve.digits_right, label=name)
+        if name in chosen:
+            at = int((curve.thresholds <= chosen[name]).nonzero().max())
+            ax.plot(100 * curve.nondigits_refused[at], 100 * curve.digits_right[at], "o",
+                    ms=9, color=line.get_color(), markeredgecolor="black")
+            ax.annotate(f"threshold {chosen[name]:.2f}",
+                        (100 * float(curve.nondigits_refused[at]),
+                         100 * float(curve.digits_right[at])),
+                        xytext=(-10, -22), textcoords="offset points", fontsize=8, ha="right")
+    ax.set(xlabel="non-digits refused (%)", ylabel="real digits accepted and right (%)",
+           title=title, xlim=(0, 101))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(diagrams: dict[str, Reliability],
+                     title: str = "Reliability: how sure against how often right") -> Figure:
+    """One reliability diagram per entry: bars of accuracy per confidence bin against the
+    diagonal of perfect calibration, with the expected calibration error in the title and the
+    number of images of each bin written at the foot of its bar."""
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.2 * len(diagrams), 3.8),
+                             squeeze=False)
+    for ax, (name, diagram) in zip(axes.flat, diagrams.items(), strict=True):
+        width = float(diagram.edges[1] - diagram.edges[0])
+        centres = (diagram.edges[:-1] + width / 2).numpy()
+        used = diagram.count > 0
+        ax.bar(centres[used], 100 * diagram.accuracy[used].numpy(), width=width * 0.9,
+               color=TRUE, alpha=0.7, label="accuracy in the bin")
+        ax.plot([0, 1], [0, 100], "k--", lw=1, label="perfect calibration")
+        ax.plot(diagram.confidence[used].numpy(), 100 * diagram.accuracy[used].numpy(), "o",
+                color="black", ms=3, label="mean confidence of the bin")
+        for x, count in zip(centres[used], diagram.count[used].tolist(), strict=True):
+            ax.text(x, 3, f"{int(count):,}", rotation=90, ha="center", va="bottom", fontsize=6)
+        ax.set(xlabel="confidence (largest probability)", ylabel="accuracy (%)",
+               title=f"{name}\nECE {100 * diagram.expected_calibration_error:.2f}%",
+               xlim=(0, 1), ylim=(0, 101))
+        ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -102,6 +102,6 @@ def plot_ladder(labels: Sequence[str], images_per_second: Sequence[float],
         ax.text(speed, y, f" {speed:,.0f}{step}", va="center", fontsize=8)
     ax.set(xlabel="training images per second", title=title)
     ax.invert_yaxis()
-    ax.margins(x=0.45)
+    ax.set_xlim(0, 1.9 * speeds.max())  # room for the labels right of the longest bar
     fig.tight_layout()
     return fig

@@ -1,4 +1,4 @@
-"""Notebook 07 in a real browser: JupyterLab, headless Chromium, mouse clicks and strokes.
+"""Notebook 09 in a real browser: JupyterLab, headless Chromium, mouse clicks and strokes.
 
 Run with ``make test-browser`` (or ``MNIST_BROWSER_TEST=1 pytest tests/browser``); the normal
 ``pytest tests`` run skips this module. It needs ``/usr/bin/chromium`` (Debian's ``chromium``
@@ -33,7 +33,7 @@ if os.environ.get("MNIST_BROWSER_TEST") != "1":
 sync_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = REPO / "notebooks" / "07_interactive.ipynb"
+NOTEBOOK = REPO / "notebooks" / "09_interactive.ipynb"
 OUT = REPO / "build" / "browser"
 CHROMIUM = os.environ.get("MNIST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,7 +81,7 @@ def copy_without_outputs(source: Path, target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def lab(mnist_raw_dir: Path) -> Iterator[str]:
-    """JupyterLab on a free port of 127.0.0.1 with a token, serving a copy of notebook 07;
+    """JupyterLab on a free port of 127.0.0.1 with a token, serving a copy of notebook 09;
     yields the notebook's URL."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found: `apt-get install -y chromium` (make test-browser "
@@ -214,7 +214,8 @@ def test_every_widget_renders(page):
     body = page.locator("body").inner_text()
     assert "Error displaying widget" not in body
     assert "Traceback" not in body
-    for css in (".mnist-playground", ".mnist-browser", ".mnist-draw", "canvas.mnist-sketchpad"):
+    for css in (".mnist-playground", ".mnist-browser", ".mnist-draw", ".mnist-draw canvas",
+                ".mnist-number", ".mnist-number canvas"):
         assert page.locator(css).count() == 1, f"{css} is not on the page"
         assert page.locator(css).is_visible(), f"{css} is not visible"
     # The cells' own outputs are there too (text and a figure).
@@ -331,18 +332,18 @@ def predicted_digit(page, expected: int) -> int:
     return int(found.group(1))
 
 
-def ink_pixels(page) -> int:
-    return page.evaluate("""() => {
-        const c = document.querySelector('canvas.mnist-sketchpad');
+def ink_pixels(page, css: str = ".mnist-draw canvas") -> int:
+    return page.evaluate("""css => {
+        const c = document.querySelector(css);
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0;
         for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++;
         return n;
-    }""")
+    }""", css)
 
 
 def test_drawn_digits_are_predicted(page):
-    canvas = page.locator("canvas.mnist-sketchpad")
+    canvas = page.locator(".mnist-draw canvas")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box and box["width"] > 100
@@ -364,4 +365,28 @@ def test_drawn_digits_are_predicted(page):
     draw_stroke(page, box, [(0.28, 0.2), (0.72, 0.2), (0.45, 0.85)])
     assert predicted_digit(page, 7) == 7
     shot(page.locator(".mnist-draw"), "08_draw_seven.png")
-    page.screenshot(path=str(OUT / "09_page_end.png"))
+
+
+def test_a_written_number_is_read(page):
+    canvas = page.locator(".mnist-number canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 3 * box["height"], "a wide canvas"
+    result = page.locator(".mnist-number-result")
+    assert "Write a number" in result.inner_text()
+    # "1", "7", "4", each in its own fifth of the canvas.
+    draw_stroke(page, box, [(0.12, 0.2), (0.12, 0.85)])
+    draw_stroke(page, box, [(0.3, 0.2), (0.45, 0.2), (0.36, 0.85)])
+    draw_stroke(page, box, [(0.66, 0.2), (0.57, 0.6), (0.72, 0.6)])
+    draw_stroke(page, box, [(0.68, 0.35), (0.68, 0.85)])
+    page.wait_for_function(
+        "() => /Number: 174/.test(document.querySelector('.mnist-number-result').textContent)",
+        timeout=30 * MS)
+    log(f"number read: {result.inner_text()!r}")
+    assert ink_pixels(page, ".mnist-number canvas") > 1000
+    shot(page.locator(".mnist-number"), "10_draw_number.png")
+    page.locator("button.mnist-number-clear").click()
+    page.wait_for_function(
+        "() => /Write a number/.test(document.querySelector('.mnist-number-result').textContent)",
+        timeout=20 * MS)
+    page.screenshot(path=str(OUT / "11_page_end.png"))

@@ -7,7 +7,7 @@ and an exception inside a callback is shown in the widget's own message area.
 """
 
 from .browser import PredictionBrowser
-from .draw import DrawDigit
+from .draw import DrawDigit, DrawNumber
 from .playground import Playground
 
-__all__ = ["DrawDigit", "Playground", "PredictionBrowser"]
+__all__ = ["DrawDigit", "DrawNumber", "Playground", "PredictionBrowser"]

@@ -1,10 +1,11 @@
 function render({ model, el }) {
   const size = model.get("size");
+  const wide = model.get("width") || size;
   const canvas = document.createElement("canvas");
-  canvas.width = size;
+  canvas.width = wide;
   canvas.height = size;
   canvas.className = "mnist-sketchpad";
-  canvas.style.cssText = `width:${size}px;height:${size}px;border:2px solid #888;` +
+  canvas.style.cssText = `width:${wide}px;height:${size}px;border:2px solid #888;` +
     "border-radius:4px;cursor:crosshair;touch-action:none;background:white";
   el.appendChild(canvas);
   const ctx = canvas.getContext("2d");
@@ -15,7 +16,7 @@ function render({ model, el }) {
 
   function paint() {
     ctx.fillStyle = "white";
-    ctx.fillRect(0, 0, size, size);
+    ctx.fillRect(0, 0, wide, size);
     const width = model.get("line_width");
     ctx.strokeStyle = "black";
     ctx.fillStyle = "black";
@@ -48,7 +49,7 @@ function render({ model, el }) {
   }
   function point(event) {
     const box = canvas.getBoundingClientRect();
-    const x = ((event.clientX - box.left) * size) / box.width;
+    const x = ((event.clientX - box.left) * wide) / box.width;
     const y = ((event.clientY - box.top) * size) / box.height;
     return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
   }

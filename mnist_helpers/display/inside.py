@@ -1,0 +1,145 @@
+"""Looking inside a trained network: what its first layer learned, what each layer makes of
+one digit, which pixels decided its answer, and which training images it finds most alike.
+
+Attributions come from Captum, PyTorch's library for explaining models: integrated
+gradients (how much each pixel contributed, summed along a path from a blank image) and
+occlusion (how much the answer changes when a patch of the image is covered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from ..config import BACKGROUND
+from ..device import model_device
+from ..evaluate import evaluation_mode
+from .plots import to_pixels
+
+
+def first_conv(model: nn.Module) -> nn.Conv2d:
+    """The network's first convolution (the one that looks at pixels)."""
+    return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def plot_filters(model: nn.Module, title: str = "The first layer's filters") -> Figure:
+    """Every filter of the first convolution as a small image: red weights make the output
+    grow where the ink is, blue ones shrink it."""
+    weights = first_conv(model).weight.detach().cpu()[:, 0]
+    n = len(weights)
+    columns = min(n, 8)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.0 + 0.9, rows * 1.25 + 0.5),
+                             squeeze=False)
+    limit = float(weights.abs().max())
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            shown = ax.imshow(weights[i].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(str(i), fontsize=8, pad=2)
+    fig.suptitle(f"{title} ({n} filters of {weights.shape[1]}×{weights.shape[2]})")
+    fig.tight_layout(rect=(0, 0, 0.9, 1), h_pad=0.8)
+    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="weight")
+    return fig
+
+
+def feature_maps(model: nn.Module, image: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """What each stage of ``model.features`` outputs for one normalised 1×1×28×28 image
+    (the stages end where the maps get smaller, or at the end): a list of (name, C×H×W)."""
+    maps, x = [], image.to(model_device(model))
+    if getattr(model, "border", 0):
+        x = x[:, :, model.border:-model.border, model.border:-model.border]
+    with evaluation_mode(model):
+        layers = list(model.features)
+        for i, layer in enumerate(layers):
+            x = layer(x)
+            last = i == len(layers) - 1
+            if last or isinstance(layer, nn.MaxPool2d) or (
+                    isinstance(layers[i + 1], nn.Conv2d) and x.shape[-1] != image.shape[-1]):
+                maps.append((f"after layer {i} ({type(layer).__name__})", x[0].cpu()))
+    return maps
+
+
+def plot_feature_maps(maps: list[tuple[str, torch.Tensor]], image: torch.Tensor,
+                      channels: int = 8, title: str = "What each stage sees") -> Figure:
+    """The input, then the first ``channels`` feature maps of every stage (brighter: a
+    stronger response)."""
+    fig, axes = plt.subplots(len(maps) + 1, channels, figsize=(channels * 1.0,
+                                                              (len(maps) + 1) * 1.15 + 0.4))
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].imshow(to_pixels(image[0]), cmap="gray", vmin=0, vmax=1)
+    axes[0, 0].set_title("input", fontsize=8)
+    for row, (name, stage) in enumerate(maps, start=1):
+        for c in range(min(channels, stage.shape[0])):
+            axes[row, c].imshow(stage[c].numpy(), cmap="magma")
+        axes[row, 0].set_title(f"{name}: {stage.shape[0]}×{stage.shape[1]}×{stage.shape[2]}",
+                               fontsize=8, loc="left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def attributions(model: nn.Module, image: torch.Tensor, target: int) -> dict[str, np.ndarray]:
+    """Which pixels made ``model`` answer ``target`` for one normalised 1×1×28×28 image:
+    integrated gradients (from a blank image) and occlusion (a 4×4 patch slid over it)."""
+    from captum.attr import IntegratedGradients, Occlusion
+
+    device = model_device(model)
+    image = image.to(device)
+    blank = torch.full_like(image, BACKGROUND)
+    with evaluation_mode(model):
+        torch.set_grad_enabled(True)
+        gradients = IntegratedGradients(model).attribute(image, baselines=blank, target=target,
+                                                         n_steps=32)
+        torch.set_grad_enabled(False)
+        occlusion = Occlusion(model).attribute(image, sliding_window_shapes=(1, 4, 4),
+                                               strides=(1, 2, 2), baselines=BACKGROUND,
+                                               target=target)
+    return {"integrated gradients": gradients[0, 0].detach().cpu().numpy(),
+            "occlusion": occlusion[0, 0].detach().cpu().numpy()}
+
+
+def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: str) -> Figure:
+    """The image beside each attribution map (red: pushed towards the answer, blue: away)."""
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1), 2.9))
+    axes[0].imshow(to_pixels(image[0]), cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("input", fontsize=9)
+    for ax, (name, values) in zip(axes[1:], maps.items(), strict=True):
+        limit = float(np.abs(values).max()) or 1.0
+        ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(name, fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def embeddings(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+               ) -> torch.Tensor:
+    """What the network's last layer sees for every image (its input, one vector per image,
+    of unit length), on the CPU."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    found: list[torch.Tensor] = []
+    hook = last.register_forward_pre_hook(lambda _m, inputs: found.append(inputs[0].cpu()))
+    try:
+        with evaluation_mode(model):
+            for images, _ in batches:
+                model(images.to(model_device(model)))
+    finally:
+        hook.remove()
+    return torch.nn.functional.normalize(torch.cat(found), dim=1)
+
+
+def nearest(queries: torch.Tensor, pool: torch.Tensor, k: int = 6
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every query vector, the ``k`` most similar of ``pool`` (cosine similarity):
+    (indices, similarities), each queries × k."""
+    similarity = queries @ pool.T
+    return similarity.topk(k, dim=1).indices, similarity.topk(k, dim=1).values
