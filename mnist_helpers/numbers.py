@@ -1,14 +1,17 @@
 """Reading a whole number — one line of handwritten digits — from one image.
 
-The steps, each a function of its own:
+The steps of :func:`read_number`:
 
 1. :func:`find_ink` (from preprocessing) makes the ink white on black and removes the paper;
-2. :func:`segment` cuts the ink into one region per digit: connected strokes are found
-   (connected components), pieces of one digit that do not touch (the top bar of a 5) are
-   joined when they lie above one another, and a region too wide for one digit (digits that
-   touch) is cut where the ink is thinnest;
-3. every region, left to right, is prepared like a single digit (cropped, fitted into 20×20,
-   centred in 28×28) and classified; a region the model refuses as "not a digit" is left out.
+2. :func:`stroke_groups` finds the connected strokes (connected components), drops specks and
+   joins pieces of one digit that lie above one another (the top bar of a 5);
+3. a group may hold several digits that touch: :func:`candidate_cuts` proposes where to cut it,
+   and the model reads every way of cutting; the reading it is surest of wins (a group the
+   model reads as "two digits" is always cut);
+4. every piece, left to right, is prepared like a single digit (cropped, fitted into 20×20,
+   centred in 28×28) and classified; a piece refused as "not a digit" is left out, unless it
+   stands as tall as the digits around it (a bare stroke between digits is a 1), and a line
+   that is mostly refused is not a number at all.
 """
 
 from __future__ import annotations
