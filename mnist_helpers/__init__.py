@@ -22,7 +22,14 @@ from .data import (
 )
 from .device import describe_device, get_device, seed_everything
 from .download import prepare_mnist
-from .errors import CheckpointError, ConfigError, ImageError, MNISTDataError, MnistError
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    ImageError,
+    MNISTDataError,
+    MnistError,
+    NoInkError,
+)
 from .evaluate import EvalResult, evaluate, predict_all
 from .models import ARCHITECTURES, build_model, count_parameters
 from .predict import Prediction, predict_file, predict_files, predict_image
@@ -34,6 +41,7 @@ __version__ = "0.2.0"
 __all__ = [
     "ARCHITECTURES", "MNIST_MEAN", "MNIST_STD", "PROFILES", "CheckpointError", "CheckpointInfo",
     "ConfigError", "EvalResult", "History", "ImageError", "MNISTDataError", "MNISTTensors",
+    "NoInkError",
     "MnistError", "Prediction", "Profile", "Step", "TensorBatches", "TrainingData",
     "build_model", "classic_loader", "count_parameters", "default_checkpoint_path",
     "describe_device", "evaluate", "fit", "get_device", "get_profile", "load_checkpoint",

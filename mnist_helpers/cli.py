@@ -27,8 +27,8 @@ from .errors import ConfigError, ImageError, MnistError
 from .evaluate import evaluate
 from .files import ensure_writable_folder
 from .models import build_model, count_parameters
-from .numbers import read_number
-from .predict import Refusal, each_image, predict_image
+from .numbers import NumberReading, read_number
+from .predict import Prediction, Refusal, each_image, predict_image
 from .profiles import get_profile
 from .train import fit
 
@@ -111,9 +111,9 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _plain(result: object) -> str:
+def _plain(result: NumberReading | Prediction) -> str:
     """A prediction or a number reading, as one line of text."""
-    if hasattr(result, "number"):
+    if isinstance(result, NumberReading):
         return result.number if result.number is not None else "no number (no digits found)"
     if result.digit is None:
         return result.reason

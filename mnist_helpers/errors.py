@@ -32,3 +32,8 @@ class ImageError(MnistError, ValueError):
     def __init__(self, reason: str, path: str | None = None) -> None:
         super().__init__(f"{path}: {reason}" if path is not None else reason)
         self.reason, self.path = reason, path
+
+
+class NoInkError(ImageError):
+    """The image holds no ink to read (blank, or too little contrast): for a digit reader
+    that is an answer, "not a digit", rather than a failure."""

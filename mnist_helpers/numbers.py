@@ -27,9 +27,9 @@ from scipy import ndimage
 from torch import nn
 
 from .data import NOT_A_DIGIT, TWO_DIGITS
-from .errors import ImageError
+from .errors import NoInkError
 from .evaluate import classify
-from .predict import Refusal, decide
+from .predict import Refusal, decide, wins
 from .preprocess import find_ink, to_mnist_pixels, to_model_input
 
 #: Images are shrunk to at most this many pixels a side before the digits are found.
@@ -196,11 +196,6 @@ def _model_input(region: Region, angle: float, threshold: float) -> np.ndarray:
     return to_mnist_pixels(crop)
 
 
-def _digit_confidence(probabilities: torch.Tensor) -> torch.Tensor:
-    """How surely each row is one digit: the largest digit probability."""
-    return probabilities[:, :10].max(dim=1).values
-
-
 def typical_width(groups: list[Region]) -> float:
     """How wide one digit of this line is: 0.7 of the regions' median height (heights vary
     less than widths, which run from a thin 1 to two digits that touch)."""
@@ -220,23 +215,18 @@ def _width_prior(width: float, typical: float) -> float:
     return -(ratio ** 2) / (2 * (WIDE if ratio > 0 else NARROW) ** 2)
 
 
-#: What one more cut must gain, in log-probability per piece: splitting one digit in two must
-#: be clearly better than reading it whole.
-SPLIT_PENALTY = 0.0
-
-
 def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
                 threshold: float, depth: int = 0) -> list[tuple[Region, np.ndarray]]:
     """``region`` as one digit or cut into several, whichever reading is likeliest: how surely
-    the model reads each piece as a digit, how usual each piece's width is for this line, how
-    little ink each cut goes through, and a penalty for every cut. A region the model reads
+    the model reads each piece as a digit, how usual each piece's width is for this line and
+    how little ink each cut goes through. A region the model reads
     as *two digits* is always cut, and so is a piece, again (up to three times)."""
     whole = _model_input(region, angle, threshold)
     read = classify(model, to_model_input(whole))[0]
-    two = len(read) > TWO_DIGITS and bool(read[TWO_DIGITS] >= read.max())
+    two = wins(read.tolist(), TWO_DIGITS)
     wide = region.width > 1.6 * typical
-    if not wide and not two and (float(read[:10].max()) >= KEEP_WHOLE or (
-            len(read) > NOT_A_DIGIT and read[NOT_A_DIGIT] >= read.max())):
+    if not wide and not two and (float(read[:10].max()) >= KEEP_WHOLE
+                                 or wins(read.tolist(), NOT_A_DIGIT)):
         return [(region, whole)]  # a digit read surely, or not a digit at all: not cut
     cuts = candidate_cuts(region, typical, must_cut=two and depth < 3)
     options = [split(region, c, threshold) for c in cuts]
@@ -246,7 +236,7 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     pixels = [[_model_input(part, angle, threshold) for part in parts] for parts in options]
     read_parts = classify(model, torch.cat([to_model_input(p) for option in pixels
                                             for p in option]))
-    confidence = _digit_confidence(read_parts).tolist()
+    confidence = read_parts[:, :10].max(dim=1).values.tolist()  # how surely each is a digit
     profile = region.ink.sum(axis=0) / max(float(region.ink.sum(axis=0).max()), 1e-9)
     best, best_score, best_start, start = 0, -math.inf, 0, 0
     for i, parts in enumerate(options):
@@ -254,15 +244,13 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
         score = float(np.mean([math.log(max(c, 1e-6)) + _width_prior(p.width, typical)
                                for c, p in zip(sure, parts, strict=True)]))
         score -= sum(INK_PENALTY * profile[p.x - region.x] for p in parts[1:])  # ink cut
-        score -= SPLIT_PENALTY * (len(parts) - 1)
         if score > best_score:
             best, best_score, best_start = i, score, start
         start += len(parts)
     chosen = []
     for k, (part, part_pixels) in enumerate(zip(options[best], pixels[best], strict=True)):
-        probabilities = read_parts[best_start + k]
-        if (len(options[best]) > 1 and len(probabilities) > TWO_DIGITS
-                and probabilities[TWO_DIGITS] >= probabilities.max() and depth < 3):
+        if (len(options[best]) > 1 and depth < 3
+                and wins(read_parts[best_start + k].tolist(), TWO_DIGITS)):
             chosen += _best_split(model, part, typical, angle, threshold, depth + 1)
         else:
             chosen.append((part, part_pixels))
@@ -276,7 +264,7 @@ def read_number(model: nn.Module, image: Image.Image | np.ndarray, path: str = "
     reading = NumberReading(path=path)
     try:
         found = find_ink(image, work_size=WORK_SIZE)
-    except ImageError:
+    except NoInkError:
         return reading  # a blank page: no number
     groups = stroke_groups(found.ink, found.threshold)
     if not groups:

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from .errors import ImageError
+from .data import NOT_A_DIGIT, TWO_DIGITS
+from .errors import ImageError, NoInkError
 from .evaluate import classify
 from .images import IMAGE_SUFFIXES, open_image
 from .preprocess import preprocess_image
@@ -43,6 +44,11 @@ class Refusal:
         return cls(float(value) if isinstance(value, int | float) and 0 <= value < 1 else 0.0)
 
 
+def wins(probabilities: Sequence[float], label: int) -> bool:
+    """Whether the model has the class ``label`` and gives it the most probability."""
+    return len(probabilities) > label and probabilities[label] >= max(probabilities)
+
+
 def decide(probabilities: Sequence[float], refusal: Refusal | None = None
            ) -> tuple[int | None, str | None]:
     """The digit the probabilities name, or ``None`` and the reason it is refused."""
@@ -50,12 +56,12 @@ def decide(probabilities: Sequence[float], refusal: Refusal | None = None
     if not all(math.isfinite(p) for p in probabilities):
         raise ImageError("the model's output is not a number (NaN): the model is broken")
     best = max(range(10), key=digits.__getitem__)
-    if len(probabilities) > 10 and max(probabilities[10:]) > digits[best]:
-        if len(probabilities) > 11 and probabilities[11] > probabilities[10]:
-            return None, (f"not a digit (it looks like two digits, {100 * probabilities[11]:.0f}%"
-                          ": read it as a number)")
-        return None, (f"not a digit (the model is {100 * probabilities[10]:.0f}% sure it is "
-                      "not one)")
+    if len(probabilities) > NOT_A_DIGIT and max(probabilities[NOT_A_DIGIT:]) > digits[best]:
+        if wins(probabilities, TWO_DIGITS):
+            return None, ("not a digit (it looks like two digits, "
+                          f"{100 * probabilities[TWO_DIGITS]:.0f}%: read it as a number)")
+        return None, (f"not a digit (the model is {100 * probabilities[NOT_A_DIGIT]:.0f}% sure "
+                      "it is not one)")
     if refusal is not None and digits[best] < refusal.threshold:
         return None, (f"not a digit (no digit is likely enough: a {best} at "
                       f"{100 * digits[best]:.0f}%, below {100 * refusal.threshold:.0f}%)")
@@ -95,12 +101,10 @@ def predict_image(model: nn.Module, image: Image.Image | np.ndarray, path: str =
     """Prepare and classify one image (a PIL image, or grey levels 0..1)."""
     try:
         prepared = preprocess_image(image)
-    except ImageError as exc:
-        if "no digit found" not in str(exc):
-            raise
-        reason = exc.reason.replace("no digit found", "not a digit: no ink found", 1)
+    except NoInkError:
         return Prediction(path=path, digit=None, probabilities=None, pixels=np.zeros((28, 28)),
-                          reason=reason)
+                          reason="not a digit: no ink found (the image is blank or has too "
+                                 "little contrast)")
     probabilities = classify(model, prepared.tensor)[0].tolist()
     digit, reason = decide(probabilities, refusal)
     return Prediction(path=path, digit=digit, probabilities=probabilities[:10],

@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageFilter, ImageOps
 
 from .data import normalize_scaled
-from .errors import ImageError
+from .errors import ImageError, NoInkError
 from .images import to_grayscale
 
 #: Images are shrunk to at most this many pixels a side before the ink is found.
@@ -96,7 +96,7 @@ def find_ink(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> Ink
     The polarity comes from the image itself (its border is background, whatever its
     brightness); uneven light and shadows are divided out (a flat field), and what is left
     of the paper's texture falls below half of Otsu's threshold. Raises :class:`ImageError`
-    ("no digit found") when there is no ink to speak of.
+    (:class:`NoInkError`, "no digit found") when there is no ink to speak of.
     """
     gray = _shrink(image, work_size)
     steps = {"grayscale": gray}
@@ -107,7 +107,7 @@ def find_ink(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> Ink
     ink = np.clip(1.0 - paper / np.maximum(_paper_brightness(paper), 1e-3), 0.0, 1.0)
     contrast = float(ink.max())
     if contrast < 0.15:
-        raise ImageError("no digit found (the image is blank or has too little contrast)")
+        raise NoInkError("no digit found (the image is blank or has too little contrast)")
     ink = ink / contrast
     threshold = _otsu_threshold(ink)
     ink = np.where(ink >= threshold * 0.5, ink, 0.0)
@@ -147,12 +147,12 @@ def preprocess_image(image: Image.Image | np.ndarray) -> Preprocessed:
     """MNIST's steps on any image: upright, grey, ink made white on black, background removed,
     cropped to the ink, fitted into 20×20, centred by mass in 28×28, normalised.
 
-    Raises :class:`ImageError` ("no digit found") when there is no ink to speak of.
+    Raises :class:`NoInkError` ("no digit found") when there is no ink to speak of.
     """
     found = find_ink(image)
     rows, cols = np.nonzero(found.ink > found.threshold)
     if rows.size == 0:
-        raise ImageError("no digit found")
+        raise NoInkError("no digit found")
     cropped = found.ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     steps = {**found.steps, "cropped": cropped}
     pixels = to_mnist_pixels(cropped, steps)

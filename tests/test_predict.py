@@ -269,6 +269,20 @@ def test_white_page_is_no_digit():
         preprocess_image(Image.new("L", (50, 50), 0))
 
 
+def test_a_blank_page_is_a_refusal_and_a_broken_image_an_error(quick_model):
+    """No ink is an answer ("not a digit"), told apart by its type, not by its message."""
+    from mnist_helpers.errors import NoInkError
+    from mnist_helpers.predict import predict_image
+
+    with pytest.raises(NoInkError):
+        preprocess_image(Image.new("L", (400, 300), 250))
+    blank = predict_image(quick_model, Image.new("L", (400, 300), 250), "page.png")
+    assert blank.digit is None and blank.reason.startswith("not a digit: no ink found")
+    with pytest.raises(ImageError, match="no pixels") as raised:
+        predict_image(quick_model, np.zeros((0, 5)))
+    assert not isinstance(raised.value, NoInkError)
+
+
 def test_predict_files_never_raises_and_keeps_the_order(files, quick_model):
     names = list(files)
     results = list(predict_files(quick_model, [files[name][0] for name in names]))

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from torch import nn
 
 from ..data import load_mnist
-from ..errors import ImageError
+from ..errors import NoInkError
 from ..evaluate import classify
 from ..images import draw_strokes
 from ..preprocess import naive_preprocess, preprocess_image
@@ -185,7 +185,7 @@ def picture_accuracy(model: nn.Module, pictures: list[tuple[Image.Image, int]], 
             inputs.append(preprocess_image(picture).tensor if preprocess == "mnist"
                           else naive_preprocess(picture))
             labels.append(label)
-        except ImageError:
+        except NoInkError:
             continue  # no digit found: counts as wrong
     if not inputs:
         return 0.0
