@@ -18,19 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import NOT_A_DIGIT
-from .device import model_device
-from .evaluate import evaluation_mode
+from .evaluate import all_logits
 
-
-def all_logits(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's logits and the true labels for every image, on the CPU."""
-    logits, labels = [], []
-    with evaluation_mode(model):
-        for images, targets in batches:
-            logits.append(model(images.to(model_device(model))).float().cpu())
-            labels.append(targets.cpu())
-    return torch.cat(logits), torch.cat(labels)
+__all__ = ["all_logits", "digit_confidence", "fit_refusal", "fit_refusal_threshold",
+           "fit_temperature", "refusal_curve", "reliability", "score_curve"]
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:

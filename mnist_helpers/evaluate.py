@@ -72,13 +72,21 @@ def classify(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(model(images.to(model_device(model))), dim=1).cpu()
 
 
+def all_logits(model: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's logits (N×classes) and the true labels (N) for every image, on the CPU,
+    in order."""
+    logits, labels = [], []
+    with evaluation_mode(model):
+        for images, targets in batches:
+            logits.append(model(images.to(model_device(model))).float().cpu())
+            labels.append(targets.cpu())
+    return torch.cat(logits), torch.cat(labels)
+
+
 def predict_all(model: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
     """Probabilities (N×classes) and true labels (N) for every image, on the CPU, in order."""
-    probabilities, labels = [], []
-    for images, targets in batches:
-        probabilities.append(classify(model, images))
-        labels.append(targets.cpu())
-    return torch.cat(probabilities), torch.cat(labels)
+    logits, labels = all_logits(model, batches)
+    return torch.softmax(logits, dim=1), labels
 
 
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
