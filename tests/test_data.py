@@ -459,26 +459,32 @@ def test_a_label_archive_replaced_by_a_folder_is_named_as_such(raw_gz_dir, tmp_p
     assert "images" not in message.split("is a folder")[0].rsplit("/", 1)[-1]
 
 
-def test_leftovers_of_a_killed_run_are_cleaned_up(raw_gz_dir, mnist_cache, tmp_path):
+def test_leftovers_of_a_killed_run_are_cleaned_up_and_nothing_else(raw_gz_dir, mnist_cache,
+                                                                    tmp_path):
     import os as _os
     import time
 
+    from mnist_helpers.files import partial_folder
+
     cache = damaged_copy(mnist_cache, tmp_path)
     raw = cache / "MNIST" / "raw"
-    stale = raw / ".train-images-idx3-ubyte.abc123.tmp"
+    ours = partial_folder(raw)
+    dead = 4_194_304 + 1  # above Linux's largest process id: no such writer is alive
+    stale = ours / f"train-images-idx3-ubyte.{dead}.abc123xy"
     stale.write_bytes(b"x" * 1000)
-    download = raw / ".download-xyz"
+    download = ours / f"t10k-labels-idx1-ubyte.gz.{dead}.xyz789ab"
     download.mkdir()
     (download / "part").write_bytes(b"y")
-    fresh = raw / ".t10k-images-idx3-ubyte.def456.tmp"  # maybe another process writing now
-    fresh.write_bytes(b"z")
+    users = [raw / ".train-images-idx3-ubyte.abc123.tmp", raw / ".download-xyz"]
+    users[0].write_bytes(b"a file of the user's")
+    users[1].mkdir()
     old = time.time() - 2 * 3600
-    for path in (stale, download):
+    for path in (stale, download, *users):
         _os.utime(path, (old, old))
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"damaged")  # makes prepare unpack again
     prepare_mnist(raw_gz_dir, download=False, cache_dir=cache)
-    assert not stale.exists() and not download.exists()
-    assert fresh.exists(), "a temporary file written just now may belong to a live writer"
+    assert not stale.exists() and not download.exists() and not ours.exists()
+    assert all(path.exists() for path in users), "names like ours are not proof that it is ours"
 
 
 def test_extracted_digests_are_those_of_the_official_archives(raw_gz_dir):
