@@ -14,6 +14,12 @@ one never runs code from the file:
 
 Before anything is built from a file, what it asks for is checked: a known architecture, its
 arguments within their ranges, weights that are finite numbers of the right shapes.
+
+A file is also checked before it is trusted with memory or time: it must be a regular file of
+at most ``MAX_BYTES`` (never a pipe or a device, which could block or never end), and what it
+unpickles to is walked, without reading a single weight, for nesting, size and the kind of
+every tensor: a few hundred bytes can describe a tensor of a trillion numbers that all share
+one stored value, and only its description says so.
 """
 
 from __future__ import annotations
@@ -25,24 +31,41 @@ import json
 import math
 import os
 import platform
+import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import config
-from .device import place_model
+from .device import get_device, place_model
 from .errors import CheckpointError, ConfigError
-from .files import atomic_write
+from .files import atomic_write, describe_special_file
 from .models import build_model, check_arguments
 from .profiles import get_profile
 
 FORMAT_VERSION = 2
-#: The most a checkpoint may hold once unpacked (ours are a few MB).
+#: The most a checkpoint may hold, as a file, once unpacked, and in all its tensors together
+#: (ours are a few MB).
 MAX_BYTES = 256 << 20
+#: How deep its dicts and lists may nest (ours: 6 levels).
+MAX_DEPTH = 32
+#: How many values (dict entries, list items, tensors) it may hold in all (ours: about
+#: 10,000, plus two per training step for the loss and learning-rate curves).
+MAX_VALUES = 4_000_000
+#: The number types weights may have.
+FLOAT_DTYPES = frozenset({torch.float32, torch.float16, torch.bfloat16, torch.float64})
+#: Where integer tensors belong: batch norm's counter, the optimizer's step counters and the
+#: states of the random-number generators (the last part of the name they are stored under).
+INTEGER_NAMES = frozenset({"num_batches_tracked", "step", "augment_rng", "shuffle_rng",
+                           "torch_rng"})
+INTEGER_DTYPES = frozenset({torch.uint8, torch.int32, torch.int64})
+#: What to do about a file that is damaged or was not written by us.
+ADVICE = "delete it and train again, or restore a good copy."
 
 
 def default_checkpoint_path(profile: str | None = None) -> Path:
@@ -101,7 +124,7 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
         "arch_kwargs": arch_kwargs,
         "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
         "normalization": {"mean": config.MNIST_MEAN, "std": config.MNIST_STD},
-        "metadata": {"saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "metadata": {"saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                      "versions": library_versions(), **(metadata or {})},
     }
     if resume is not None:
@@ -141,44 +164,146 @@ def _refuse(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"{path}: {why}")
 
 
-def read_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
-    """The checkpoint's dict, loaded with ``weights_only=True`` onto ``device``, after checking
-    that it is ours, intact, and asks only for what we can build."""
-    if not str(path).strip():
-        raise CheckpointError("The checkpoint path is empty: name a checkpoint file.")
-    path = Path(path)
-    if not path.exists():
-        raise _refuse(path, "no such checkpoint. Train one first: run notebook 03, or "
-                            f"`python -m mnist_helpers train --out {path}`.")
-    if path.is_dir():
-        raise _refuse(path, "is a folder, not a checkpoint file.")
-    advice = "delete it and train again, or restore a good copy."
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of the checkpoint file ``path``, after checking that it is a regular file of
+    at most ``MAX_BYTES``: a pipe would block, and a device such as /dev/zero never ends."""
     try:
-        if not zipfile.is_zipfile(path):
+        info = path.stat()  # follows links: a link to /dev/zero is judged by where it leads
+    except FileNotFoundError:
+        raise _refuse(path, "no such checkpoint. Train one first: run notebook 03, or "
+                            f"`python -m mnist_helpers train --out {path}`.") from None
+    except OSError as exc:
+        raise _refuse(path, f"cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _refuse(path, "is a folder, not a checkpoint file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(path, f"is {describe_special_file(path, info.st_mode)}, not a checkpoint "
+                            "file; it was not opened. Name a .pt file saved by mnist_helpers.")
+    if info.st_size > MAX_BYTES:
+        raise _too_big(path, f"{info.st_size:,} bytes")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # bounded: a file may grow, or misreport its size
+    except OSError as exc:
+        raise _refuse(path, f"cannot be read ({exc.strerror or exc}).") from None
+    if len(data) > MAX_BYTES:
+        raise _too_big(path, f"more than {MAX_BYTES:,} bytes")
+    return data
+
+
+def _too_big(path: Path, size: str) -> CheckpointError:
+    return _refuse(path, f"is {size}, larger than a checkpoint can be ({MAX_BYTES:,} bytes at "
+                         "most); it was not read. Name a .pt file saved by mnist_helpers.")
+
+
+def _unpickle(path: Path, device: torch.device) -> object:
+    """What the file holds, read with ``weights_only=True`` (so no code from it runs), after
+    checking that it is a PyTorch zip archive that unpacks to at most ``MAX_BYTES``."""
+    data = _read_bytes(path)
+    try:
+        if not zipfile.is_zipfile(io.BytesIO(data)):
             raise _refuse(path, f"is not a checkpoint this project wrote (not a PyTorch file); "
-                                f"{advice}")
-        with zipfile.ZipFile(path) as archive:
+                                f"{ADVICE}")
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(entry.file_size for entry in archive.infolist())
         if unpacked > MAX_BYTES:
             raise _refuse(path, f"would unpack to {unpacked:,} bytes, more than a checkpoint "
                                 f"holds ({MAX_BYTES:,}); refused.")
-        payload = torch.load(path, map_location=device, weights_only=True)
+        # PyTorch checks each tensor's storage against the bytes stored for it, so what this
+        # allocates is bounded by the size just checked; views are checked after.
+        with warnings.catch_warnings():  # a sparse tensor is refused after, without a warning
+            warnings.filterwarnings("ignore", "Validating sparse tensor", UserWarning)
+            return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
         raise _refuse(path, f"is not a readable checkpoint ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); "
-                            f"{advice}") from exc
+                            f"{ADVICE}") from exc
+
+
+def _where(keys: tuple) -> str:
+    """A place in the checkpoint's structure, as ``state_dict/fc.weight`` (shortened)."""
+    shown = "/".join(str(key)[:60] for key in keys[:6])
+    return (shown + ("/..." if len(keys) > 6 else "")) or "its top level"
+
+
+def _tensor_problem(tensor: torch.Tensor, name: str) -> str | None:
+    """What is wrong with a tensor read from a file, or None. Only its description (layout,
+    number type, shape, strides) is looked at, never its values, so a crafted one costs
+    nothing to check."""
+    if tensor.layout != torch.strided:
+        return f"is a {tensor.layout} tensor; checkpoints hold dense ones"
+    integer_allowed = name.rsplit(".", 1)[-1] in INTEGER_NAMES
+    if tensor.dtype not in FLOAT_DTYPES and not (
+            integer_allowed and tensor.dtype in INTEGER_DTYPES):
+        return f"holds {tensor.dtype} numbers where real floating-point weights belong"
+    if any(step < 0 or (step == 0 and size > 1)
+           for size, step in zip(tensor.shape, tensor.stride(), strict=True)):
+        return "repeats one stored number along a dimension (a stride-0 view)"
+    if tensor.numel() * tensor.element_size() > tensor.untyped_storage().nbytes():
+        return "claims more numbers than the file stores for it (overlapping strides)"
+    return None
+
+
+def _check_structure(path: Path, payload: object) -> None:
+    """Refuse a file whose contents nest deeper than ``MAX_DEPTH``, hold more than
+    ``MAX_VALUES`` values or tensors of more than ``MAX_BYTES`` together, or hold anything
+    but plain values and dense real tensors. Walked with a list rather than recursion (a
+    list nested 5,000 deep must not crash Python), before any tensor is read or copied."""
+    pending: list[tuple[object, tuple]] = [(payload, ())]
+    seen = claimed = 0
+    while pending:
+        value, keys = pending.pop()
+        seen += 1
+        if len(keys) > MAX_DEPTH:
+            raise _refuse(path, f"nests its values more than {MAX_DEPTH} levels deep (under "
+                                f"{_where(keys[:2])}); {ADVICE}")
+        if isinstance(value, torch.Tensor):
+            problem = _tensor_problem(value, str(keys[-1]) if keys else "")
+            if problem:
+                raise _refuse(path, f"its tensor {_where(keys)} {problem}; {ADVICE}")
+            claimed += value.numel() * value.element_size()
+            if claimed > MAX_BYTES:
+                raise _refuse(path, f"its tensors hold more than {MAX_BYTES:,} bytes together, "
+                                    f"more than a checkpoint holds; {ADVICE}")
+        elif isinstance(value, dict | list | tuple):
+            if seen + len(pending) + len(value) > MAX_VALUES:
+                raise _refuse(path, f"holds more than {MAX_VALUES:,} values, more than a "
+                                    f"checkpoint holds; {ADVICE}")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if not isinstance(key, str | int):
+                    raise _refuse(path, f"has a {type(key).__name__} as a key in "
+                                        f"{_where(keys)}, where keys are names or whole numbers; "
+                                        f"{ADVICE}")
+                pending.append((item, (*keys, key)))
+        elif value is not None and not isinstance(value, str | int | float):
+            raise _refuse(path, f"holds a {type(value).__name__} at {_where(keys)}, which "
+                                f"checkpoints never hold; {ADVICE}")
+
+
+def read_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
+    """The checkpoint's dict, loaded with ``weights_only=True`` onto ``device``, after checking
+    that it is ours, intact, and asks only for what we can build."""
+    if not str(path).strip():
+        raise CheckpointError("The checkpoint path is empty: name a checkpoint file.")
+    device = get_device(str(device))  # a device that is not there: one line, before reading
+    path = Path(path)
+    payload = _unpickle(path, device)
     if not isinstance(payload, dict) or "state_dict" not in payload or "arch" not in payload:
         raise _refuse(path, "is a PyTorch file but not an mnist_helpers checkpoint (no 'arch' "
                             "and 'state_dict'). Save models with mnist_helpers.save_checkpoint.")
-    if payload.get("format") != FORMAT_VERSION or "integrity" not in payload:
+    _check_structure(path, payload)  # before anything reads, copies or hashes a tensor
+    version = payload.get("format")
+    if (not isinstance(version, int) or version != FORMAT_VERSION
+            or not isinstance(payload.get("integrity"), str)):
         raise _refuse(path, f"was written by another version of mnist_helpers (format "
-                            f"{payload.get('format')!r}, this one reads {FORMAT_VERSION}, with "
-                            "an integrity check): train it again.")
+                            f"{version if isinstance(version, int) else 'unknown'}, this one "
+                            f"reads {FORMAT_VERSION}, with an integrity check): train it again.")
     if integrity_digest(payload) != payload["integrity"]:
         raise _refuse(path, f"is damaged or was changed after it was saved (its integrity "
-                            f"check fails); {advice}")
+                            f"check fails); {ADVICE}")
     _check_contents(path, payload)
     return payload
 
@@ -196,8 +321,12 @@ def _check_contents(path: Path, payload: dict) -> None:
     for key in ("metadata", "normalization"):
         if not isinstance(payload.get(key, {}), dict):
             raise _refuse(path, f"its {key!r} is not a dict.")
-    if "resume" in payload and not isinstance(payload["resume"], dict):
+    resume = payload.get("resume", {})
+    if not isinstance(resume, dict):
         raise _refuse(path, "its 'resume' is not a dict.")
+    for key in ("epoch", "planned_epochs", "steps_per_epoch"):
+        if key in resume and (not isinstance(resume[key], int) or isinstance(resume[key], bool)):
+            raise _refuse(path, f"its resume state's {key!r} is not a whole number; {ADVICE}")
     for name, tensor in weights.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise _refuse(path, f"its weights are not all numbers ({name} holds NaN or "
@@ -228,6 +357,7 @@ class CheckpointInfo:
 def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu"
                     ) -> tuple[nn.Module, CheckpointInfo]:
     """Rebuild the model from a checkpoint, on ``device`` and in eval mode, and say what it is."""
+    device = get_device(str(device))  # a device that is not there: one line, before reading
     payload = read_checkpoint(path, "cpu")
     path = Path(path)
     model = build_model(payload["arch"], **payload.get("arch_kwargs", {}))

@@ -8,7 +8,9 @@ A folder the user names holds the four original ``.gz`` files, directly or under
 
 Nothing is used unchecked: every ``.gz`` must match torchvision's published MD5, and the
 uncompressed files must match the MD5 of the official files' contents; a damaged
-uncompressed file is simply made again from its verified archive.
+uncompressed file is simply made again from its verified archive. Before a file is hashed, it
+must be a regular file of exactly its known size: a named pipe would block the reader for
+ever, and a link to a device such as /dev/zero would never end.
 
 This module does not import torchvision (only a download does): importing it costs 1.7 s and,
 with torchvision 0.29, 190 MiB of memory, because it imports ``torch._dynamo``.
@@ -20,13 +22,19 @@ import gzip
 import hashlib
 import os
 import shutil
-import tempfile
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import config
 from .errors import MNISTDataError, OutputError
-from .files import atomic_write, explain_os_error, remove_stale_temporaries
+from .files import (
+    atomic_write,
+    describe_special_file,
+    explain_os_error,
+    remove_stale_temporaries,
+    temporary_folder,
+)
 
 #: The four original files and their MD5 sums, as torchvision publishes them
 #: (``torchvision.datasets.MNIST.resources``; a test checks that they agree).
@@ -37,7 +45,7 @@ RAW_FILES: tuple[tuple[str, str], ...] = (
     ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
 )
 
-#: Sizes of the original ``.gz`` files, to say how far off a damaged file is.
+#: Sizes of the original ``.gz`` files, checked before a file is read at all.
 RAW_SIZES = {
     "train-images-idx3-ubyte.gz": 9_912_422,
     "train-labels-idx1-ubyte.gz": 28_881,
@@ -117,17 +125,23 @@ def file_md5(path: Path) -> str:
 
 def verify_file(path: Path, md5: str, size: int | None, what: str, fix: str) -> None:
     """Raise :class:`MNISTDataError` naming ``path`` and ``fix`` unless it is a readable
-    file with the expected MD5."""
-    if path.is_dir():
-        raise MNISTDataError(f"{what} {path} is a folder, not a file. {fix}")
+    regular file of ``size`` bytes (when given) with the expected MD5. The kind and size are
+    checked first, so a pipe, a device or a file of the wrong size is refused unread."""
     try:
+        info = path.stat()  # follows links: a link to /dev/zero is judged by where it leads
+        if stat.S_ISDIR(info.st_mode):
+            raise MNISTDataError(f"{what} {path} is a folder, not a file. {fix}")
+        if not stat.S_ISREG(info.st_mode):
+            raise MNISTDataError(f"{what} {path} is {describe_special_file(path, info.st_mode)},"
+                                 f" not a file; it was not opened. {fix}")
+        if size is not None and info.st_size != size:
+            raise MNISTDataError(f"{what} {path} is corrupted or incomplete ({info.st_size:,} "
+                                 f"bytes, expected {size:,}). {fix}")
         actual = file_md5(path)
     except OSError as exc:
         raise MNISTDataError(f"Cannot read {what} {path} ({exc.strerror or exc}). {fix}") from exc
     if actual != md5:
-        found = path.stat().st_size
-        sizes = f"{found:,} bytes" + (f", expected {size:,}" if size is not None else "")
-        raise MNISTDataError(f"{what} {path} is corrupted or incomplete ({sizes}; md5 {actual},"
+        raise MNISTDataError(f"{what} {path} is corrupted ({info.st_size:,} bytes; md5 {actual},"
                              f" expected {md5}). {fix}")
 
 
@@ -161,7 +175,7 @@ def download_mnist(dest: str | os.PathLike, mirrors: Sequence[str] = MIRRORS,
         failures = []
         for mirror in mirrors:
             url = f"{mirror.rstrip('/')}/{name}"
-            with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
+            with temporary_folder(dest, name) as tmp:
                 try:
                     download_url(url, root=tmp, filename=name, md5=md5)
                 except Exception as exc:  # noqa: BLE001 - every failure is reported below
@@ -185,8 +199,13 @@ def _extracted_ok(path: Path) -> bool:
 
 def _extract(source: Path, target: Path) -> None:
     """Uncompress ``source`` to ``target`` atomically, then check the result's MD5."""
-    if target.is_dir():
-        raise MNISTDataError(f"{target} is a folder where the unpacked MNIST file belongs: "
+    try:
+        mode = target.stat().st_mode  # follows links: what is written to is where they lead
+    except OSError:
+        mode = stat.S_IFREG  # not there yet: it is made below
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else describe_special_file(target, mode)
+        raise MNISTDataError(f"{target} is {kind} where the unpacked MNIST file belongs: "
                              "delete it and run again.")
     try:
         with gzip.open(source, "rb") as src, atomic_write(target) as out:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 
 from mnist_helpers import (
     CheckpointError,
+    ConfigError,
     build_model,
     default_checkpoint_path,
     load_checkpoint,
@@ -251,6 +254,7 @@ def test_a_crafted_width_is_refused_before_anything_is_built(tmp_path, quick_mod
     (lambda p: p.update(state_dict=42), "not a mapping of names to tensors"),
     (lambda p: p.update(metadata=[1, 2]), "'metadata' is not a dict"),
     (lambda p: p.update(resume="x"), "'resume' is not a dict"),
+    (lambda p: p.update(resume={"planned_epochs": torch.zeros(3)}), "not a whole number"),
     (lambda p: p.update(normalization={"mean": "a", "std": 1.0}), "normalisation"),
     (lambda p: p.update(format=1), "another version"),
     (lambda p: p.pop("integrity"), "another version"),
@@ -306,3 +310,192 @@ def test_dropping_the_resume_state_keeps_the_model_and_its_integrity(tmp_path, q
     with torch.no_grad():
         assert torch.equal(model(batch), quick_model.eval()(batch))
     assert info.epochs == 1
+
+
+# --- crafted to cost memory or time: refused from the description, before any hashing -------
+
+
+def save_crafted(path: Path, checkpoint: Path, change) -> Path:
+    """``checkpoint`` edited by ``change`` and saved at ``path`` with a placeholder digest:
+    what is checked here must refuse it before its digest is computed (computing it would
+    expand what was crafted)."""
+    payload = torch.load(checkpoint, weights_only=True)
+    change(payload)
+    payload["integrity"] = "0" * 64
+    torch.save(payload, path)
+    return path
+
+
+@pytest.fixture
+def nothing_hashed(monkeypatch):
+    """Computing a checkpoint's digest (which reads, and would expand, every tensor in it)
+    fails the test."""
+    import mnist_helpers.checkpoint as checkpoint_module
+
+    def hashed(payload):
+        raise AssertionError("the crafted file was hashed before it was refused")
+
+    monkeypatch.setattr(checkpoint_module, "integrity_digest", hashed)
+
+
+@pytest.fixture
+def hang_guard():
+    """A test still running after 120 s fails instead of hanging the suite (a regression
+    that walks a crafted structure for ever)."""
+    def expired(signum, frame):
+        raise TimeoutError("still loading after 120 s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def put(where: str, value: object):
+    """A change for :func:`save_crafted` that puts ``value`` in the state dict (as the last
+    layer's weight) or in the metadata."""
+    def change(payload):
+        if where == "state_dict":
+            payload["state_dict"]["classifier.1.weight"] = value
+        else:
+            payload["metadata"]["crafted"] = value
+    return change
+
+
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def self_containing() -> list:
+    value: list = []
+    value.append(value)
+    return value
+
+
+def shared_many_times() -> list:
+    """A list of 1,000 references to a list of 1,000 references to ...: 1,000 bytes in the
+    file, a trillion values to whoever walks it."""
+    value: list = [0.0]
+    for _ in range(4):
+        value = [value] * 1000
+    return value
+
+
+@pytest.mark.parametrize("where", ["state_dict", "metadata"])
+@pytest.mark.parametrize("numel", [250_000_000, 10**12])
+def test_an_expanded_tensor_is_refused_before_anything_is_hashed(tmp_path, quick_checkpoint,
+                                                                   nothing_hashed, where,
+                                                                   numel):
+    """One stored number, expanded (stride 0) to 250 million or a trillion: a file of a few
+    hundred KB that took 2.6 GB, or an allocation error, to hash."""
+    expanded = torch.empty(1).expand(numel)
+    path = save_crafted(tmp_path / "m.pt", quick_checkpoint, put(where, expanded))
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert str(path) in message and "stride-0" in message and "\n" not in message
+
+
+def test_a_tensor_with_overlapping_strides_is_refused(tmp_path, quick_checkpoint, nothing_hashed):
+    """A million numbers made of two thousand stored ones, without a zero stride."""
+    crafted = torch.zeros(2000).as_strided((1000, 1000), (1, 1))
+    path = save_crafted(tmp_path / "m.pt", quick_checkpoint, put("metadata", crafted))
+    with pytest.raises(CheckpointError, match="claims more numbers than the file stores"):
+        load_checkpoint(path)
+
+
+def test_tensors_claiming_too_much_together_are_refused(tmp_path, quick_checkpoint, nothing_hashed):
+    """A 4 MB tensor listed 65 times: each is fine, together they exceed the bound."""
+    tensor = torch.zeros(1 << 20)
+    copies = [tensor] * (MAX_BYTES // tensor.nbytes + 1)
+    path = save_crafted(tmp_path / "m.pt", quick_checkpoint, put("metadata", copies))
+    assert path.stat().st_size < 6_000_000
+    with pytest.raises(CheckpointError, match="tensors hold more than"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (torch.eye(10, 576).to_sparse(), "sparse_coo tensor"),
+    (torch.full((10, 576), complex("nan")), "complex64 numbers"),
+    (torch.ones(10, 576, dtype=torch.int64), "int64 numbers"),
+])
+def test_weights_that_are_not_dense_real_floats_are_refused(tmp_path, quick_checkpoint,
+                                                           nothing_hashed, value, expected):
+    """Sparse weights, complex weights (a complex NaN passed the NaN check) and integer
+    weights (which load_state_dict would have converted silently)."""
+    path = save_crafted(tmp_path / "m.pt", quick_checkpoint, put("state_dict", value))
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert str(path) in message and "classifier.1.weight" in message and expected in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: nested(5000), "more than 32 levels deep"),
+    (self_containing, "more than 32 levels deep"),
+    (shared_many_times, "values, more than a checkpoint holds"),
+    (lambda: torch.float32, "holds a dtype"),
+    (lambda: {1.5: 0}, "float as a key"),
+])
+def test_a_crafted_structure_is_refused_in_one_line(tmp_path, quick_checkpoint, nothing_hashed,
+                                                    hang_guard, make, expected):
+    """Nested 5,000 deep (a RecursionError), a list that contains itself, references shared
+    into a trillion values, and values no checkpoint holds."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # only pickling it, in this test, needs the deep stack
+    try:
+        path = save_crafted(tmp_path / "m.pt", quick_checkpoint, put("metadata", make()))
+    finally:
+        sys.setrecursionlimit(limit)
+    with pytest.raises(CheckpointError, match=expected) as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_file_too_large_for_a_checkpoint_is_refused_unread(tmp_path, monkeypatch):
+    """A sparse file of MAX_BYTES + 1 bytes (no disk space used): refused from its size."""
+    path = tmp_path / "huge.pt"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)
+    opened = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self)
+                        or real_open(self, *a, **k))
+    with pytest.raises(CheckpointError, match="larger than a checkpoint can be") as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value) and f"{MAX_BYTES + 1:,} bytes" in str(caught.value)
+    assert path not in opened
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "adadelta"])
+def test_real_training_state_passes_the_checks(tmp_path, train_tensors, optimizer):
+    """What training saves to resume from (optimizer step counters, random-number generator
+    states: integer tensors where they belong) is accepted by every check."""
+    from mnist_helpers import TensorBatches, fit, get_profile
+
+    profile = get_profile("quick").with_overrides(
+        epochs=1, batch_size=50, lr=0.01, optimizer=optimizer, augment=True)
+    model = build_model(profile.arch)
+    fit(model, TensorBatches(train_tensors.subset(slice(0, 100)), 50, shuffle=True, seed=0),
+        TensorBatches(train_tensors.subset(slice(59_000, 59_100)), 100), profile,
+        device="cpu", checkpoint_path=tmp_path / "m.pt", verbose=False)
+    payload = read_checkpoint(tmp_path / "m.pt")
+    assert payload["resume"]["augment_rng"].dtype == torch.uint8
+    assert payload["resume"]["optimizer"]["state"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_loading_onto_a_missing_gpu_says_so_in_one_line(quick_checkpoint, device):
+    with pytest.raises(ConfigError) as caught:
+        load_checkpoint(quick_checkpoint, device=device)
+    message = str(caught.value)
+    assert "no CUDA GPU" in message and "'auto'" in message and "\n" not in message
+    model, _ = load_checkpoint(quick_checkpoint, device="auto")
+    assert next(model.parameters()).device.type == "cpu"

@@ -155,3 +155,31 @@ def test_prepare_with_corrupted_download_leaves_the_workspace_clean(workspace, b
     assert not (data_dir / "MNIST" / "raw" / CORRUPTED).exists()
     assert hidden_or_temp(data_dir) == []
     assert not any(data_dir.rglob("*-ubyte"))
+
+
+def test_an_archive_of_the_wrong_size_is_refused_before_it_is_hashed(tmp_path, raw_gz_dir,
+                                                                      monkeypatch):
+    """An archive in $MNIST_DATA_DIR that is 64 MB where 9.9 MB belong (a sparse file): one
+    line naming it and both sizes, and not one file hashed to find that out."""
+    import mnist_helpers.download as download_module
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in RAW_NAMES:
+        (folder / name).symlink_to(raw_gz_dir / name)  # the real files are never changed
+    wrong = folder / "train-images-idx3-ubyte.gz"
+    wrong.unlink()
+    with wrong.open("wb") as handle:
+        handle.truncate(64 << 20)
+    hashed: list[Path] = []
+    real_md5 = download_module.file_md5
+    monkeypatch.setattr(download_module, "file_md5",
+                        lambda path: hashed.append(path) or real_md5(path))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(folder))
+    with pytest.raises(MNISTDataError) as caught:
+        prepare_mnist(download=False, cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert f"MNIST file {wrong} is corrupted or incomplete (67,108,864 bytes, expected " \
+           "9,912,422)" in message
+    assert "Delete it" in message and "\n" not in message
+    assert hashed == []
