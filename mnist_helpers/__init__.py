@@ -1,8 +1,9 @@
 """Shared code for the MNIST CNN notebook series.
 
 The core reads in the order data flows, one module a step:
-``config`` (constants, where files live) → ``download`` → ``data`` → ``models`` → ``train``
-→ ``evaluate`` → ``checkpoint`` → ``preprocess`` → ``predict`` → ``numbers``.
+``config`` (constants, where files live) → ``download`` → ``data`` → ``models`` → ``loop``
+→ ``train`` → ``evaluate`` → ``checkpoint`` → ``preprocess`` → ``predict`` → ``digit_line``
+→ ``numbers``.
 Above it, ``display`` holds what only notebooks need (figures, widgets, the notebook runner)
 and ``lab`` the experiments and benchmarks; the core never imports either.
 """
@@ -31,10 +32,11 @@ from .errors import (
     NoInkError,
 )
 from .evaluate import EvalResult, evaluate, predict_all
+from .loop import Step, training_steps
 from .models import ARCHITECTURES, build_model, count_parameters
 from .predict import Prediction, predict_file, predict_files, predict_image
 from .profiles import PROFILES, Profile, get_profile
-from .train import History, Step, fit, training_steps
+from .train import History, fit
 
 __version__ = "0.2.0"
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import ConfigError
+
 #: Mean and standard deviation of the 60,000 training images' pixels, scaled to [0, 1].
 #: ``mnist_helpers.data.compute_mean_std`` recomputes them; a test checks that they agree.
 MNIST_MEAN = 0.1307
@@ -33,6 +35,18 @@ WORKSPACE_ENV = "MNIST_WORKSPACE"  # where data, models and outputs go
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+def setting(name: str) -> str | None:
+    """The environment variable ``name`` without surrounding spaces, or None when it is not
+    set; set but empty (or only spaces) is a :class:`ConfigError`, never a silent default."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if not value.strip():
+        raise ConfigError(f"{name} is set but {'empty' if not value else 'blank'}: unset it "
+                          "(to use the default) or give it a value.")
+    return value.strip()
+
+
 def repository_root() -> Path | None:
     """The clone this package was imported from, or ``None`` when it is installed normally."""
     root = PACKAGE_DIR.parent
@@ -46,7 +60,11 @@ def repository_root() -> Path | None:
 def workspace() -> Path:
     """``$MNIST_WORKSPACE``, else the repository, else ``./mnist-workspace``."""
     chosen = os.environ.get(WORKSPACE_ENV)
-    if chosen:
+    if chosen is not None:
+        setting(WORKSPACE_ENV)  # set but blank: refused
+        if chosen != chosen.strip():
+            raise ConfigError(f"{WORKSPACE_ENV}={chosen!r} starts or ends with spaces: "
+                              "write the folder's name without them.")
         return Path(chosen).expanduser().resolve()
     return repository_root() or Path.cwd().resolve() / "mnist-workspace"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import DEVICE_ENV
+from .config import DEVICE_ENV, setting
 from .errors import ConfigError
 
 SUPPORTED = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
@@ -35,7 +35,7 @@ def get_device(prefer: str | None = None) -> torch.device:
     overrides the search; asking for a device that is not there is an error, not a
     silent fallback, so a run never pretends to be on a GPU it does not have.
     """
-    wanted = (prefer or os.environ.get(DEVICE_ENV) or "").strip().lower()
+    wanted = (prefer or setting(DEVICE_ENV) or "").strip().lower()
     if not wanted or wanted == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -135,8 +135,21 @@ def gpu_settings(device: torch.device | str, mixed_precision: bool | None = None
                        cudnn_benchmark=cuda, non_blocking=cuda)
 
 
+#: The largest seed every generator we seed accepts (NumPy's limit).
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is a whole number from 0 to :data:`MAX_SEED`, else a ConfigError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"The seed must be a whole number from 0 to {MAX_SEED:,}, "
+                          f"got {seed!r}.")
+    return seed
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so a run can be repeated exactly on CPU."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators

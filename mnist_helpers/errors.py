@@ -37,3 +37,8 @@ class ImageError(MnistError, ValueError):
 class NoInkError(ImageError):
     """The image holds no ink to read (blank, or too little contrast): for a digit reader
     that is an answer, "not a digit", rather than a failure."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM): handled like Ctrl-C, so what is done is kept,
+    but the command line exits with status 143 instead of 130."""

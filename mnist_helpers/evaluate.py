@@ -39,6 +39,7 @@ class EvalResult:
     loss: float  # mean cross-entropy per image
     correct: int
     total: int
+    not_numbers: int = 0  # images whose outputs hold NaN or infinity (a broken model)
 
     @property
     def accuracy(self) -> float:
@@ -48,14 +49,16 @@ class EvalResult:
     def log_line(self, name: str = "Test set") -> str:
         """PyTorch's MNIST example's summary line: ``Test set: Average loss: 0.0301,
         Accuracy: 9904/10000 (99.04%)``."""
+        broken = (f" [outputs of {self.not_numbers} images are not numbers]"
+                  if self.not_numbers else "")
         return (f"{name}: Average loss: {self.loss:.4f}, "
-                f"Accuracy: {self.correct}/{self.total} ({100 * self.accuracy:.2f}%)")
+                f"Accuracy: {self.correct}/{self.total} ({100 * self.accuracy:.2f}%){broken}")
 
 
 def evaluate(model: nn.Module, batches: Batches) -> EvalResult:
     """Mean cross-entropy and accuracy of ``model`` over ``batches``."""
     device = model_device(model)
-    loss_sum, correct, total = 0.0, 0, 0
+    loss_sum, correct, total, not_numbers = 0.0, 0, 0, 0
     with evaluation_mode(model):
         for images, labels in batches:
             images, labels = images.to(device), labels.to(device)
@@ -63,7 +66,8 @@ def evaluate(model: nn.Module, batches: Batches) -> EvalResult:
             loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
             correct += (logits.argmax(1) == labels).sum().item()
             total += labels.numel()
-    return EvalResult(loss_sum / max(total, 1), int(correct), total)
+            not_numbers += int((~torch.isfinite(logits)).any(1).sum())
+    return EvalResult(loss_sum / max(total, 1), int(correct), total, not_numbers)
 
 
 def classify(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

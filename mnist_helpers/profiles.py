@@ -10,15 +10,21 @@ command line and the benchmark all describe a run with a :class:`Profile`.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 
-from .config import PROFILE_ENV
+from .config import PROFILE_ENV, setting
 from .errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("onecycle", "steplr")
 LOADERS = ("tensors", "classic")
+
+
+def _is_number(value: object) -> bool:
+    """A real number (an int or a float, not a bool or a string)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,21 @@ class Profile:
     def __post_init__(self) -> None:
         problems = []
         for name in ("epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0, got {self.lr!r}")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        for name, low, high in (("lr", 0.0, math.inf), ("momentum", 0.0, 1.0),
+                                ("weight_decay", 0.0, math.inf), ("label_smoothing", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not _is_number(value) or not (low <= value < high and math.isfinite(value)) or (
+                    name == "lr" and value == 0):
+                wanted = "a finite number > 0" if name == "lr" else (
+                    f"a number in [{low:g}, {high:g})" if math.isfinite(high)
+                    else "a finite number >= 0")
+                problems.append(f"{name} must be {wanted}, got {value!r}")
+        if self.width is not None and (not isinstance(self.width, int)
+                                       or isinstance(self.width, bool) or self.width < 1):
+            problems.append(f"width must be a whole number >= 1 or None, got {self.width!r}")
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                               ("loader", LOADERS)):
             if getattr(self, name) not in allowed:
@@ -116,7 +131,7 @@ PROFILES: dict[str, Profile] = {
 
 def get_profile(name: str | None = None) -> Profile:
     """The profile called ``name``, else the one named by ``$MNIST_PROFILE``, else ``default``."""
-    chosen = name or os.environ.get(PROFILE_ENV) or "default"
+    chosen = name or setting(PROFILE_ENV) or "default"
     key = chosen.strip().lower()
     if key not in PROFILES:
         raise ConfigError(

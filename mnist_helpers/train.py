@@ -1,164 +1,32 @@
-"""Training: the loop, one optimizer step at a time, and ``fit``, which adds what a real run
-needs around it.
-
-:func:`training_steps` is the loop every caller shares (``fit``, the benchmark, the
-experiments and the playground widget). It is a generator: it yields a :class:`Step` after
-each optimizer step, so a caller watches training by reading the steps and stops it by
-leaving its ``for`` loop. :func:`fit` adds validation after every epoch, keeps the best
-epoch's weights, writes a checkpoint atomically after every epoch, survives Jupyter's stop
-button and resumes an interrupted run.
+"""Training a model: :func:`fit` runs the loop of :mod:`mnist_helpers.loop` and adds what a
+real run needs around it: validation after every epoch, the best epoch's weights kept, a
+checkpoint written atomically after every epoch (never over a better model), Jupyter's stop
+button, Ctrl-C and SIGTERM survived, and an interrupted run resumed exactly.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import itertools
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import augment_batch
 from .checkpoint import read_checkpoint, save_checkpoint
-from .device import GpuSettings, gpu_settings, place_model, seed_everything, seeded_generator
-from .errors import CheckpointError, ConfigError
+from .device import place_model, seed_everything
+from .errors import CheckpointError, ConfigError, Terminated
 from .evaluate import EvalResult, evaluate
-from .files import ensure_writable_folder
+from .files import ensure_writable_folder, resolve_target
+from .loop import Batches, Step, TrainingSetup, training_steps
 from .models import ARCHITECTURES
 from .profiles import Profile
-
-Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
-
-
-def make_optimizer(profile: Profile, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    """``sgd`` (with Nesterov momentum), ``adam``, ``adamw``, or ``adadelta`` (as PyTorch's
-    MNIST example trains its network)."""
-    lr, decay = profile.lr, profile.weight_decay
-    if profile.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=profile.momentum,
-                               nesterov=profile.momentum > 0, weight_decay=decay)
-    if profile.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
-    if profile.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
-    return torch.optim.Adadelta(params, lr=lr, weight_decay=decay)
-
-
-def make_scheduler(profile: Profile, optimizer: torch.optim.Optimizer, steps_per_epoch: int
-                   ) -> torch.optim.lr_scheduler.LRScheduler:
-    """The learning-rate schedule, stepped once per optimizer step.
-
-    ``onecycle``: warm up from ``lr/25`` to ``lr`` over the first 25% of the steps (at least
-    1.5 steps: OneCycleLR divides by zero at exactly one), then anneal to almost zero. The
-    momentum is left as the profile sets it. ``steplr``: multiply the rate by 0.7 after every
-    epoch, as PyTorch's MNIST example does.
-    """
-    total = profile.epochs * steps_per_epoch
-    if profile.schedule == "steplr":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=steps_per_epoch, gamma=0.7)
-    return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=profile.lr, total_steps=total,
-        pct_start=min(max(0.25, 1.5 / total), 0.9), cycle_momentum=False)
-
-
-def learning_rates(profile: Profile, steps_per_epoch: int) -> list[float]:
-    """The learning rate of every step of a run of ``profile``, as its schedule plans it."""
-    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=profile.lr)
-    scheduler = make_scheduler(profile, optimizer, steps_per_epoch)
-    rates = []
-    for _ in range(profile.epochs * steps_per_epoch):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return rates
-
-
-@dataclass
-class TrainingSetup:
-    """Everything that changes the weights besides the model and the data, made once per run
-    by :meth:`create`: the optimizer, the learning-rate schedule, the GPU settings (and the
-    gradient scaler of mixed precision), label smoothing and augmentation."""
-
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    gpu: GpuSettings
-    label_smoothing: float
-    augment: torch.Generator | None  # the random numbers of augmentation, or None: no augmentation
-
-    @classmethod
-    def create(cls, model: nn.Module, profile: Profile, steps_per_epoch: int,
-               device: torch.device, seed: int = 0) -> TrainingSetup:
-        """Optimizer, schedule, GPU settings and augmentation for ``profile``."""
-        optimizer = make_optimizer(profile, model.parameters())
-        gpu = gpu_settings(device, profile.mixed_precision)
-        return cls(optimizer=optimizer,
-                   scheduler=make_scheduler(profile, optimizer, steps_per_epoch),
-                   scaler=gpu.grad_scaler(device), gpu=gpu,
-                   label_smoothing=profile.label_smoothing,
-                   augment=seeded_generator(seed + 1) if profile.augment else None)
-
-
-@dataclass
-class Step:
-    """One optimizer step, as :func:`training_steps` reports it."""
-
-    epoch: int  # 1, 2, ...
-    batch: int  # 1 .. batches
-    batches: int  # batches per epoch
-    images: int  # images in this batch
-    lr: float  # the learning rate this step used
-    loss_tensor: torch.Tensor = field(repr=False)  # the batch's mean loss (on the device)
-    correct_tensor: torch.Tensor = field(repr=False)  # how many it got right (on the device)
-
-    @property
-    def loss(self) -> float:
-        """The batch's mean training loss (reading it waits for a GPU to finish the step)."""
-        return self.loss_tensor.item()
-
-    @property
-    def accuracy(self) -> float:
-        """The share of the batch the model got right (before this step's update)."""
-        return self.correct_tensor.item() / self.images
-
-    @property
-    def epoch_done(self) -> bool:
-        """Whether this was the last step of its epoch."""
-        return self.batch == self.batches
-
-
-def training_steps(model: nn.Module, batches: Batches, setup: TrainingSetup, *,
-                   epochs: Iterable[int], device: torch.device | str) -> Iterator[Step]:
-    """The training loop: for every batch of every epoch, forward, loss, backward, optimizer
-    step and schedule step, then yield a :class:`Step`. Leave the ``for`` loop to stop."""
-    device = torch.device(device)
-    n_batches = len(batches)  # type: ignore[arg-type]
-    with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
-                                    benchmark=setup.gpu.cudnn_benchmark):
-        for epoch in epochs:
-            model.train()
-            for batch, (images, labels) in enumerate(batches, start=1):
-                images = images.to(device, non_blocking=setup.gpu.non_blocking)
-                labels = labels.to(device, non_blocking=setup.gpu.non_blocking)
-                if setup.augment is not None:
-                    images = augment_batch(images, generator=setup.augment)
-                with setup.gpu.autocast(device):
-                    logits = model(images)
-                    loss = F.cross_entropy(logits, labels,
-                                           label_smoothing=setup.label_smoothing)
-                setup.optimizer.zero_grad(set_to_none=True)
-                setup.scaler.scale(loss).backward()
-                setup.scaler.step(setup.optimizer)
-                setup.scaler.update()
-                lr = setup.optimizer.param_groups[0]["lr"]
-                setup.scheduler.step()
-                yield Step(epoch, batch, n_batches, len(labels), lr, loss.detach(),
-                           (logits.argmax(1) == labels).sum())
 
 
 @dataclass
@@ -176,11 +44,18 @@ class History:
     step_lr: list[float] = field(default_factory=list)  # every step's learning rate
     best_epoch: int = 0
     best_val_accuracy: float = -1.0
-    stopped: bool = False  # ended early: by Jupyter's stop button or a callback
+    stopped: bool = False  # ended early: by Jupyter's stop button, a callback or divergence
+    stop_reason: str | None = None  # "callback", "interrupted", "terminated" or "diverged"
+    saved_to: str | None = None  # the file that holds this run's model (None: none saved)
+
+    @property
+    def diverged(self) -> bool:
+        """Whether training stopped because the weights stopped being numbers."""
+        return self.stop_reason == "diverged"
 
     def to_dict(self) -> dict:
         """Plain lists and numbers (stored in checkpoints)."""
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "saved_to"}
 
     def record_epoch(self, epoch: int, steps: list[Step], seconds: float, val: EvalResult
                      ) -> bool:
@@ -217,14 +92,21 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
     (with ``checkpoint_path``) saved with all it takes to resume. ``on_step(step)`` and
     ``on_epoch(history)`` are called as training goes; either returning True stops it, as
     Jupyter's stop button does. Either way ``model`` ends with the best epoch's weights.
-    ``resume_from`` continues an interrupted run of the same profile from its last epoch.
+    ``resume_from`` continues an interrupted run of the same profile and seed from its last
+    finished epoch; the result is the same as that of a run never interrupted.
+
+    A good model is never lost: nothing is saved before the first epoch ends or once the
+    weights stop being numbers (the run stops, saying so), and a model already at
+    ``checkpoint_path`` is replaced only by a better one on the same validation images;
+    otherwise this run's model goes to a file beside it, and ``history.saved_to`` says where.
     """
     device = torch.device(device)
     if not isinstance(model, ARCHITECTURES[profile.arch]):
         raise ConfigError(f"The model is a {type(model).__name__}, but the profile trains "
                           f"{profile.arch!r}: build it with build_model(profile.arch, ...).")
-    if checkpoint_path is not None:
-        ensure_writable_folder(Path(checkpoint_path).parent)  # fail now, not after an epoch
+    if resume_from is not None:
+        check_resume(resume_from, profile, seed)  # before any work
+    files = _RunFiles.choose(checkpoint_path, resume_from)
     seed_everything(seed)
     if profile.channels_last:
         place_model(model, device)
@@ -234,7 +116,7 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
     history, best = History(), copy.deepcopy(model.state_dict())
     if resume_from is not None:
         history, best = _resume(resume_from, model, train, setup, profile, verbose)
-    run = _Run(model, profile, seed, setup, train, history, checkpoint_path)
+    run = _RunLog(model, profile, seed, setup, train, history, files, _validation_id(val))
     say = print if verbose else (lambda _line: None)
     steps: list[Step] = []
     started = time.perf_counter()
@@ -254,6 +136,11 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
                 bar.close()
                 bar = None
                 seconds = time.perf_counter() - started
+                if not all_finite(model):
+                    history.stopped, history.stop_reason = True, "diverged"
+                    say(f"Training diverged in epoch {step.epoch}: the weights are no longer "
+                        "numbers (NaN or infinity). Stopped; lower the learning rate.")
+                    break
                 result = evaluate(model, val)
                 if history.record_epoch(step.epoch, steps, seconds, result):
                     best = copy.deepcopy(model.state_dict())
@@ -262,21 +149,77 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
                 stop = (on_epoch is not None and on_epoch(history)) or stop
                 steps, started = [], time.perf_counter()
             if stop:
-                history.stopped = True
+                history.stopped, history.stop_reason = True, "callback"
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, Jupyter's stop button, or SIGTERM
         history.stopped = True
-        say(f"Interrupted. Keeping the best model so far (epoch {history.best_epoch}).")
+        history.stop_reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        say(f"Interrupted in epoch {len(history.epoch) + 1}."
+            + (f" Keeping the best model so far (epoch {history.best_epoch})."
+               if history.epoch else " No epoch had finished: nothing was saved."))
     finally:
         if bar is not None:
             bar.close()
-    run.save(best, only_if_unsaved=True)
+    if not run.saved and history.epoch and not history.stopped:
+        run.save(best)  # a resumed run that had already finished: its model, where asked
+    history.saved_to = run.finish(say)
     model.load_state_dict(best)
     return history
 
 
+def all_finite(model: nn.Module) -> bool:
+    """Whether every floating-point weight and buffer of ``model`` is a finite number."""
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()
+               if t.is_floating_point())
+
+
+def _validation_id(val: Batches) -> str:
+    """A short fingerprint of the validation images and labels: two runs' accuracies can be
+    compared only when they were measured on the same images."""
+    sha = hashlib.sha256()
+    for images, labels in val:
+        sha.update(images.detach().cpu().contiguous().numpy().tobytes())
+        sha.update(labels.detach().cpu().contiguous().numpy().tobytes())
+    return sha.hexdigest()[:16]
+
+
 @dataclass
-class _Run:
+class _RunFiles:
+    """Where a run's checkpoint goes. ``asked`` is the file the caller named; ``own`` is the
+    file this run writes: ``asked`` itself when nothing is there yet or when the run resumes
+    from it, else a free name beside it (``model.run2.pt``), so that the model already there
+    is replaced only at the end, and only by a better one."""
+
+    asked: Path | None
+    own: Path | None
+
+    @classmethod
+    def choose(cls, asked: str | os.PathLike | None, resume_from: str | os.PathLike | None
+               ) -> _RunFiles:
+        if asked is None:
+            return cls(None, None)
+        asked = Path(asked)
+        resolve_target(asked)  # not a folder, FIFO or device: refused before any work
+        ensure_writable_folder(asked.parent)  # fail now, not after an epoch
+        if not asked.exists() or (resume_from is not None and Path(resume_from).exists()
+                                  and os.path.samefile(asked, resume_from)):
+            return cls(asked, asked)
+        if resume_from is not None and Path(resume_from).is_file():
+            return cls(asked, Path(resume_from))  # the interrupted run's own file goes on
+        return cls(asked, free_name_beside(asked))
+
+
+def free_name_beside(path: Path) -> Path:
+    """``model.run2.pt``, ``model.run3.pt``, ...: the first name beside ``path`` not taken."""
+    for number in itertools.count(2):
+        candidate = path.with_name(f"{path.stem}.run{number}{path.suffix}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass
+class _RunLog:
     """The parts of ``fit`` that are bookkeeping: log lines and checkpoints."""
 
     model: nn.Module
@@ -285,7 +228,8 @@ class _Run:
     setup: TrainingSetup
     train: Batches
     history: History
-    checkpoint_path: str | os.PathLike | None
+    files: _RunFiles
+    validation: str  # fingerprint of the validation images
     saved: bool = False
 
     def train_line(self, step: Step) -> str:
@@ -298,34 +242,80 @@ class _Run:
         return (f"Train Epoch: {step.epoch} [{seen}/{total} "
                 f"({100 * step.batch / step.batches:.0f}%)]\tLoss: {step.loss:.6f}")
 
-    def save(self, best: dict, only_if_unsaved: bool = False) -> None:
-        """Write the checkpoint: the best weights, and what it takes to resume."""
-        if self.checkpoint_path is None or (only_if_unsaved and self.saved):
+    def save(self, best: dict) -> None:
+        """Write the run's checkpoint at the end of an epoch: the best weights, and what it
+        takes to resume from exactly this point."""
+        if self.files.own is None:
             return
         h, setup = self.history, self.setup
         shuffle = getattr(self.train, "generator", None)
         save_checkpoint(
-            self.checkpoint_path, best, arch=self.profile.arch,
+            self.files.own, best, arch=self.profile.arch,
             arch_kwargs=self.profile.model_kwargs(),
             metadata={"profile": self.profile.to_dict(), "seed": self.seed,
                       "epochs": len(h.epoch), "best_epoch": h.best_epoch,
-                      "val_accuracy": h.best_val_accuracy, "history": h.to_dict()},
+                      "val_accuracy": h.best_val_accuracy, "validation": self.validation,
+                      "history": h.to_dict()},
             resume={"model": self.model.state_dict(), "epoch": len(h.epoch),
                     "planned_epochs": self.profile.epochs, "steps_per_epoch": len(self.train),
                     "optimizer": setup.optimizer.state_dict(),
                     "scheduler": setup.scheduler.state_dict(),
                     "scaler": setup.scaler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
                     "augment_rng": None if setup.augment is None
                     else setup.augment.get_state(),
                     "shuffle_rng": None if shuffle is None else shuffle.get_state()})
         self.saved = True
 
+    def finish(self, say: Callable[[str], None]) -> str | None:
+        """At the end of the run: if it wrote beside a model already there, replace that model
+        only when this run's is better on the same validation images. Returns the file that
+        holds this run's model (None: nothing was saved)."""
+        asked, own = self.files.asked, self.files.own
+        if own is None or not self.saved:
+            if asked is not None and asked.exists():
+                say(f"{asked} was left as it was.")
+            return None
+        if own == asked:
+            return str(own)
+        ours = self.history.best_val_accuracy
+        theirs = _comparable_accuracy(asked, self.validation)
+        if theirs is not None and ours >= theirs:
+            os.replace(own, resolve_target(asked))
+            say(f"This run's model (validation {100 * ours:.2f}%) replaced the one in {asked} "
+                f"({100 * theirs:.2f}%).")
+            return str(asked)
+        why = ("it was better on the same validation images "
+               f"({100 * theirs:.2f}% against {100 * ours:.2f}%)" if theirs is not None else
+               "it cannot be compared with this run's (another validation set, or not a "
+               "checkpoint of this version)")
+        say(f"Kept the model in {asked}: {why}. This run's model is in {own}; move it over "
+            f"{asked} yourself if you want it there.")
+        return str(own)
 
-def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: TrainingSetup,
-            profile: Profile, verbose: bool) -> tuple[History, dict]:
-    """Restore an interrupted run's weights, optimizer, schedule and random streams."""
+
+def _comparable_accuracy(path: Path, validation: str) -> float | None:
+    """The validation accuracy of the checkpoint at ``path`` if it was measured on the
+    images with fingerprint ``validation``, else None."""
+    try:
+        meta = read_checkpoint(path)["metadata"]
+    except (CheckpointError, OSError):
+        return None
+    value = meta.get("val_accuracy")
+    if meta.get("validation") != validation or not isinstance(value, float):
+        return None
+    return value
+
+
+#: Profile fields that do not change what training computes (so a resume may differ in them).
+_NOT_TRAINING = {"name", "eval_limit", "imagefolder_limit"}
+
+
+def check_resume(path: str | os.PathLike, profile: Profile, seed: int) -> None:
+    """Refuse, before any work, to resume the run in ``path`` with another plan: another
+    architecture, hyperparameters, number of epochs or seed would not continue that run."""
     payload = read_checkpoint(path)
-    state = payload.get("resume")
+    state, meta = payload.get("resume"), payload.get("metadata", {})
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: holds no training state to resume from.")
     if payload["arch"] != profile.arch:
@@ -336,6 +326,25 @@ def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: Tr
             f"{path}: that run was planned for {state.get('planned_epochs')} epoch(s) (its "
             f"learning-rate schedule ends there), not {profile.epochs}. Resuming continues the "
             "same plan; to train for longer, start a new run without --resume.")
+    if meta.get("seed") != seed:
+        raise CheckpointError(f"{path}: that run used seed {meta.get('seed')!r}, not {seed}: "
+                              f"resume with --seed {meta.get('seed')!r} (or leave --seed out).")
+    stored = meta.get("profile") if isinstance(meta.get("profile"), dict) else {}
+    ours = profile.to_dict()
+    differ = sorted(k for k in ours if k not in _NOT_TRAINING and k in stored
+                    and stored[k] != ours[k])
+    if differ:
+        shown = ", ".join(f"{k} {stored[k]!r} (now {ours[k]!r})" for k in differ)
+        raise CheckpointError(f"{path}: that run was trained with {shown}: resume with the "
+                              "same settings, or start a new run without --resume.")
+
+
+def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: TrainingSetup,
+            profile: Profile, verbose: bool) -> tuple[History, dict]:
+    """Restore an interrupted run's weights, optimizer, schedule and random streams, as they
+    were at the end of its last finished epoch."""
+    payload = read_checkpoint(path)
+    state = payload["resume"]
     if state.get("steps_per_epoch") != len(train):  # type: ignore[arg-type]
         raise CheckpointError(
             f"{path}: that run had {state.get('steps_per_epoch')} batches per epoch, this one "
@@ -345,6 +354,8 @@ def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: Tr
         setup.optimizer.load_state_dict(state["optimizer"])
         setup.scheduler.load_state_dict(state["scheduler"])
         setup.scaler.load_state_dict(state["scaler"])
+        if state.get("torch_rng") is not None:
+            torch.set_rng_state(state["torch_rng"])
         if setup.augment is not None and state.get("augment_rng") is not None:
             setup.augment.set_state(state["augment_rng"])
         shuffle = getattr(train, "generator", None)
@@ -354,7 +365,7 @@ def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: Tr
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: its training state does not fit this run "
                               f"({type(exc).__name__}: {exc}).") from None
-    history.stopped = False
+    history.stopped, history.stop_reason = False, None
     if verbose:
         done = len(history.epoch)
         print(f"Resuming from {path} after epoch {done} of {profile.epochs}."

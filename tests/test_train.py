@@ -28,7 +28,7 @@ from mnist_helpers.checkpoint import read_checkpoint
 from mnist_helpers.config import BACKGROUND
 from mnist_helpers.device import gpu_settings
 from mnist_helpers.evaluate import EvalResult
-from mnist_helpers.train import TrainingSetup, make_scheduler
+from mnist_helpers.loop import TrainingSetup, make_scheduler
 
 TRAIN_LINE = re.compile(r"Train Epoch: 1 \[\d+/\d+ \(\d+%\)\]\tLoss: \d+\.\d{6}")
 VAL_LINE = re.compile(
@@ -481,7 +481,7 @@ def test_resuming_a_finished_run_writes_the_new_checkpoint(smaller_train, small_
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"epochs": 2}, "planned for 1 epoch"), ({"batch_size": 25}, "batches per epoch"),
+    ({"epochs": 2}, "planned for 1 epoch"), ({"batch_size": 25}, "batch_size 50 \\(now 25\\)"),
     ({"arch": "tiny_cnn"}, "was trained as 'fast_cnn'")])
 def test_resuming_with_another_plan_is_a_clear_error(smaller_train, small_val, tmp_path,
                                                     change, expected):

@@ -34,9 +34,9 @@ import torch
 from ..data import prepare_training_data
 from ..device import place_model, seed_everything
 from ..evaluate import evaluate
+from ..loop import TrainingSetup, training_steps
 from ..models import build_model
 from ..profiles import Profile, get_profile
-from ..train import TrainingSetup, training_steps
 
 TARGET = 0.99
 T = TypeVar("T")

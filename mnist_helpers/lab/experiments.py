@@ -18,9 +18,10 @@ from torch import nn
 from ..data import TensorBatches, TrainingData
 from ..device import place_model, seed_everything
 from ..evaluate import evaluate
+from ..loop import TrainingSetup, training_steps
 from ..models import build_model, count_parameters
 from ..profiles import Profile
-from ..train import TrainingSetup, fit, training_steps
+from ..train import fit
 
 
 @dataclass
@@ -123,7 +124,7 @@ def step_breakdown(profile: Profile, batches: Iterable[tuple[torch.Tensor, torch
     """Where a training step's time goes, in milliseconds per step: getting the batch, the
     forward pass, and the rest (loss, backward pass, optimizer step).
 
-    A fresh ``profile.arch`` is trained by :func:`~mnist_helpers.train.training_steps` for
+    A fresh ``profile.arch`` is trained by :func:`~mnist_helpers.loop.training_steps` for
     ``warmup`` untimed steps, then ``steps`` timed ones; the batches are timed by a wrapper,
     the forward pass by a clock started and stopped around the model's ``forward`` (the
     device is synchronised there, so GPU time lands in the right phase).

@@ -14,9 +14,10 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ...data import TensorBatches, TrainingData, prepare_training_data
+from ...loop import Step
 from ...models import ARCHITECTURES, build_model
 from ...profiles import Profile, get_profile
-from ...train import History, Step, fit
+from ...train import History, fit
 from .common import Displayable, figure_png, html_text, report_errors, show_error
 
 
