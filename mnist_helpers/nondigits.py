@@ -287,7 +287,9 @@ def nondigit_pixels(n: int, seed: int, *, fonts: Sequence[str] = TRAIN_FONTS,
     loaded = load_fonts(fonts)
     out = torch.empty(n, 28, 28, dtype=torch.uint8)
     made = 0
-    while made < n:
+    for _attempt in range(20 * n + 100):  # bounded: a kind that never has ink must not hang
+        if made == n:
+            return out
         try:
             found = find_ink(draw_nondigit(kinds[made % len(kinds)], rng, loaded),
                              work_size=96)
@@ -299,7 +301,10 @@ def nondigit_pixels(n: int, seed: int, *, fonts: Sequence[str] = TRAIN_FONTS,
         out[made] = _as_pixels(found.ink[rows.min(): rows.max() + 1,
                                          cols.min(): cols.max() + 1])
         made += 1
-    return out
+    if made == n:
+        return out
+    raise RuntimeError(f"only {made} of {n} non-digits had ink after {20 * n + 100} drawings: "
+                       f"a kind in {list(kinds)} never has any (a bug in its drawing)")
 
 
 def pair_pixels(n: int, seed: int, digits: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -23,8 +23,8 @@ from torch import nn
 from .data import NOT_A_DIGIT, TWO_DIGITS
 from .errors import ImageError, NoInkError
 from .evaluate import classify
-from .images import IMAGE_SUFFIXES, open_image
-from .preprocess import preprocess_image
+from .images import IMAGE_SUFFIXES, ImageLike, open_image
+from .preprocess import preprocess_image, to_model_input
 
 T = TypeVar("T")
 
@@ -78,6 +78,7 @@ class Prediction:
     probabilities: list[float] | None  # one per digit 0..9; None if no model was asked
     pixels: np.ndarray  # 28×28 floats 0..1, white on black: the model's input
     reason: str | None = None  # why it is not a digit
+    can_refuse: bool = True  # False: the model names a digit for anything with ink in it
 
     @property
     def confidence(self) -> float:
@@ -86,37 +87,94 @@ class Prediction:
             self.probabilities[self.digit])
 
     def to_json(self) -> dict:
-        """``{"path", "prediction", "probabilities"}`` (and ``"reason"`` for a refusal), as
-        the predict command prints it."""
-        result: dict = {"path": self.path, "prediction": self.digit}
-        if self.reason is not None:
-            result["reason"] = self.reason
-        result["probabilities"] = (None if self.probabilities is None
-                                   else [round(p, 6) for p in self.probabilities])
-        return result
+        """The line ``predict --json`` prints for an image, always with the same five keys:
+
+        * ``"path"``: the file, as given or found in a folder (a name that is not valid
+          UTF-8 keeps its undecodable bytes as the escapes ``os.fsdecode`` makes, e.g.
+          ``"\\udcff"``, so ``os.fsencode`` gives the bytes back);
+        * ``"prediction"``: the digit 0..9, or ``null`` when the image is refused;
+        * ``"reason"``: ``null`` for a digit, else why it was refused, starting with
+          ``"not a digit"``;
+        * ``"probabilities"``: the model's ten digit probabilities (0..1, 6 decimals; with a
+          model that also has the classes "not a digit" and "two digits" they sum to less
+          than 1), or ``null`` exactly when the model was not asked because the image has
+          no ink (then ``"reason"`` starts with ``"not a digit: no ink found"``);
+        * ``"can_refuse"``: ``false`` when the model cannot say "not a digit" about an image
+          with ink in it (a ten-class model without a fitted refusal threshold: it names a
+          digit for anything, a word or a barcode too), else ``true``.
+
+        A file that cannot be used gets ``{"path", "error"}`` instead (printed by the
+        command line, not here).
+        """
+        return {"path": self.path, "prediction": self.digit, "reason": self.reason,
+                "probabilities": (None if self.probabilities is None
+                                  else [round(p, 6) for p in self.probabilities]),
+                "can_refuse": self.can_refuse}
 
 
-def predict_image(model: nn.Module, image: Image.Image | np.ndarray, path: str = "",
+def can_refuse(classes: int, refusal: Refusal | None) -> bool:
+    """Whether a model with ``classes`` outputs, under ``refusal``, can refuse an image with
+    ink in it: it has the class "not a digit", or a threshold fitted on validation data."""
+    return classes > NOT_A_DIGIT or (refusal is not None and refusal.threshold > 0)
+
+
+def _check_arguments(model: object, path: object, refusal: object) -> None:
+    """Raise a TypeError naming the argument of :func:`predict_image` of the wrong type."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch nn.Module (load one with load_checkpoint), "
+                        f"not {type(model).__name__}")
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str (the name to report), not {type(path).__name__}")
+    if refusal is not None and not isinstance(refusal, Refusal):
+        raise TypeError(f"refusal must be a Refusal or None, not {type(refusal).__name__}")
+
+
+def predict_image(model: nn.Module, image: ImageLike, path: str = "",
                   refusal: Refusal | None = None) -> Prediction:
-    """Prepare and classify one image (a PIL image, or grey levels 0..1)."""
+    """Prepare and classify one image: a PIL image, or a numpy array or torch tensor of grey
+    levels (how their values are read: :func:`mnist_helpers.images.to_grayscale`)."""
+    _check_arguments(model, path, refusal)
     try:
         prepared = preprocess_image(image)
-    except NoInkError:
-        return Prediction(path=path, digit=None, probabilities=None, pixels=np.zeros((28, 28)),
-                          reason="not a digit: no ink found (the image is blank or has too "
-                                 "little contrast)")
+    except NoInkError as exc:
+        blank = np.zeros((28, 28), dtype=np.float32)
+        classes = classify(model, to_model_input(blank)).shape[1]  # what the model could say
+        return Prediction(path=path, digit=None, probabilities=None, pixels=blank,
+                          reason=f"not a digit: {exc.reason}",
+                          can_refuse=can_refuse(classes, refusal))
     probabilities = classify(model, prepared.tensor)[0].tolist()
     digit, reason = decide(probabilities, refusal)
     return Prediction(path=path, digit=digit, probabilities=probabilities[:10],
-                      pixels=prepared.pixels, reason=reason)
+                      pixels=prepared.pixels, reason=reason,
+                      can_refuse=can_refuse(len(probabilities), refusal))
 
 
-def image_files(item: str | os.PathLike) -> list[Path]:
+PathName = str | bytes | os.PathLike  # a file or folder name, as Python gives them
+
+
+def _path_list(paths: PathName | Iterable[PathName]) -> list[PathName]:
+    """``paths`` as a list: one path (a str, bytes or Path) stands for itself, not for the
+    characters of its name; anything but paths is a TypeError naming the argument."""
+    if isinstance(paths, str | bytes | os.PathLike):
+        return [paths]
+    if not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be a file or folder name or a list of them, not "
+                        f"{type(paths).__name__}")
+    items = list(paths)
+    for item in items:
+        if not isinstance(item, str | bytes | os.PathLike):
+            raise TypeError(f"paths must hold file or folder names (str, bytes or "
+                            f"os.PathLike), not {type(item).__name__}")
+    return items
+
+
+def image_files(item: PathName) -> list[Path]:
     """``item`` itself if it is not a folder, else the images directly in it (sorted); raises
     :class:`ImageError` when the folder cannot be read or holds no images."""
-    if not str(item).strip():
+    item = os.fsdecode(item)  # bytes, from os.listdir(b"."), keep undecodable bytes
+    if not item.strip():
         raise ImageError("an empty path; name an image file or a folder (. for the current "
-                         "folder)", repr(str(item)))
+                         "folder)", repr(item))
     path = Path(item)
     try:
         if not path.is_dir():
@@ -132,11 +190,17 @@ def image_files(item: str | os.PathLike) -> list[Path]:
     return found
 
 
-def each_image(paths: Sequence[str | os.PathLike], read: Callable[[Image.Image, str], T],
+def each_image(paths: PathName | Iterable[PathName], read: Callable[[Image.Image, str], T],
                *, decode_size: int = 512) -> Iterator[T | ImageError]:
     """``read(image, path)`` for every image among ``paths`` (folders stand for the images in
-    them), in order and as soon as each is ready, or the :class:`ImageError` that says why an
-    input could not be used."""
+    them; one path may be given alone), in order and as soon as each is ready, or the
+    :class:`ImageError` that says why an input could not be used."""
+    return _each_image(_path_list(paths), read, decode_size)  # wrong types fail here, at once
+
+
+def _each_image(paths: list[PathName], read: Callable[[Image.Image, str], T],
+                decode_size: int) -> Iterator[T | ImageError]:
+    """The generator behind :func:`each_image`."""
     for item in paths:
         try:
             files = image_files(item)
@@ -150,22 +214,24 @@ def each_image(paths: Sequence[str | os.PathLike], read: Callable[[Image.Image, 
                 yield _naming(path, exc)
 
 
-def _naming(path: str | os.PathLike, exc: ImageError) -> ImageError:
+def _naming(path: PathName, exc: ImageError) -> ImageError:
     """``exc``, naming ``path`` if it did not name a file yet."""
-    return exc if exc.path is not None else ImageError(exc.reason, str(path))
+    return exc if exc.path is not None else ImageError(exc.reason, os.fsdecode(path))
 
 
-def predict_file(model: nn.Module, path: str | os.PathLike, refusal: Refusal | None = None
+def predict_file(model: nn.Module, path: PathName, refusal: Refusal | None = None
                  ) -> Prediction:
     """Open, prepare and classify one image file."""
+    _check_arguments(model, "", refusal)
     try:
-        return predict_image(model, open_image(path), str(path), refusal)
+        return predict_image(model, open_image(path), os.fsdecode(path), refusal)
     except ImageError as exc:
         raise _naming(path, exc) from None
 
 
-def predict_files(model: nn.Module, paths: Sequence[str | os.PathLike],
+def predict_files(model: nn.Module, paths: PathName | Iterable[PathName],
                   refusal: Refusal | None = None) -> Iterator[Prediction | ImageError]:
-    """:func:`predict_image` for every image among ``paths``, one by one (see
-    :func:`each_image`)."""
+    """:func:`predict_image` for every image among ``paths`` (one path, or a list of files and
+    folders), one by one (see :func:`each_image`)."""
+    _check_arguments(model, "", refusal)
     return each_image(paths, lambda image, name: predict_image(model, image, name, refusal))

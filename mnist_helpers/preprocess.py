@@ -15,23 +15,30 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from PIL import Image, ImageFilter, ImageOps
+from scipy import ndimage
 
 from .data import normalize_scaled
-from .errors import ImageError, NoInkError
-from .images import to_grayscale
+from .errors import NoInkError
+from .images import ImageLike, to_grayscale
 
 #: Images are shrunk to at most this many pixels a side before the ink is found.
 WORK_SIZE = 256
+#: Least :func:`edge_strength` of an image with strokes in it. Measured: 0.48 and above for
+#: real photos of digits and numbers and the project's generated digits (photos, pens,
+#: chalk, fonts, MNIST itself); 0.23 and below for smooth gradients (linear, radial,
+#: sigmoid, vignette; 28 to 3000 pixels; noise up to 1%).
+MIN_EDGE = 0.3
 
 
 @dataclass
 class Ink:
     """The ink of an image: white on black, uneven light and paper texture removed."""
 
-    ink: np.ndarray  # floats 0..1, at most ``work_size`` pixels a side
+    ink: np.ndarray  # float32 0..1, at most ``work_size`` pixels a side
     threshold: float  # the level that separates ink from paper (Otsu's)
     inverted: bool  # whether the input was dark ink on light paper
     steps: dict[str, np.ndarray] = field(default_factory=dict)  # for display only
+    edges: float = 1.0  # :func:`edge_strength` of the image: below ``MIN_EDGE``, no strokes
 
 
 @dataclass
@@ -44,25 +51,10 @@ class Preprocessed:
     steps: dict[str, np.ndarray] = field(default_factory=dict)  # for display only
 
 
-def _shrink(image: Image.Image | np.ndarray, size: int) -> np.ndarray:
-    """Grey levels 0..1, at most ``size`` pixels a side (a box filter: a phone photo has
-    far more pixels than a digit needs)."""
-    if isinstance(image, Image.Image):
-        if max(image.size) > size and image.mode in ("L", "RGB", "RGBA", "LA", "CMYK", "P"):
-            image = image.convert("RGBA") if image.mode == "P" else image.copy()
-            image.thumbnail((size, size), Image.Resampling.BOX)
-        gray = to_grayscale(image)
-    else:
-        gray = np.nan_to_num(np.asarray(image, dtype=np.float64))
-    if gray.ndim != 2 or min(gray.shape) < 1:
-        raise ImageError("the image has no pixels")
-    scale = size / max(gray.shape)
-    if scale < 1:
-        small = Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8)).resize(
-            (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale))),
-            Image.Resampling.BOX)
-        gray = np.asarray(small, dtype=np.float64) / 255.0
-    return np.clip(gray, 0.0, 1.0)
+def _shrink(image: ImageLike, size: int) -> np.ndarray:
+    """Grey levels 0..1 (float32), at most ``size`` pixels a side (a box filter: a phone photo
+    has far more pixels than a digit needs)."""
+    return np.clip(to_grayscale(image, size), 0.0, 1.0)
 
 
 def _paper_brightness(paper: np.ndarray, cell: int = 8) -> np.ndarray:
@@ -75,7 +67,19 @@ def _paper_brightness(paper: np.ndarray, cell: int = 8) -> np.ndarray:
         coarse = coarse.filter(ImageFilter.MaxFilter(5))
     else:
         coarse = Image.new("L", coarse.size, int(np.asarray(coarse).max()))
-    return np.asarray(coarse.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
+    return np.asarray(coarse.resize((w, h), Image.Resampling.BILINEAR),
+                      dtype=np.float32) / np.float32(255)
+
+
+def edge_strength(gray: np.ndarray) -> float:
+    """The largest change of grey level within a stroke's width (1/50 of the image, at least
+    3 pixels), as a share of the image's whole range: near 1 where ink meets paper, small
+    across a smooth gradient, which has no edges at all."""
+    smooth = ndimage.uniform_filter(gray, 3)  # a single noisy pixel is no edge
+    width = max(3, round(max(gray.shape) / 50))
+    change = ndimage.maximum_filter(smooth, width) - ndimage.minimum_filter(smooth, width)
+    span = float(smooth.max() - smooth.min())
+    return float(change.max()) / span if span > 0 else 0.0
 
 
 def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
@@ -90,13 +94,15 @@ def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     return float(centers[int(np.argmax(between))])
 
 
-def find_ink(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> Ink:
-    """The ink of ``image`` (a PIL image, or grey levels 0..1) as white on black.
+def find_ink(image: ImageLike, work_size: int = WORK_SIZE) -> Ink:
+    """The ink of ``image`` (a PIL image, a numpy array or a tensor: see
+    :func:`mnist_helpers.images.to_grayscale`) as white on black.
 
     The polarity comes from the image itself (its border is background, whatever its
     brightness); uneven light and shadows are divided out (a flat field), and what is left
-    of the paper's texture falls below half of Otsu's threshold. Raises :class:`ImageError`
-    (:class:`NoInkError`, "no digit found") when there is no ink to speak of.
+    of the paper's texture falls below half of Otsu's threshold. Raises :class:`NoInkError`
+    ("no ink found") when there is no ink to speak of. How sharp its edges are is measured,
+    not judged: a smooth shadow is still found as ink, which the project's non-digits need.
     """
     gray = _shrink(image, work_size)
     steps = {"grayscale": gray}
@@ -107,12 +113,13 @@ def find_ink(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> Ink
     ink = np.clip(1.0 - paper / np.maximum(_paper_brightness(paper), 1e-3), 0.0, 1.0)
     contrast = float(ink.max())
     if contrast < 0.15:
-        raise NoInkError("no digit found (the image is blank or has too little contrast)")
+        raise NoInkError("no ink found (the image is blank or has too little contrast)")
     ink = ink / contrast
     threshold = _otsu_threshold(ink)
     ink = np.where(ink >= threshold * 0.5, ink, 0.0)
     steps["background_removed"] = ink
-    return Ink(ink=ink, threshold=threshold, inverted=inverted, steps=steps)
+    return Ink(ink=ink, threshold=threshold, inverted=inverted, steps=steps,
+               edges=edge_strength(gray))
 
 
 def to_mnist_pixels(ink: np.ndarray, steps: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -143,16 +150,20 @@ def to_model_input(pixels: np.ndarray) -> torch.Tensor:
     return normalize_scaled(torch.from_numpy(pixels.astype(np.float32)).view(1, 1, 28, 28))
 
 
-def preprocess_image(image: Image.Image | np.ndarray) -> Preprocessed:
+def preprocess_image(image: ImageLike) -> Preprocessed:
     """MNIST's steps on any image: upright, grey, ink made white on black, background removed,
     cropped to the ink, fitted into 20×20, centred by mass in 28×28, normalised.
 
-    Raises :class:`NoInkError` ("no digit found") when there is no ink to speak of.
+    Raises :class:`NoInkError` ("no ink found") when there is no ink to speak of, or when
+    it has no edge of a stroke (a smooth gradient).
     """
     found = find_ink(image)
+    if found.edges < MIN_EDGE:
+        # Dividing out the light makes a ramp of brightness look like a bold stroke.
+        raise NoInkError("no ink found (only a smooth change of brightness, no strokes)")
     rows, cols = np.nonzero(found.ink > found.threshold)
     if rows.size == 0:
-        raise NoInkError("no digit found")
+        raise NoInkError("no ink found")
     cropped = found.ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     steps = {**found.steps, "cropped": cropped}
     pixels = to_mnist_pixels(cropped, steps)
