@@ -3,8 +3,9 @@
 The steps of :func:`read_number`:
 
 1. :func:`find_ink` (from preprocessing) makes the ink white on black and removes the paper;
-2. :func:`stroke_groups` finds the connected strokes (connected components), drops specks and
-   joins pieces of one digit that lie above one another (the top bar of a 5);
+2. :func:`~mnist_helpers.digit_line.find_line` finds the line of writing in the ink: the
+   pieces to read as digits, with specks, rules, underlines and pages of dots or noise left
+   out, and the signs and separators sorted out (see :mod:`mnist_helpers.digit_line`);
 3. a group may hold several digits that touch: :func:`candidate_cuts` proposes where to cut it,
    and the model reads every way of cutting; the reading it is surest of wins (a group the
    model reads as "two digits" is always cut);
@@ -12,23 +13,38 @@ The steps of :func:`read_number`:
    centred in 28×28) and classified; a piece refused as "not a digit" is left out, unless it
    stands as tall as the digits around it (a bare stroke between digits is a 1), and a line
    that is mostly refused is not a number at all.
+
+Signs, separators and decimal points are never dropped in silence, since "-42", "3.14" and
+"1,000,000" read without them are other numbers:
+
+* a minus sign before the first digit is read: ``"-42"``;
+* a small mark sitting low before or between the digits may be a decimal point or a
+  separator. A full stop and a comma are hard to tell apart in handwriting and mean opposite
+  things in different countries (1,5 and 1.5; 1.000 and 1,000), so such a number is refused
+  (``number`` is None, ``reason`` says why; the digits read are still listed). A mark after
+  the last digit (the full stop of "42.") changes nothing and is left out;
+* an underline that does not touch the digits is left out: an underlined 2024 reads 2024.
+
+Whenever ``number`` is None, :attr:`NumberReading.reason` says why.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image
 from scipy import ndimage
 from torch import nn
 
 from .data import NOT_A_DIGIT, TWO_DIGITS
+from .digit_line import SMALL, Region, find_line, typical_width
 from .errors import NoInkError
 from .evaluate import classify
+from .images import ImageLike, as_image
 from .predict import Refusal, decide, wins
 from .preprocess import find_ink, to_mnist_pixels, to_model_input
 
@@ -36,16 +52,9 @@ from .preprocess import find_ink, to_mnist_pixels, to_model_input
 WORK_SIZE = 640
 
 
-@dataclass
-class Region:
-    """Where one digit is: a box in work-size pixels and the ink inside it (white on black)."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-    ink: np.ndarray  # the region's own ink only (a neighbour reaching into the box is not in it)
-
+#: When more than this share of the regions of a line are refused, none of it is read as a
+#: number: a word in which a letter or two look like digits is still not a number.
+MOSTLY_REFUSED = 1 / 3
 
 @dataclass
 class DigitReading:
@@ -71,66 +80,22 @@ class NumberReading:
     path: str
     digits: list[DigitReading] = field(default_factory=list)
     refused: list[DigitReading] = field(default_factory=list)
+    sign: str = ""  # "-" when a minus sign stands before the first digit
+    reason: str | None = None  # why there is no number (set whenever ``number`` is None)
 
     @property
     def number(self) -> str | None:
-        """The digits as a string (leading zeros kept), or None when there are none."""
-        return "".join(str(d.digit) for d in self.digits) or None
+        """The sign and the digits as a string (leading zeros kept), or None when there is
+        no number (``reason`` says why)."""
+        if self.reason is not None or not self.digits:
+            return None
+        return self.sign + "".join(str(d.digit) for d in self.digits)
 
     def to_json(self) -> dict:
-        """``{"path", "number", "digits": [...]}``, as ``predict --number --json`` prints it."""
-        return {"path": self.path, "number": self.number,
+        """``{"path", "number", "reason", "digits": [...]}``, as ``predict --number --json``
+        prints it (``reason`` is null when a number was read)."""
+        return {"path": self.path, "number": self.number, "reason": self.reason,
                 "digits": [d.to_json() for d in self.digits]}
-
-
-def _components(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]], np.ndarray]:
-    """Connected strokes (8-neighbours): the label image, each one's box and its area."""
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-    boxes = ndimage.find_objects(labels)
-    areas = np.asarray(ndimage.sum(mask, labels, range(1, n + 1)))
-    return labels, boxes, areas
-
-
-def _join_stacked(groups: list[dict]) -> list[dict]:
-    """Join pieces of one digit: a piece whose extent from left to right lies mostly within
-    another's (the top bar of a 5, a 4 written in two strokes)."""
-    joined = True
-    while joined:
-        joined = False
-        groups.sort(key=lambda g: g["x0"])
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                a, b = groups[i], groups[j]
-                overlap = min(a["x1"], b["x1"]) - max(a["x0"], b["x0"])
-                if overlap > 0.5 * min(a["x1"] - a["x0"], b["x1"] - b["x0"]):
-                    groups[i] = {"x0": min(a["x0"], b["x0"]), "x1": max(a["x1"], b["x1"]),
-                                 "y0": min(a["y0"], b["y0"]), "y1": max(a["y1"], b["y1"]),
-                                 "ids": a["ids"] + b["ids"]}
-                    del groups[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return groups
-
-
-def stroke_groups(ink: np.ndarray, threshold: float) -> list[Region]:
-    """The connected strokes of a white-on-black ink image, specks dropped and pieces of one
-    digit joined, left to right; each region holds only its own strokes."""
-    labels, boxes, areas = _components(ink > threshold)
-    if not boxes:
-        return []
-    keep = [i for i, area in enumerate(areas) if area >= 0.02 * areas.max()]  # not specks
-    groups = _join_stacked([{"x0": boxes[i][1].start, "x1": boxes[i][1].stop,
-                             "y0": boxes[i][0].start, "y1": boxes[i][0].stop, "ids": [i + 1]}
-                            for i in keep])
-    regions = []
-    for g in groups:
-        window = (slice(g["y0"], g["y1"]), slice(g["x0"], g["x1"]))
-        own = np.where(np.isin(labels[window], g["ids"]), ink[window], 0.0)
-        regions.append(Region(x=g["x0"], y=g["y0"], width=g["x1"] - g["x0"],
-                              height=g["y1"] - g["y0"], ink=own))
-    return regions
 
 
 def split(region: Region, cuts: Sequence[int], threshold: float) -> list[Region]:
@@ -175,10 +140,10 @@ def candidate_cuts(region: Region, typical: float, must_cut: bool = False
 def _line_angle(regions: list[Region]) -> float:
     """The slope of the line of digits, in degrees (a least-squares line through their
     centres, weighted by their ink)."""
-    if len(regions) < 2:
-        return 0.0
     x = np.array([r.x + r.width / 2 for r in regions])
     y = np.array([r.y + r.height / 2 for r in regions])
+    if len(regions) < 2 or np.ptp(x) <= np.ptp(y):
+        return 0.0  # regions more above one another than side by side make no line
     weights = np.array([r.ink.sum() for r in regions])
     slope = np.polyfit(x, y, 1, w=np.sqrt(weights))[0]
     return math.degrees(math.atan(slope))
@@ -194,12 +159,6 @@ def _model_input(region: Region, angle: float, threshold: float) -> np.ndarray:
         if rows.size:
             crop = crop[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     return to_mnist_pixels(crop)
-
-
-def typical_width(groups: list[Region]) -> float:
-    """How wide one digit of this line is: 0.7 of the regions' median height (heights vary
-    less than widths, which run from a thin 1 to two digits that touch)."""
-    return 0.7 * float(np.median([g.height for g in groups]))
 
 
 WIDE, NARROW = 0.55, 1.0
@@ -257,31 +216,65 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     return chosen
 
 
-def read_number(model: nn.Module, image: Image.Image | np.ndarray, path: str = "",
+def _decide(probabilities: list[float], region: Region, height: float,
+            refusal: Refusal | None) -> tuple[int | None, str | None]:
+    """:func:`decide` for one piece of a line whose digits are ``height`` tall: a piece less
+    than half as tall is no digit, whatever the model says (a comma, a dash or a speck it
+    might take for a 1)."""
+    digit, reason = decide(probabilities, refusal)
+    if digit is not None and region.height < SMALL * height:
+        return None, "not a digit (less than half as tall as the digits of the line)"
+    return digit, reason
+
+
+def _check_arguments(model: object, image: object, path: object, refusal: object) -> None:
+    """Raise a TypeError naming the argument of :func:`read_number` that has the wrong type
+    (the image's own type is checked when it is converted)."""
+    if isinstance(image, str | bytes | os.PathLike):
+        raise TypeError("image must be a picture, not a file name: open the file first "
+                        "(read_number(model, open_image(path), str(path)))")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch nn.Module (load one with load_checkpoint), "
+                        f"not {type(model).__name__}")
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str (the name to report), not {type(path).__name__}")
+    if refusal is not None and not isinstance(refusal, Refusal):
+        raise TypeError(f"refusal must be a Refusal or None, not {type(refusal).__name__}")
+
+
+def read_number(model: nn.Module, image: ImageLike, path: str = "",
                 refusal: Refusal | None = None) -> NumberReading:
-    """Find the digits of the number in ``image`` and read them, left to right."""
-    original = image.size if isinstance(image, Image.Image) else image.shape[::-1]
+    """Find the digits of the number in ``image`` (a PIL image, or a numpy array or torch
+    tensor of grey levels) and read them, left to right; when there is no number, the
+    reading's ``reason`` says why. ``path`` only names the image in the result: to read a
+    file, open it with :func:`mnist_helpers.images.open_image`."""
+    _check_arguments(model, image, path, refusal)
+    image = as_image(image)
     reading = NumberReading(path=path)
     try:
         found = find_ink(image, work_size=WORK_SIZE)
     except NoInkError:
-        return reading  # a blank page: no number
-    groups = stroke_groups(found.ink, found.threshold)
-    if not groups:
+        reading.reason = "no number: no ink found (the image is blank or has too little contrast)"
         return reading
-    angle, typical = _line_angle(groups), typical_width(groups)
-    pieces = [piece for group in groups
-              for piece in _best_split(model, group, typical, angle, found.threshold)]
-    if not pieces:
+    line = find_line(found.ink, found.threshold)
+    reading.sign = line.sign
+    if line.problem is not None or not line.regions:
+        reading.reason = line.problem or "no number: only marks that are not digits"
         return reading
+    angle, typical = _line_angle(line.regions), typical_width(line.regions)
+    pieces = [piece for region in line.regions
+              for piece in _best_split(model, region, typical, angle, found.threshold)]
     probabilities = classify(model, torch.cat([to_model_input(p) for _, p in pieces])).tolist()
-    decisions = [decide(probs, refusal) for probs in probabilities]
+    decisions = [_decide(probs, region, line.height, refusal)
+                 for probs, (region, _) in zip(probabilities, pieces, strict=True)]
     refused = sum(digit is None for digit, _ in decisions)
     if refused > MOSTLY_REFUSED * len(decisions):  # a word with a letter or two like digits
         decisions = [(None, reason or "not a digit (most of this line is not digits)")
                      for _, reason in decisions]
+        reading.reason = (f"no number: most of the line is not digits ({refused} of "
+                          f"{len(decisions)} pieces refused)")
     in_line = _in_a_line_of_digits([region for region, _ in pieces], decisions)
-    scale = max(original) / max(found.ink.shape)
+    scale = max(image.size) / max(found.ink.shape)
     for (region, pixels), probs, (digit, reason), in_context in zip(
             pieces, probabilities, decisions, in_line, strict=True):
         if digit is None and in_context:  # a lone stroke may be an "l"; between digits, a 1
@@ -291,12 +284,36 @@ def read_number(model: nn.Module, image: Image.Image | np.ndarray, path: str = "
         result = DigitReading(box=box, digit=digit, probabilities=probs[:10], pixels=pixels,
                               reason=reason)
         (reading.digits if digit is not None else reading.refused).append(result)
+    if reading.reason is None and not reading.digits:
+        reading.reason = "no number: nothing in the image was read as a digit"
+    elif reading.reason is None and _dash_between_digits(reading):
+        reading.reason = ("no number: a dash stands between the digits (a range, a date or a "
+                          "phone number?); the digits read are listed")
+    elif reading.reason is None and line.separators:
+        reading.reason = ("no number: a small mark sits low among the digits, a decimal point "
+                          "or a separator (1.5 or 1,500?); the digits read are listed")
     return reading
 
 
-#: When more than this share of the regions of a line are refused, none of it is read as a
-#: number: a word in which a letter or two look like digits is still not a number.
-MOSTLY_REFUSED = 1 / 3
+def _dash_between_digits(reading: NumberReading) -> bool:
+    """Whether a refused mark wider than tall stands between two digits read, clear of them
+    and at mid-height (where a dash is written, not a piece broken off a digit's base):
+    leaving it out would silently turn "2-4" into 24."""
+    if len(reading.digits) < 2:
+        return False
+    spans = [(d.box[0], d.box[0] + d.box[2]) for d in reading.digits]
+    top = min(d.box[1] for d in reading.digits)
+    bottom = max(d.box[1] + d.box[3] for d in reading.digits)
+
+    def is_dash(box: tuple[int, ...]) -> bool:
+        x, y, width, height = box
+        middle = y + height / 2
+        return (width >= height and spans[0][1] <= x and x + width <= spans[-1][0]
+                and all(x + width <= a or b <= x for a, b in spans)
+                and top + 0.25 * (bottom - top) <= middle <= top + 0.75 * (bottom - top))
+
+    return any(is_dash(r.box) for r in reading.refused)
+
 
 #: A region refused on its own is read as a digit when at least this many other regions of the
 #: line are digits and it is at least ``CONTEXT_HEIGHT`` of their median height.

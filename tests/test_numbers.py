@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from mnist_helpers.config import shipped_checkpoint_path
+from mnist_helpers.digit_line import stroke_groups
 from mnist_helpers.images import draw_strokes, rasterize_strokes
 from mnist_helpers.lab.compose import make_number_pictures
 from mnist_helpers.lab.pictures import STROKES
-from mnist_helpers.numbers import NumberReading, read_number, stroke_groups
+from mnist_helpers.numbers import NumberReading, read_number
 from mnist_helpers.predict import Refusal
 from mnist_helpers.preprocess import find_ink
 
@@ -83,14 +84,16 @@ def test_a_blank_page_has_no_number(shipped):
     model, refusal = shipped
     reading = read_number(model, np.ones((200, 500)), refusal=refusal)
     assert reading.number is None and reading.digits == []
-    assert reading.to_json() == {"path": "", "number": None, "digits": []}
+    assert reading.to_json() == {"path": "", "number": None, "reason": reading.reason,
+                                 "digits": []}
+    assert "no ink" in reading.reason
 
 
 def test_the_json_of_a_reading(shipped):
     model, refusal = shipped
     reading = read_number(model, written("42"), "x.png", refusal)
     record = json.loads(json.dumps(reading.to_json()))
-    assert record["path"] == "x.png" and record["number"] == "42"
+    assert record["path"] == "x.png" and record["number"] == "42" and record["reason"] is None
     assert [d["prediction"] for d in record["digits"]] == [4, 2]
     for digit in record["digits"]:
         assert len(digit["probabilities"]) == 10 and len(digit["box"]) == 4
@@ -143,7 +146,8 @@ def test_a_word_is_not_a_digit_and_often_not_a_number(shipped):
 
 def test_cuts_of_a_tiny_region_never_make_empty_pieces():
     """A speck two pixels wide, in a line of tall digits, used to be cut at column 0."""
-    from mnist_helpers.numbers import Region, candidate_cuts, split
+    from mnist_helpers.digit_line import Region
+    from mnist_helpers.numbers import candidate_cuts, split
 
     for width in range(1, 12):
         region = Region(x=5, y=5, width=width, height=4, ink=np.ones((4, width)))
@@ -173,16 +177,18 @@ def _line(parts: str, size: int = 100) -> np.ndarray:
     return rasterize_strokes(strokes, (int(x + 40), size + 40), line_width=10)
 
 
-def test_a_bare_stroke_between_digits_is_a_one_and_a_dash_is_left_out(shipped):
+def test_a_bare_stroke_between_digits_is_a_one_and_a_dash_refuses_the_number(shipped):
     model, refusal = shipped
     assert read_number(model, _line("20|9"), refusal=refusal).number == "2019"
     dashed = read_number(model, _line("2-4"), refusal=refusal)
-    assert dashed.number == "24" and len(dashed.refused) == 1
+    assert dashed.number is None and "a dash stands between the digits" in dashed.reason
+    assert [d.digit for d in dashed.digits] == [2, 4] and len(dashed.refused) == 1
     assert dashed.refused[0].reason.startswith("not a digit")
 
 
 def test_only_regions_as_tall_as_the_digits_around_them_are_read_in_context():
-    from mnist_helpers.numbers import CONTEXT_HEIGHT, Region, _in_a_line_of_digits
+    from mnist_helpers.digit_line import Region
+    from mnist_helpers.numbers import CONTEXT_HEIGHT, _in_a_line_of_digits
 
     def region(height: int) -> Region:
         return Region(x=0, y=0, width=10, height=height, ink=np.ones((height, 10)))
@@ -202,7 +208,7 @@ def test_a_line_mostly_refused_is_no_number(shipped, monkeypatch):
     import mnist_helpers.numbers as numbers
 
     model, refusal = shipped
-    image = _line("2-4-")  # two digits and two dashes: half the line is refused
+    image = _line("24--")  # two digits and two dashes: half the line is refused
     assert read_number(model, image, refusal=refusal).number is None
     monkeypatch.setattr(numbers, "MOSTLY_REFUSED", 0.6)
     assert read_number(model, image, refusal=refusal).number == "24"

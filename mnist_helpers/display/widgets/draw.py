@@ -148,7 +148,7 @@ class DrawNumber(Displayable):
                                           font_size="16px")
             self.boxes.value, self.digits.children = b"", ()
             return None
-        found = reading.number if reading.number is not None else "no digits"
+        found = reading.number if reading.number is not None else reading.reason
         refused = f" ({len(reading.refused)} region(s) refused)" if reading.refused else ""
         self.result.value = html_text(f"Number: {found}{refused}", "mnist-number-text",
                                       font_size="16px", font_weight="bold")
