@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,17 +21,25 @@ from .checkpoint import (
     default_checkpoint_path,
     drop_resume_state,
     load_checkpoint,
+    read_checkpoint,
 )
 from .data import TensorBatches, load_tensors, prepare_training_data
-from .device import describe_device, get_device, seed_everything
-from .errors import ConfigError, ImageError, MnistError
+from .device import check_seed, describe_device, get_device, seed_everything
+from .errors import CheckpointError, ConfigError, ImageError, MnistError, Terminated
 from .evaluate import evaluate
-from .files import ensure_writable_folder
+from .files import ensure_writable_folder, resolve_target
 from .models import build_model, count_parameters
 from .numbers import NumberReading, read_number
 from .predict import Prediction, Refusal, each_image, predict_image
 from .profiles import get_profile
-from .train import fit
+from .train import check_resume, fit
+
+
+def shown(text: object) -> str:
+    """``text`` safe to print on one line of a terminal: control characters (a newline, an
+    escape sequence that would clear the screen) written as escapes, e.g. ``\\n``."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -40,36 +49,50 @@ def _train(args: argparse.Namespace) -> int:
     if args.arch is not None:
         profile = profile.with_overrides(arch=args.arch, width=None)
     build_model(profile.arch, **profile.model_kwargs())  # an unknown --arch fails here
+    seed = None if args.seed is None else check_seed(args.seed)
     device = get_device(args.device)
     if args.out is not None and not args.out.strip():
         raise ConfigError("--out is empty: name the checkpoint file to write.")
     out = Path(args.out) if args.out else default_checkpoint_path(profile.name)
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder: name a file in it, e.g. {out / 'model.pt'}")
-    ensure_writable_folder(out.parent)  # before minutes of training, not after
-    print(f"profile: {profile.name}  device: {describe_device(device)}  seed: {args.seed}")
-    data = prepare_training_data(profile, device, seed=args.seed, data_dir=args.data_dir)
-    seed_everything(args.seed)
+    resolve_target(out)  # not a FIFO or a device; before minutes of training, not after
+    ensure_writable_folder(out.parent)
+    if args.resume is not None:
+        if seed is None:  # the seed the interrupted run used
+            stored = read_checkpoint(args.resume)["metadata"].get("seed")
+            seed = stored if isinstance(stored, int) else 0
+        check_resume(args.resume, profile, seed)
+    seed = 0 if seed is None else seed
+    print(f"profile: {profile.name}  device: {describe_device(device)}  seed: {seed}")
+    data = prepare_training_data(profile, device, seed=seed, data_dir=args.data_dir)
+    seed_everything(seed)
     model = build_model(profile.arch, **profile.model_kwargs())
     print(f"model: {profile.arch} ({count_parameters(model):,} parameters), "
           f"{len(data.train.dataset):,} training images, {profile.epochs} epoch(s)")
     started = time.perf_counter()
-    history = fit(model, data.train, data.val, profile, device=device, seed=args.seed,
+    history = fit(model, data.train, data.val, profile, device=device, seed=seed,
                   checkpoint_path=out, resume_from=args.resume, verbose=True)
     print(f"training time: {time.perf_counter() - started:.1f} s")
-    if data.val_nondigits is not None and not history.stopped:
+    saved = None if history.saved_to is None else Path(history.saved_to)
+    finished = saved is not None and not history.stopped
+    if finished and data.val_nondigits is not None:
         threshold, curve = fit_refusal(model, TensorBatches(
             data.val.dataset.concat(data.val_nondigits), 1000))
         at = int((curve.thresholds <= threshold).nonzero().max())
-        add_metadata(out, refusal_threshold=threshold)
+        add_metadata(saved, refusal_threshold=threshold)
         print(f"refusal threshold (fitted on validation images): {threshold:.3f}; there it "
               f"refuses {100 * curve.nondigits_refused[at]:.1f}% of non-digits and reads "
               f"{100 * curve.digits_right[at]:.2f}% of digits right")
-    if args.no_resume_state and not history.stopped:
-        drop_resume_state(out)
-    print(evaluate(model, data.test).log_line())
-    print(f"checkpoint: {out}")
-    return 130 if history.stopped else 0
+    if finished and args.no_resume_state:
+        drop_resume_state(saved)
+    if history.epoch and not history.diverged:
+        print(evaluate(model, data.test).log_line())
+    if saved is not None:
+        link = f" (a link: the file it points to, {saved.resolve()}, was written)" if (
+            saved.is_symlink()) else ""
+        print(f"checkpoint: {saved}{link}")
+    return {"diverged": 2, "interrupted": 130, "terminated": 143}.get(history.stop_reason, 0)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -78,8 +101,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, info = load_checkpoint(checkpoint, device)
     test = load_tensors(False, args.data_dir, device=device)
     result = evaluate(model, TensorBatches(test, 1000))
-    print(f"checkpoint: {checkpoint} ({info.arch}, {info.epochs} epochs, "
-          f"profile {info.profile.get('name', '?')}, seed {info.seed})")
+    print(f"checkpoint: {shown(checkpoint)} ({shown(info.arch)}, {shown(info.epochs)} epochs, "
+          f"profile {shown(info.profile.get('name', '?'))}, seed {shown(info.seed)})")
+    if result.not_numbers:
+        raise CheckpointError(
+            f"{checkpoint}: the model's outputs are not numbers (NaN or infinity) for "
+            f"{result.not_numbers:,} of {result.total:,} test images: it is broken, so no "
+            "accuracy is given. Train it again.")
     print(result.log_line())
     print(f"test accuracy: {100 * result.accuracy:.2f}%")
     return 0
@@ -102,27 +130,33 @@ def _predict(args: argparse.Namespace) -> int:
             failed += 1
             if args.json:
                 print(json.dumps({"path": result.path, "error": result.reason}), flush=True)
-            else:
-                print(f"{result}", file=sys.stderr, flush=True)
+            else:  # a newline or an escape sequence in a file name must not reach the terminal
+                named = "" if result.path is None else f"{shown(result.path)}: "
+                print(f"{named}{shown(result.reason)}", file=sys.stderr, flush=True)
         elif args.json:
             print(json.dumps(result.to_json()), flush=True)
         else:
-            print(f"{result.path}: {_plain(result)}", flush=True)
+            print(f"{shown(result.path)}: {_plain(result)}", flush=True)
     return 1 if failed else 0
 
 
 def _plain(result: NumberReading | Prediction) -> str:
-    """A prediction or a number reading, as one line of text."""
+    """A prediction or a number reading, as one line of text; a digit from a model that
+    cannot refuse says so."""
     if isinstance(result, NumberReading):
-        return result.number if result.number is not None else "no number (no digits found)"
+        return result.number if result.number is not None else shown(result.reason)
     if result.digit is None:
-        return result.reason
-    return f"{result.digit} ({100 * result.confidence:.1f}%)"
+        return shown(result.reason)
+    caveat = "" if result.can_refuse else (
+        " [this model cannot refuse: it names a digit for any image with ink]")
+    return f"{result.digit} ({100 * result.confidence:.1f}%){caveat}"
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
     from .display.runner import default_notebooks, run_notebooks
 
+    get_profile(), get_device()  # a bad MNIST_PROFILE or MNIST_DEVICE: refused before any work
+    config.workspace()  # likewise MNIST_WORKSPACE
     notebooks = [Path(n) for n in args.notebooks] or default_notebooks()
     out = None if args.in_place else Path(args.out or config.build_dir() / "notebooks")
     run_notebooks(notebooks, out, timeout=args.timeout)
@@ -148,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="quick, default, robust or best (default: $MNIST_PROFILE)")
     train.add_argument("--out", default=None,
                        help="checkpoint file (default: models/mnist_cnn[_<profile>].pt)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=None,
+                       help="random seed (default 0; when resuming, the run's own)")
     train.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     train.add_argument("--arch", default=None, help="override the profile's architecture")
     train.add_argument("--no-resume-state", action="store_true",
@@ -185,18 +220,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; errors a user can fix are printed as one line, not a traceback."""
     args = build_parser().parse_args(argv)
+    previous = _stop_on_sigterm()
     try:
         return args.func(args)
     except MnistError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
+    except Terminated:
+        return 143  # 128 + SIGTERM, as shells report it
     except KeyboardInterrupt:
-        return 130
+        return 130  # 128 + SIGINT
     except BrokenPipeError:
         # The reader went away (``... | head -1``): stop quietly, as command-line tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm() -> object:
+    """Make SIGTERM (``kill``, a job scheduler, a closing terminal) stop a command as Ctrl-C
+    does, so a run keeps what it has done; returns the handler it replaced (None when it
+    cannot: outside the main thread)."""
+    def terminate(_signum: int, _frame: object) -> None:
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (e.g. main() called from a worker)
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

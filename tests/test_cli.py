@@ -3,6 +3,8 @@ hostile input gets a prediction, a refusal or one line naming the input and the 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -26,11 +28,32 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str | os.PathLike, timeout: int = 300, prefix: list[str] | None = None,
             env: dict | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "MNIST_DEVICE": "cpu", "PYTHONWARNINGS": "ignore", **(env or {})}
-    full_env.pop("MNIST_PROFILE", None)
-    return subprocess.run([*(prefix or []), sys.executable, "-m", "mnist_helpers",
-                           *map(str, args)], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    """``python -m mnist_helpers ARGS`` as a user types it: in this process (``main``), or in a
+    process of its own when ``prefix`` must wrap it (e.g. to drop root's file permissions)."""
+    full_env = {"MNIST_DEVICE": "cpu", **(env or {})}
+    if prefix is not None:
+        sub_env = {**os.environ, "PYTHONWARNINGS": "ignore", **full_env}
+        sub_env.pop("MNIST_PROFILE", None)
+        return subprocess.run([*prefix, sys.executable, "-m", "mnist_helpers",
+                               *map(str, args)], cwd=cwd, env=sub_env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    saved = {key: os.environ.get(key) for key in [*full_env, "MNIST_PROFILE"]}
+    here = Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.update(full_env)
+        os.environ.pop("MNIST_PROFILE", None)
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def one_error_line(result: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -109,13 +132,15 @@ def test_predict_json_gives_one_line_per_input(quick_checkpoint, mixed_inputs):
         assert record["path"] == str(path)
         if path.name == "blank.png":  # a blank page is an answer: not a digit
             assert record == {"path": str(path), "prediction": None, "reason": record["reason"],
-                              "probabilities": None}
+                              "probabilities": None, "can_refuse": False}
             assert record["reason"].startswith("not a digit: no ink found")
         elif label is None:
             assert set(record) == {"path", "error"} and record["error"]
         else:
-            assert set(record) == {"path", "prediction", "probabilities"}
-            assert record["prediction"] == label
+            assert set(record) == {"path", "prediction", "reason", "probabilities",
+                                   "can_refuse"}, "one schema for every prediction line"
+            assert record["prediction"] == label and record["reason"] is None
+            assert record["can_refuse"] is False, "a ten-class model without a threshold"
             assert len(record["probabilities"]) == 10
             assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-4)
             assert np.argmax(record["probabilities"]) == label
@@ -134,7 +159,8 @@ def test_predict_plain_output_and_exit_zero(quick_checkpoint, mixed_inputs, caps
     assert len(out) == 2
     for line, path, label in zip(out, (inputs[0], inputs[4]), (expected[0], expected[4]),
                                  strict=True):
-        assert re.fullmatch(rf"{re.escape(str(path))}: {label} \(\d+\.\d%\)", line), line
+        assert re.fullmatch(rf"{re.escape(str(path))}: {label} \(\d+\.\d%\) \[this model cannot "
+                            r"refuse: it names a digit for any image with ink\]", line), line
 
 
 def test_predict_plain_errors_go_to_stderr_and_refusals_to_stdout(quick_checkpoint,
@@ -192,7 +218,10 @@ def test_predict_number_json(tmp_path, mixed_inputs):
     assert number["number"] == "2024" and number["path"] == str(path)
     assert [d["prediction"] for d in number["digits"]] == [2, 0, 2, 4]
     assert all(len(d["probabilities"]) == 10 and len(d["box"]) == 4 for d in number["digits"])
-    assert nothing == {"path": str(blank), "number": None, "digits": []}
+    assert nothing == {"path": str(blank), "number": None, "digits": [],
+                       "reason": "no number: no ink found (the image is blank or has too "
+                                 "little contrast)"}
+    assert number["reason"] is None
     assert missing["path"].endswith("missing.png") and "no such file" in missing["error"]
     plain = run_cli("predict", "--number", path)
     assert plain.stdout.strip() == f"{path}: 2024"

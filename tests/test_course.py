@@ -9,17 +9,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from mnist_helpers.display.course import colab_url, header_problems, setup_cell
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -96,6 +92,7 @@ def run(python: Path, *args: str, cwd: Path, env: dict | None = None, timeout: i
                           text=True, timeout=timeout, check=False)
 
 
+@pytest.mark.slow
 def test_the_setup_cell_installs_the_package_where_it_is_missing(clean_python, wheel, tmp_path):
     """Notebook 01's setup cell, in an environment without mnist_helpers: it says what it does,
     installs from MNIST_HELPERS_PIP, and goes on; a second run installs nothing."""
@@ -116,6 +113,7 @@ def test_the_setup_cell_installs_the_package_where_it_is_missing(clean_python, w
     assert str(REPO) not in where.stdout and "site-packages" in where.stdout
 
 
+@pytest.mark.slow
 def test_the_series_runs_from_another_folder_with_the_package_installed(
         clean_python, wheel, tmp_path, mnist_raw_dir):
     """Every notebook, copied to a folder of their own, run with the installed package (quick
@@ -146,3 +144,20 @@ def test_the_series_runs_from_another_folder_with_the_package_installed(
         errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
         assert errors == [], name
     assert sorted(p.name for p in REPO.iterdir()) == before
+
+
+@pytest.mark.parametrize("value, message", [
+    ("", "MNIST_HELPERS_PIP is set but empty"),
+    ("   ", "MNIST_HELPERS_PIP is set but empty"),
+    ("./no-such-folder-of-mnist-helpers", "pip could not install ./no-such-folder"),
+])
+def test_the_setup_cell_says_in_one_line_what_went_wrong(tmp_path, value, message):
+    """Where the package is missing (``-S``: no site-packages), a blank or wrong
+    MNIST_HELPERS_PIP ends the cell with one line, not a traceback."""
+    code = setup_cell(repository())
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path,
+                            env={**os.environ, "MNIST_HELPERS_PIP": value, "PIP_NO_INDEX": "1"},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr

@@ -22,9 +22,12 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("mnist_helpers") is None:
-    package = os.environ.get("MNIST_HELPERS_PIP", "git+{repository}")
+    package = os.environ.get("MNIST_HELPERS_PIP", "git+{repository}").strip()
+    if not package:
+        raise SystemExit("MNIST_HELPERS_PIP is set but empty: unset it, or name what to install.")
     print(f"mnist_helpers is not installed here: installing {{package}} with pip ...")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package], check=True)
+    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package]).returncode:
+        raise SystemExit(f"pip could not install {{package}}: its message is above.")
     importlib.invalidate_caches()
     print("Installed.")
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import sys
 import time
 from pathlib import Path
 
 from .. import config
-from ..errors import MnistError
+from ..errors import MnistError, Terminated
 from ..files import atomic_write, ensure_writable_folder
 
 
@@ -42,13 +46,25 @@ def _read(path: Path):
     return notebook
 
 
+def _cell_name(notebook: dict, index: int | None) -> str:
+    """``cell 7 of 31 ("history = fit(...")``: which cell, as a reader finds it."""
+    if index is None:
+        return "before its first cell"
+    cells = notebook.get("cells", [])
+    first = next((line.strip() for line in "".join(cells[index].get("source", "")).splitlines()
+                  if line.strip()), "")
+    first = first if len(first) <= 40 else first[:37] + "..."
+    return f"cell {index + 1} of {len(cells)} ({first!r})"
+
+
 def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
     """Execute ``source`` top to bottom on a fresh kernel, in its own folder, and write the
-    executed notebook to ``target`` atomically (also when a cell fails, so its traceback can
-    be read there)."""
+    executed notebook to ``target`` atomically, also when it stops early (a failing cell, a
+    cell over ``timeout`` seconds, a kernel that dies, Ctrl-C or SIGTERM), so what ran can be
+    read there. Each of those is one line naming the notebook and the cell."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = _read(source)
     client = NotebookClient(
@@ -57,18 +73,64 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
         # The kernel's own log (e.g. that it talks to us over TCP on this machine) is noise
         # here; what the cells print and warn stays in the outputs.
         extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    failure = None
+    where: dict = {"cell": None, "signal": None}
+
+    def on_signal(signum: int) -> None:
+        # Stop the kernel (as nbclient itself would) and remember why we stopped.
+        where["signal"] = signum
+        asyncio.ensure_future(client.km.shutdown_kernel(now=True))
+
+    def on_notebook_start(notebook: dict) -> None:
+        # nbclient's own handlers shut the kernel down without a word; ours also remember why.
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, on_signal, signum)
+
+    def on_cell_start(cell: dict, cell_index: int) -> None:
+        where["cell"] = cell_index
+
+    client.on_notebook_start = on_notebook_start
+    client.on_cell_start = on_cell_start
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    problem: str | None = None
+    stopped: BaseException | None = None
     try:
         client.execute()
-    except (CellExecutionError, CellTimeoutError) as exc:
-        failure = exc
+    except CellExecutionError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        problem = (f"{_cell_name(notebook, where['cell'])} failed "
+                   f"({lines[-1][:200] if lines else exc})")
+    except CellTimeoutError:
+        problem = (f"{_cell_name(notebook, where['cell'])} timed out: it ran for more than "
+                   f"{timeout} s (raise --timeout)")
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - a stop, or a dead kernel
+        if isinstance(exc, KeyboardInterrupt) and where["signal"] is None:
+            where["signal"] = signal.SIGINT  # Ctrl-C reached us directly, not through nbclient
+        if where["signal"] is None and not isinstance(exc, DeadKernelError):
+            raise  # not a stop we asked for, nor a dead kernel: a bug, keep its traceback
+        cell = _cell_name(notebook, where["cell"])
+        if where["signal"] is None:
+            problem = f"the kernel died in {cell} (out of memory, or a crash in compiled code)"
+        elif where["signal"] == signal.SIGTERM:
+            stopped, problem = Terminated(), f"terminated (SIGTERM) in {cell}"
+        else:
+            stopped, problem = KeyboardInterrupt(), f"interrupted in {cell}"
+    finally:
+        for signum, handler in before.items():  # nbclient resets them to the defaults
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler)
     _drop_widget_outputs(notebook)
     with atomic_write(target, "w") as out:
         nbformat.write(notebook, out)
-    if failure is not None:
-        lines = [line for line in str(failure).splitlines() if line.strip()]
-        raise NotebookError(f"{source}: a cell failed ({lines[-1][:200] if lines else failure});"
-                            f" the executed copy with its traceback is {target}")
+    if problem is None:
+        return
+    copy = "the executed copy" if target != source else "the notebook"
+    line = f"{source}: {problem}; {copy} with what ran is {target}"
+    if stopped is not None:
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        raise stopped
+    raise NotebookError(line)
 
 
 def _drop_widget_outputs(notebook: dict) -> None:

@@ -1,0 +1,81 @@
+"""``run-notebooks`` when a notebook does not finish: a kernel that dies, a cell over the time
+limit, Ctrl-C, SIGTERM. Each is one line naming the notebook and the cell and where what ran
+was written, with the exit status a shell expects; real kernels, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_helpers.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+def _notebook(path: Path, *cells: str) -> Path:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]),
+                   path)
+    return path
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@posix_only
+def test_a_kernel_that_dies_is_one_line_and_the_partial_copy_is_kept(tmp_path, capsys):
+    notebook = _notebook(tmp_path / "01_dies.ipynb", "print('before')",
+                         "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "print(1)")
+    out = tmp_path / "out"
+    assert main(["run-notebooks", "--out", str(out), str(notebook)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "kernel died in cell 2 of 3" in line and str(out / "01_dies.ipynb") in line
+    saved = nbformat.read(out / "01_dies.ipynb", as_version=4)
+    assert saved.cells[0].outputs[0]["text"] == "before\n"
+
+
+def test_a_cell_over_the_time_limit_says_timed_out(tmp_path, capsys):
+    notebook = _notebook(tmp_path / "02_slow.ipynb", "x = 1", "import time\ntime.sleep(60)")
+    out = tmp_path / "out"
+    assert main(["run-notebooks", "--timeout", "2", "--out", str(out), str(notebook)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "cell 2 of 2 ('import time') timed out" in line and "--timeout" in line
+    assert (out / "02_slow.ipynb").is_file()
+
+
+@posix_only
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_is_one_line_with_the_usual_exit_status(tmp_path, signum, code, word):
+    first = _notebook(tmp_path / "01_first.ipynb", "print('done')")
+    started = tmp_path / "started"
+    second = _notebook(tmp_path / "02_waits.ipynb", f"open({str(started)!r}, 'w').close()",
+                       "import time\ntime.sleep(120)")
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_helpers", "run-notebooks", "--out", str(out), str(first),
+         str(second)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MNIST_WORKSPACE": str(tmp_path / "ws"), "PYTHONUNBUFFERED": "1"})
+    assert process.stdout.readline().startswith("01_first.ipynb: ")
+    for _ in range(600):  # until the second notebook's kernel runs its cells
+        if started.exists():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, (stdout, stderr)
+    line = _one_line(stderr)
+    assert f"02_waits.ipynb: {word}" in line and str(out / "02_waits.ipynb") in line
+    assert (out / "01_first.ipynb").is_file() and (out / "02_waits.ipynb").is_file()
