@@ -1,4 +1,4 @@
-# Two commands do all set-up on a fresh machine (Python 3.10+); without make, the README gives
+# Two commands do all set-up on a fresh machine (Python 3.11+); without make, the README gives
 # the same jobs as plain commands (they are what these run).
 #   make run    create .venv if missing, install, execute the notebook series (default profile)
 #   make test   same set-up, then lint, unit tests and every notebook under nbval (quick profile)
@@ -7,10 +7,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= default
 
-.PHONY: install run test lab outputs clean test-browser
+.PHONY: install run test test-slow lab outputs clean test-browser
 
 $(VENV)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version.split()[0]'
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[dev]"
@@ -26,6 +26,11 @@ run: install
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The slow tier: the package built as a wheel and installed in a fresh environment, where the
+# setup cell installs it and the series runs from another folder (several minutes).
+test-slow: install
+	$(PY) -m pytest -m slow tests
 
 # The widgets in a real browser: JupyterLab and headless Chromium driven by Playwright.
 # Installs Debian's chromium and the playwright package when missing; screenshots go to

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import ast
 import sys
+import tomllib
 from pathlib import Path
-
-import pytest
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "mnist_helpers"
