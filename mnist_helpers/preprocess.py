@@ -23,11 +23,12 @@ from .images import ImageLike, to_grayscale
 
 #: Images are shrunk to at most this many pixels a side before the ink is found.
 WORK_SIZE = 256
-#: Least :func:`edge_strength` of an image with strokes in it. Measured: 0.48 and above for
-#: real photos of digits and numbers and the project's generated digits (photos, pens,
-#: chalk, fonts, MNIST itself); 0.23 and below for smooth gradients (linear, radial,
-#: sigmoid, vignette; 28 to 3000 pixels; noise up to 1%).
-MIN_EDGE = 0.3
+#: Least :func:`edge_strength` of an image with strokes in it. Chosen between two measured
+#: sets: 1,000 MNIST *training* digits shrunk to 8×8 and drawn at 64×64 (the blurriest digits
+#: a small scan gives) reach 0.257 and more; smooth gradients (linear, radial, sigmoid,
+#: vignette) of 64 pixels or more stay at 0.13 or less. Gradients of 28 pixels can reach
+#: 0.27: those are left to the model.
+MIN_EDGE = 0.2
 
 
 @dataclass

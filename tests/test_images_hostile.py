@@ -406,3 +406,13 @@ def test_every_prediction_line_has_the_same_keys(tmp_path, seven, capsys):
         assert record["probabilities"] is None and record["prediction"] is None
         assert record["reason"].startswith("not a digit: no ink found")
     assert set(missing) == {"path", "error"} and "no such file" in missing["error"]
+
+
+def test_blurry_low_resolution_digits_are_not_taken_for_gradients(test_tensors):
+    """A small scan: MNIST test digits shrunk to 8×8 and drawn at 64×64 (bilinear) are soft
+    everywhere, yet they have strokes: the gradient rule must let every one through."""
+    from mnist_helpers.preprocess import preprocess_image
+
+    for digit in test_tensors.pixels[:200].numpy():
+        small = Image.fromarray(255 - digit).resize((8, 8), Image.Resampling.BOX)
+        preprocess_image(small.resize((64, 64), Image.Resampling.BILINEAR))  # no NoInkError
