@@ -70,7 +70,7 @@ def _images(folder: Path) -> list[Path]:
 
 
 def read_folder(data: Path, model, refusal: Refusal) -> list[Case]:
-    """Every image of ``multi/``, ``single/`` and ``nondigit/``, read as the command line reads it."""
+    """Every image of multi/, single/ and nondigit/, read as the command line reads it."""
     kinds = _kinds(data)
     cases = []
     for path in _images(data / "multi"):

@@ -13,7 +13,6 @@ faster and are switched on automatically (on a CPU they are off, and the code ru
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager

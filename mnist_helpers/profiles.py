@@ -11,7 +11,6 @@ command line and the benchmark all describe a run with a :class:`Profile`.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, fields, replace
 
 from .config import PROFILE_ENV, setting
