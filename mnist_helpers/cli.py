@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from . import config
 from .calibration import fit_refusal
@@ -42,7 +43,15 @@ def shown(text: object) -> str:
                    for c in str(text))
 
 
+def _check_data_dir(args: argparse.Namespace) -> None:
+    """A ``--data-dir`` that is not a folder is one line, even when MNIST is cached elsewhere."""
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir} is not a folder: name the folder that "
+                          "holds the four MNIST .gz files.")
+
+
 def _train(args: argparse.Namespace) -> int:
+    _check_data_dir(args)
     profile = get_profile(args.profile)
     if args.epochs is not None:
         profile = profile.with_overrides(epochs=args.epochs)
@@ -96,6 +105,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    _check_data_dir(args)
     device = get_device(args.device)
     checkpoint = default_checkpoint_path() if args.checkpoint is None else args.checkpoint
     model, info = load_checkpoint(checkpoint, device)
@@ -157,6 +167,8 @@ def _run_notebooks(args: argparse.Namespace) -> int:
 
     get_profile(), get_device()  # a bad MNIST_PROFILE or MNIST_DEVICE: refused before any work
     config.workspace()  # likewise MNIST_WORKSPACE
+    if args.timeout < 1:
+        raise ConfigError(f"--timeout {args.timeout}: give the seconds a cell may run, 1 or more.")
     notebooks = [Path(n) for n in args.notebooks] or default_notebooks()
     out = None if args.in_place else Path(args.out or config.build_dir() / "notebooks")
     run_notebooks(notebooks, out, timeout=args.timeout)
@@ -167,11 +179,18 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (``error: ...; see ... --help``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all sub-commands."""
-    parser = argparse.ArgumentParser(prog="python -m mnist_helpers", description=__doc__)
+    parser = _Parser(prog="python -m mnist_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto "
                                                        "(default: auto)")
     common.add_argument("--data-dir", default=None, help="folder with the four MNIST .gz files "

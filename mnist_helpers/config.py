@@ -65,7 +65,11 @@ def workspace() -> Path:
         if chosen != chosen.strip():
             raise ConfigError(f"{WORKSPACE_ENV}={chosen!r} starts or ends with spaces: "
                               "write the folder's name without them.")
-        return Path(chosen).expanduser().resolve()
+        folder = Path(chosen).expanduser().resolve()
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{WORKSPACE_ENV}={chosen} is not a folder: name a folder (it is "
+                              "made if it does not exist).")
+        return folder
     return repository_root() or Path.cwd().resolve() / "mnist-workspace"
 
 

@@ -169,7 +169,11 @@ def resolve_target(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not str(path).strip():
         raise OutputError("the output path is empty: name a file to write")
-    target = path.resolve() if path.is_symlink() else path
+    try:
+        target = path.resolve() if path.is_symlink() else path
+    except (RuntimeError, OSError) as exc:  # a loop of links: Python says RuntimeError
+        raise OutputError(f"cannot write to {path}: it is a symbolic link that leads nowhere "
+                          f"(a loop of links?): choose another file name") from exc
     try:
         mode = target.stat().st_mode
     except FileNotFoundError:
@@ -205,6 +209,10 @@ def ensure_writable_folder(folder: str | os.PathLike) -> Path:
             pass
     except OSError as exc:
         raise OutputError(explain_os_error(exc, folder, "write to")) from exc
+    partial = folder / PARTIAL_DIR
+    if (partial.exists() or partial.is_symlink()) and _our_folder(folder) is None:
+        raise OutputError(f"cannot write to {folder}: {partial} is there but was not made by "
+                          "this package (it has no note saying so); move it away")
     return folder
 
 

@@ -57,14 +57,14 @@ class Profile:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
-        for name, low, high in (("lr", 0.0, math.inf), ("momentum", 0.0, 1.0),
-                                ("weight_decay", 0.0, math.inf), ("label_smoothing", 0.0, 1.0)):
+        # Bounds far beyond any useful value, but within what float32 weights survive.
+        for name, low, high in (("lr", 0.0, 1e6), ("momentum", 0.0, 1.0),
+                                ("weight_decay", 0.0, 1e6), ("label_smoothing", 0.0, 1.0)):
             value = getattr(self, name)
             if not _is_number(value) or not (low <= value < high and math.isfinite(value)) or (
                     name == "lr" and value == 0):
-                wanted = "a finite number > 0" if name == "lr" else (
-                    f"a number in [{low:g}, {high:g})" if math.isfinite(high)
-                    else "a finite number >= 0")
+                wanted = (f"a number > 0 and below {high:g}" if name == "lr"
+                          else f"a number in [{low:g}, {high:g})")
                 problems.append(f"{name} must be {wanted}, got {value!r}")
         if self.width is not None and (not isinstance(self.width, int)
                                        or isinstance(self.width, bool) or self.width < 1):

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import itertools
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -97,7 +98,7 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
 
     A good model is never lost: nothing is saved before the first epoch ends or once the
     weights stop being numbers (the run stops, saying so), and a model already at
-    ``checkpoint_path`` is replaced only by a better one on the same validation images;
+    ``checkpoint_path`` is replaced only by one at least as good on the same validation images;
     otherwise this run's model goes to a file beside it, and ``history.saved_to`` says where.
     """
     device = torch.device(device)
@@ -154,15 +155,20 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
     except KeyboardInterrupt as exc:  # Ctrl-C, Jupyter's stop button, or SIGTERM
         history.stopped = True
         history.stop_reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        say(f"Interrupted in epoch {len(history.epoch) + 1}."
+        say(f"Interrupted after {len(history.epoch)} finished epoch(s)."
             + (f" Keeping the best model so far (epoch {history.best_epoch})."
-               if history.epoch else " No epoch had finished: nothing was saved."))
+               if history.epoch else " Nothing was saved."))
     finally:
         if bar is not None:
             bar.close()
-    if not run.saved and history.epoch and not history.stopped:
-        run.save(best)  # a resumed run that had already finished: its model, where asked
-    history.saved_to = run.finish(say)
+    if history.epoch and run.saved_epochs != len(history.epoch) and not history.diverged:
+        run.save(best)  # an epoch finished but was not saved yet (or a finished run resumed)
+    try:
+        history.saved_to = run.finish(say)
+    except KeyboardInterrupt:  # a second Ctrl-C while the files are put in place
+        history.saved_to = None if run.files.own is None else str(run.files.own)
+        say(f"Interrupted while saving: this run's model is in {history.saved_to}.")
+        raise
     model.load_state_dict(best)
     return history
 
@@ -199,14 +205,14 @@ class _RunFiles:
         if asked is None:
             return cls(None, None)
         asked = Path(asked)
-        resolve_target(asked)  # not a folder, FIFO or device: refused before any work
-        ensure_writable_folder(asked.parent)  # fail now, not after an epoch
-        if not asked.exists() or (resume_from is not None and Path(resume_from).exists()
-                                  and os.path.samefile(asked, resume_from)):
+        real = resolve_target(asked)  # not a folder, FIFO or device: refused before any work
+        ensure_writable_folder(real.parent)  # fail now, not after an epoch
+        if not real.exists() or (resume_from is not None and Path(resume_from).exists()
+                                 and os.path.samefile(real, resume_from)):
             return cls(asked, asked)
         if resume_from is not None and Path(resume_from).is_file():
             return cls(asked, Path(resume_from))  # the interrupted run's own file goes on
-        return cls(asked, free_name_beside(asked))
+        return cls(asked, free_name_beside(real))  # beside the real file: same disk
 
 
 def free_name_beside(path: Path) -> Path:
@@ -230,7 +236,12 @@ class _RunLog:
     history: History
     files: _RunFiles
     validation: str  # fingerprint of the validation images
-    saved: bool = False
+    saved_epochs: int = -1  # the number of finished epochs in the file written last (-1: none)
+
+    @property
+    def saved(self) -> bool:
+        """Whether this run has written its checkpoint."""
+        return self.saved_epochs >= 0
 
     def train_line(self, step: Step) -> str:
         """PyTorch's MNIST example's progress line, e.g.
@@ -265,12 +276,12 @@ class _RunLog:
                     "augment_rng": None if setup.augment is None
                     else setup.augment.get_state(),
                     "shuffle_rng": None if shuffle is None else shuffle.get_state()})
-        self.saved = True
+        self.saved_epochs = len(h.epoch)
 
     def finish(self, say: Callable[[str], None]) -> str | None:
         """At the end of the run: if it wrote beside a model already there, replace that model
-        only when this run's is better on the same validation images. Returns the file that
-        holds this run's model (None: nothing was saved)."""
+        only when this run's is at least as good on the same validation images. Returns the
+        file that holds this run's model (None: nothing was saved)."""
         asked, own = self.files.asked, self.files.own
         if own is None or not self.saved:
             if asked is not None and asked.exists():
@@ -281,7 +292,9 @@ class _RunLog:
         ours = self.history.best_val_accuracy
         theirs = _comparable_accuracy(asked, self.validation)
         if theirs is not None and ours >= theirs:
-            os.replace(own, resolve_target(asked))
+            real = resolve_target(asked)
+            os.chmod(own, stat.S_IMODE(real.stat().st_mode))  # the replaced file's permissions
+            os.replace(own, real)
             say(f"This run's model (validation {100 * ours:.2f}%) replaced the one in {asked} "
                 f"({100 * theirs:.2f}%).")
             return str(asked)

@@ -490,4 +490,14 @@ def test_usage_errors_exit_with_argparse_code(capsys):
     with pytest.raises(SystemExit) as caught:
         main([])
     assert caught.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "--help" in err
+
+
+@pytest.mark.parametrize("args", [["train", "--seed", "1e3"], ["run-notebooks", "--timeout", "1.5"],
+                                  ["predict"], ["evaluate", "--bogus"]])
+def test_every_usage_mistake_is_one_line(args, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(args)
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and err.count("\n") == 1 and err.startswith("error: "), err

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from mnist_helpers import (
 from mnist_helpers.checkpoint import read_checkpoint
 from mnist_helpers.cli import main
 from mnist_helpers.device import check_seed
+from mnist_helpers.errors import OutputError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,7 +75,7 @@ def test_ctrl_c_in_the_first_epoch_leaves_the_good_model(good_model, train_part,
     out = capsys.readouterr().out
     assert history.stopped and history.saved_to is None
     assert path.read_bytes() == before, "untrained weights must never replace a model"
-    assert "nothing was saved" in out and f"{path} was left as it was" in out
+    assert "Nothing was saved" in out and f"{path} was left as it was" in out
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.pt"]
 
 
@@ -207,7 +209,8 @@ def test_ctrl_c_mid_epoch_then_resume_finishes_the_run(tmp_path, mnist_raw_dir):
     stdout, stderr = _stop_after_first_epoch(process, signal.SIGINT)
     assert process.returncode == 130, (stdout, stderr)
     assert "Traceback" not in stderr, stderr
-    assert "Interrupted in epoch 2. Keeping the best model so far (epoch 1)." in stdout
+    assert "Interrupted after 1 finished epoch(s). Keeping the best model so far (epoch 1)." \
+        in stdout
     assert read_checkpoint(out)["resume"]["epoch"] == 1
 
     resumed = subprocess.run(
@@ -285,3 +288,75 @@ def test_a_bad_profile_variable_stops_run_notebooks_before_any_notebook(monkeypa
     code = main(["run-notebooks", str(notebook), "--out", str(tmp_path / "out")])
     assert code == 2 and "Unknown profile 'bogus'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_right_after_the_last_validation_still_saves_that_epoch(tmp_path, train_part,
+                                                                      val_part, monkeypatch):
+    """A Ctrl-C between an epoch's validation line and its checkpoint (here: in the middle of
+    writing it) used to lose the finished epoch."""
+    import mnist_helpers.train as train
+
+    path = tmp_path / "model.pt"
+    profile = tiny_profile()
+    seed_everything(0)
+    model = build_model(profile.arch)
+    real_save, calls = train.save_checkpoint, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(train, "save_checkpoint", interrupted_once)
+    history = fit(model, TensorBatches(train_part, 50, shuffle=True),
+                  TensorBatches(val_part, 250), profile, device="cpu", checkpoint_path=path)
+    assert history.stopped and history.saved_to == str(path)
+    assert read_checkpoint(path)["metadata"]["epochs"] == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX links and permissions")
+def test_a_better_model_behind_a_link_keeps_the_link_and_the_permissions(tmp_path, train_part,
+                                                                         val_part):
+    real = tmp_path / "store" / "model.pt"
+    real.parent.mkdir()
+    _train(train_part, val_part, real, lr=0.002)  # a weak model, mode 600
+    real.chmod(0o600)
+    link = tmp_path / "model.pt"
+    link.symlink_to(real)
+    _model, history = _train(train_part, val_part, link, epochs=2, lr=0.1)
+    assert history.saved_to == str(link) and link.is_symlink()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["model.pt"]
+
+
+def test_a_folder_by_our_name_that_we_did_not_make_is_refused_before_training(
+        tmp_path, train_part, val_part):
+    (tmp_path / ".mnist-helpers-partial").write_text("a user's file")
+    calls = []
+    with pytest.raises(OutputError, match="was not made by this package"):
+        fit(build_model("fast_cnn"), TensorBatches(train_part, 50), TensorBatches(val_part, 250),
+            tiny_profile(), device="cpu", checkpoint_path=tmp_path / "m.pt",
+            on_step=calls.append)
+    assert calls == []
+
+
+def test_a_data_dir_that_is_not_a_folder_is_refused_even_with_mnist_cached(
+        quick_checkpoint, tmp_path, capsys, private_default_data_dir):
+    not_a_folder = tmp_path / "env.sh"
+    not_a_folder.write_text("export X=1\n")
+    for wrong in (not_a_folder, tmp_path / "missing"):
+        assert main(["evaluate", "--checkpoint", str(quick_checkpoint),
+                     "--data-dir", str(wrong)]) == 2
+        captured = capsys.readouterr()
+        assert "is not a folder" in captured.err and "test accuracy" not in captured.out
+
+
+def test_a_workspace_that_is_a_file_is_refused(monkeypatch, tmp_path):
+    from mnist_helpers import config
+
+    path = tmp_path / "env.sh"
+    path.write_text("x")
+    monkeypatch.setenv("MNIST_WORKSPACE", str(path))
+    with pytest.raises(ConfigError, match="is not a folder"):
+        config.workspace()

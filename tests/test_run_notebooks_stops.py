@@ -79,3 +79,46 @@ def test_ctrl_c_or_sigterm_is_one_line_with_the_usual_exit_status(tmp_path, sign
     line = _one_line(stderr)
     assert f"02_waits.ipynb: {word}" in line and str(out / "02_waits.ipynb") in line
     assert (out / "01_first.ipynb").is_file() and (out / "02_waits.ipynb").is_file()
+
+
+@posix_only
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_while_the_kernel_starts_is_one_line_too(tmp_path, signum, code):
+    """A signal during the second or two a kernel takes to start used to end in a
+    CancelledError or AssertionError traceback from deep inside nbclient."""
+    notebook = _notebook(tmp_path / "01_waits.ipynb", "import time\ntime.sleep(60)")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_helpers", "run-notebooks", "--out", str(tmp_path / "out"),
+         str(notebook)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "MNIST_WORKSPACE": str(tmp_path / "ws")})
+    for _ in range(300):  # until the kernel process exists: it is starting
+        kernels = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        if kernels:
+            break
+        time.sleep(0.02)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, (stdout, stderr)
+    assert "Traceback" not in stderr, stderr
+
+
+def test_the_notebooks_own_folder_or_a_users_file_is_never_written_over(tmp_path, capsys):
+    notebook = _notebook(tmp_path / "01_mine.ipynb", "print(1)")
+    before = notebook.read_bytes()
+    assert main(["run-notebooks", "--out", str(tmp_path), str(notebook)]) == 2
+    assert "--in-place" in capsys.readouterr().err and notebook.read_bytes() == before
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "01_mine.ipynb").write_text('{"mine": true}')
+    assert main(["run-notebooks", "--out", str(out), str(notebook)]) == 2
+    assert "is not a notebook" in capsys.readouterr().err
+    assert (out / "01_mine.ipynb").read_text() == '{"mine": true}'
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_timeout_below_one_second_is_refused(tmp_path, capsys, value):
+    notebook = _notebook(tmp_path / "01_x.ipynb", "print(1)")
+    assert main(["run-notebooks", "--timeout", value, "--out", str(tmp_path / "o"),
+                 str(notebook)]) == 2
+    assert "--timeout" in capsys.readouterr().err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import re
 import signal
 import sys
 import time
@@ -49,12 +51,50 @@ def _read(path: Path):
 def _cell_name(notebook: dict, index: int | None) -> str:
     """``cell 7 of 31 ("history = fit(...")``: which cell, as a reader finds it."""
     if index is None:
-        return "before its first cell"
+        return "its kernel, while it was starting"
     cells = notebook.get("cells", [])
     first = next((line.strip() for line in "".join(cells[index].get("source", "")).splitlines()
                   if line.strip()), "")
     first = first if len(first) <= 40 else first[:37] + "..."
     return f"cell {index + 1} of {len(cells)} ({first!r})"
+
+
+#: Colour codes in a kernel's traceback: not for a one-line message.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _stoppable_client(notebook: dict, timeout: int, folder: Path, where: dict):
+    """An nbclient ``NotebookClient`` that runs in ``folder`` and, from the moment the kernel
+    starts, stops it on Ctrl-C or SIGTERM as nbclient itself would, but also notes in
+    ``where`` which signal it was (and ``where["cell"]``: the cell running)."""
+    from nbclient import NotebookClient
+
+    async def stop(kernel_manager) -> None:
+        with contextlib.suppress(Exception):  # it may be dead, or still starting
+            await kernel_manager.shutdown_kernel(now=True)
+
+    class StoppableClient(NotebookClient):
+        async def async_start_new_kernel(self, **kwargs) -> None:
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, self.on_signal, signum)
+            await super().async_start_new_kernel(**kwargs)
+
+        def on_signal(self, signum: int) -> None:
+            where["signal"] = signum
+            if self.km is not None:
+                asyncio.ensure_future(stop(self.km))
+
+    def on_cell_start(cell: dict, cell_index: int) -> None:
+        where["cell"] = cell_index
+
+    return StoppableClient(
+        notebook, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}}, on_cell_start=on_cell_start,
+        # The kernel's own log (e.g. that it talks to us over TCP on this machine) is noise
+        # here; what the cells print and warn stays in the outputs.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"])
 
 
 def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
@@ -63,50 +103,27 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
     cell over ``timeout`` seconds, a kernel that dies, Ctrl-C or SIGTERM), so what ran can be
     read there. Each of those is one line naming the notebook and the cell."""
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = _read(source)
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3",
-        resources={"metadata": {"path": str(source.resolve().parent)}},
-        # The kernel's own log (e.g. that it talks to us over TCP on this machine) is noise
-        # here; what the cells print and warn stays in the outputs.
-        extra_arguments=["--IPKernelApp.log_level=ERROR"])
     where: dict = {"cell": None, "signal": None}
-
-    def on_signal(signum: int) -> None:
-        # Stop the kernel (as nbclient itself would) and remember why we stopped.
-        where["signal"] = signum
-        asyncio.ensure_future(client.km.shutdown_kernel(now=True))
-
-    def on_notebook_start(notebook: dict) -> None:
-        # nbclient's own handlers shut the kernel down without a word; ours also remember why.
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, on_signal, signum)
-
-    def on_cell_start(cell: dict, cell_index: int) -> None:
-        where["cell"] = cell_index
-
-    client.on_notebook_start = on_notebook_start
-    client.on_cell_start = on_cell_start
+    client = _stoppable_client(notebook, timeout, source.resolve().parent, where)
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     problem: str | None = None
     stopped: BaseException | None = None
     try:
         client.execute()
     except CellExecutionError as exc:
-        lines = [line for line in str(exc).splitlines() if line.strip()]
+        lines = [line for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
         problem = (f"{_cell_name(notebook, where['cell'])} failed "
                    f"({lines[-1][:200] if lines else exc})")
     except CellTimeoutError:
         problem = (f"{_cell_name(notebook, where['cell'])} timed out: it ran for more than "
                    f"{timeout} s (raise --timeout)")
-    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - a stop, or a dead kernel
+    except (KeyboardInterrupt, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt) and where["signal"] is None:
-            where["signal"] = signal.SIGINT  # Ctrl-C reached us directly, not through nbclient
+            # The signal reached us directly, before nbclient's loop was running.
+            where["signal"] = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
         if where["signal"] is None and not isinstance(exc, DeadKernelError):
             raise  # not a stop we asked for, nor a dead kernel: a bug, keep its traceback
         cell = _cell_name(notebook, where["cell"])
@@ -117,6 +134,9 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
         else:
             stopped, problem = KeyboardInterrupt(), f"interrupted in {cell}"
     finally:
+        # A kernel stopped while starting leaves nbclient's clean-up registered for exit,
+        # where it would fail with a traceback: it has nothing left to clean.
+        atexit.unregister(client._cleanup_kernel)
         for signum, handler in before.items():  # nbclient resets them to the defaults
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(signum, handler)
@@ -151,6 +171,18 @@ def run_notebooks(notebooks: list[Path], out: Path | None, timeout: int = 1800) 
         _read(path)  # every notebook is checked before the first one runs
     if out is not None:
         ensure_writable_folder(out)
+        for path in notebooks:  # never over the notebooks themselves, nor over a user's file
+            target = out / path.name
+            if target.exists() and target.resolve() == path.resolve():
+                raise NotebookError(f"{path}: --out {out} is its own folder, so its executed copy "
+                                    "would replace it; choose another folder, or use "
+                                    "--in-place to do that on purpose")
+            if target.exists():
+                try:
+                    _read(target)
+                except NotebookError:
+                    raise NotebookError(f"{target} is there and is not a notebook: it would be "
+                                        "replaced; choose another --out, or move it") from None
     for path in notebooks:
         started = time.perf_counter()
         target = path if out is None else out / path.name
