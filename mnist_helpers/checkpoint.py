@@ -34,6 +34,8 @@ import platform
 import stat
 import warnings
 import zipfile
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,8 +66,14 @@ FLOAT_DTYPES = frozenset({torch.float32, torch.float16, torch.bfloat16, torch.fl
 INTEGER_NAMES = frozenset({"num_batches_tracked", "step", "augment_rng", "shuffle_rng",
                            "torch_rng"})
 INTEGER_DTYPES = frozenset({torch.uint8, torch.int32, torch.int64})
-#: What to do about a file that is damaged or was not written by us.
+#: What to do about a checkpoint that is damaged.
 ADVICE = "delete it and train again, or restore a good copy."
+#: What to do about a file that is not a checkpoint at all (a photo, a script): never delete.
+NOT_OURS = "it is not a checkpoint file. Name a .pt file saved by mnist_helpers."
+#: The containers and plain values a checkpoint may hold: what ``weights_only`` loading
+#: rebuilds (a subclass, such as numpy's float64, would be refused on load).
+CONTAINERS = (dict, OrderedDict, list, tuple, torch.Size)
+PLAIN_VALUES = (str, int, float, bool, type(None))
 
 
 def default_checkpoint_path(profile: str | None = None) -> Path:
@@ -114,10 +122,18 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
                     arch_kwargs: dict | None = None, metadata: dict | None = None,
                     resume: dict | None = None) -> Path:
     """Write a checkpoint of ``state_dict`` atomically: to a temporary file beside ``path``,
-    then renamed. A crash or interrupt mid-write leaves the previous checkpoint intact."""
-    path = Path(path)
+    then renamed. A crash or interrupt mid-write leaves the previous checkpoint intact.
+
+    Everything is checked before a byte is written, so it never writes a file that
+    :func:`load_checkpoint` would refuse."""
+    path = _path_argument(path)
+    _check_weights_argument(state_dict)
     arch_kwargs = dict(arch_kwargs or {})
     check_arguments(arch, arch_kwargs)
+    _check_weights_fit(state_dict, arch, arch_kwargs)
+    for name, value in (("metadata", metadata), ("resume", resume)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a dict or None, not {type(value).__name__}")
     payload = {
         "format": FORMAT_VERSION,
         "arch": arch,
@@ -129,12 +145,60 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
     }
     if resume is not None:
         payload["resume"] = resume
+    problem = _structure_problem(payload)
+    if problem:
+        raise ValueError(f"save_checkpoint: the checkpoint {problem}, so it could not be loaded; "
+                         "store only dicts, lists, str, int, float, bool, None and tensors")
     payload["integrity"] = integrity_digest(payload)
     buffer = io.BytesIO()  # serialised in memory first, so a full disk is a plain OSError
     torch.save(payload, buffer)
     with atomic_write(path, fsync=True) as out:
         out.write(buffer.getbuffer())
     return path
+
+
+def _path_argument(path: object) -> Path:
+    """``path`` as a Path, or a TypeError/ValueError naming it when it names no file."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if path is None or (isinstance(path, str) and not path.strip()):
+        raise (TypeError if path is None else ValueError)(
+            f"path is {path!r}: the checkpoint path is empty: name a file")
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a file name (str or os.PathLike), not "
+                        f"{type(path).__name__}")
+    return Path(path)
+
+
+def _check_weights_argument(state_dict: object) -> None:
+    """A TypeError unless ``state_dict`` maps names to tensors."""
+    if isinstance(state_dict, nn.Module):
+        raise TypeError(f"state_dict is a model ({type(state_dict).__name__}), not its "
+                        "weights: pass model.state_dict()")
+    if not isinstance(state_dict, Mapping):
+        kind = "None" if state_dict is None else f"a {type(state_dict).__name__}"
+        raise TypeError(f"state_dict is {kind}, not a mapping of names to tensors: pass "
+                        "model.state_dict()")
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise TypeError(f"state_dict must map names (str) to tensors; its entry {key!r} "
+                            f"holds a {type(value).__name__}: pass model.state_dict()")
+
+
+def _check_weights_fit(state_dict: Mapping[str, torch.Tensor], arch: str,
+                       arch_kwargs: dict) -> None:
+    """A ValueError unless the weights load into ``build_model(arch, **arch_kwargs)`` as
+    :func:`load_checkpoint` loads them (strictly), and are all finite numbers."""
+    try:
+        build_model(arch, **arch_kwargs).load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise ValueError(f"state_dict does not fit architecture {arch!r} with arch_kwargs "
+                         f"{arch_kwargs}: {str(exc).splitlines()[0]}") from None
+    for name, tensor in state_dict.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"state_dict: the weights are not all numbers ({name} holds NaN "
+                             "or infinity): the training diverged. Train again, with a lower "
+                             "learning rate.")
 
 
 def add_metadata(path: str | os.PathLike, **items: object) -> None:
@@ -196,14 +260,24 @@ def _too_big(path: Path, size: str) -> CheckpointError:
                          "most); it was not read. Name a .pt file saved by mnist_helpers.")
 
 
+def _is_pytorch_file(data: bytes) -> bool:
+    """Whether ``data`` begins as a PyTorch file does, even one cut short: a zip archive whose
+    first entry is ``<name>/data.pkl``. A photo or a script does not."""
+    if data[:4] != b"PK\x03\x04" or len(data) < 30:
+        return False
+    name_length = int.from_bytes(data[26:28], "little")
+    return data[30:30 + name_length].endswith(b"/data.pkl")
+
+
 def _unpickle(path: Path, device: torch.device) -> object:
     """What the file holds, read with ``weights_only=True`` (so no code from it runs), after
     checking that it is a PyTorch zip archive that unpacks to at most ``MAX_BYTES``."""
     data = _read_bytes(path)
     try:
+        if not _is_pytorch_file(data):  # a user's photo or script: never advise deleting it
+            raise _refuse(path, f"is not a PyTorch zip archive: {NOT_OURS}")
         if not zipfile.is_zipfile(io.BytesIO(data)):
-            raise _refuse(path, f"is not a checkpoint this project wrote (not a PyTorch file); "
-                                f"{ADVICE}")
+            raise _refuse(path, f"is a damaged PyTorch file (cut short?); {ADVICE}")
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(entry.file_size for entry in archive.infolist())
         if unpacked > MAX_BYTES:
@@ -247,45 +321,54 @@ def _tensor_problem(tensor: torch.Tensor, name: str) -> str | None:
 
 
 def _check_structure(path: Path, payload: object) -> None:
-    """Refuse a file whose contents nest deeper than ``MAX_DEPTH``, hold more than
-    ``MAX_VALUES`` values or tensors of more than ``MAX_BYTES`` together, or hold anything
-    but plain values and dense real tensors. Walked with a list rather than recursion (a
-    list nested 5,000 deep must not crash Python), before any tensor is read or copied."""
+    """Refuse a file whose contents :func:`_structure_problem` finds fault with."""
+    problem = _structure_problem(payload)
+    if problem:
+        raise _refuse(path, f"{problem}; {ADVICE}")
+
+
+def _structure_problem(payload: object) -> str | None:
+    """What is wrong, if anything, with contents that nest deeper than ``MAX_DEPTH``, hold
+    more than ``MAX_VALUES`` values or tensors of more than ``MAX_BYTES`` together, or hold
+    anything but plain values and dense real tensors. Walked with a list rather than
+    recursion (a list nested 5,000 deep must not crash Python), without reading a tensor."""
     pending: list[tuple[object, tuple]] = [(payload, ())]
     seen = claimed = 0
     while pending:
         value, keys = pending.pop()
         seen += 1
         if len(keys) > MAX_DEPTH:
-            raise _refuse(path, f"nests its values more than {MAX_DEPTH} levels deep (under "
-                                f"{_where(keys[:2])}); {ADVICE}")
+            return f"nests its values more than {MAX_DEPTH} levels deep (under {_where(keys[:2])})"
         if isinstance(value, torch.Tensor):
             problem = _tensor_problem(value, str(keys[-1]) if keys else "")
             if problem:
-                raise _refuse(path, f"its tensor {_where(keys)} {problem}; {ADVICE}")
+                return f"its tensor {_where(keys)} {problem}"
             claimed += value.numel() * value.element_size()
             if claimed > MAX_BYTES:
-                raise _refuse(path, f"its tensors hold more than {MAX_BYTES:,} bytes together, "
-                                    f"more than a checkpoint holds; {ADVICE}")
-        elif isinstance(value, dict | list | tuple):
+                return (f"its tensors hold more than {MAX_BYTES:,} bytes together, more than "
+                        "a checkpoint holds")
+        elif type(value) in CONTAINERS:
             if seen + len(pending) + len(value) > MAX_VALUES:
-                raise _refuse(path, f"holds more than {MAX_VALUES:,} values, more than a "
-                                    f"checkpoint holds; {ADVICE}")
+                return f"holds more than {MAX_VALUES:,} values, more than a checkpoint holds"
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
-                if not isinstance(key, str | int):
-                    raise _refuse(path, f"has a {type(key).__name__} as a key in "
-                                        f"{_where(keys)}, where keys are names or whole numbers; "
-                                        f"{ADVICE}")
+                if type(key) not in (str, int):
+                    return (f"has a {type(key).__name__} as a key in {_where(keys)}, where keys "
+                            "are names or whole numbers")
                 pending.append((item, (*keys, key)))
-        elif value is not None and not isinstance(value, str | int | float):
-            raise _refuse(path, f"holds a {type(value).__name__} at {_where(keys)}, which "
-                                f"checkpoints never hold; {ADVICE}")
+        elif type(value) not in PLAIN_VALUES:
+            return f"holds a {type(value).__name__} at {_where(keys)}, which checkpoints never hold"
+    return None
 
 
 def read_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
     """The checkpoint's dict, loaded with ``weights_only=True`` onto ``device``, after checking
     that it is ours, intact, and asks only for what we can build."""
+    if path is None or not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(f"path must be a checkpoint file name (str or os.PathLike), not "
+                        f"{type(path).__name__}")
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     if not str(path).strip():
         raise CheckpointError("The checkpoint path is empty: name a checkpoint file.")
     device = get_device(str(device))  # a device that is not there: one line, before reading
@@ -357,6 +440,9 @@ class CheckpointInfo:
 def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu"
                     ) -> tuple[nn.Module, CheckpointInfo]:
     """Rebuild the model from a checkpoint, on ``device`` and in eval mode, and say what it is."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(f"path must be a checkpoint file name (str or os.PathLike), not "
+                        f"{type(path).__name__}")
     device = get_device(str(device))  # a device that is not there: one line, before reading
     payload = read_checkpoint(path, "cpu")
     path = Path(path)

@@ -32,7 +32,11 @@ _GREY_FROM = {"LAB": lambda image: image.getchannel("L"),  # L* is the lightness
               "La": lambda image: image.convert("LA"),  # alpha not premultiplied
               "1": lambda image: image.convert("L"),  # resizing "1" or "P" would not average
               "P": lambda image: image.convert("RGBA"),
-              "PA": lambda image: image.convert("RGBA")}
+              "PA": lambda image: image.convert("RGBA"),
+              # PIL's getextrema and resize get 16-bit pixels in these byte orders wrong (and
+              # convert("I;16") clips them to 255): numpy reads them right.
+              **dict.fromkeys(("I;16B", "I;16L", "I;16N"),
+                              lambda image: Image.fromarray(np.asarray(image, np.uint16)))}
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import signal
 import sys
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from mnist_helpers import (
     CheckpointError,
@@ -150,7 +154,8 @@ def test_foreign_torch_file_is_not_mistaken_for_a_checkpoint(tmp_path, quick_mod
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path, quick_model):
-    path = save(tmp_path / "m.pt", quick_model, arch="classic_cnn")
+    path = save(tmp_path / "m.pt", quick_model)  # save_checkpoint itself refuses a mismatch
+    rewrite(path, lambda payload: payload.update(arch="classic_cnn"))
     with pytest.raises(CheckpointError, match="do not fit architecture 'classic_cnn'"):
         load_checkpoint(path)
 
@@ -268,9 +273,8 @@ def test_crafted_fields_give_one_line_errors(tmp_path, quick_model, change, expe
 
 
 def test_nan_weights_are_refused(tmp_path, quick_model):
-    state = {k: v.clone() for k, v in quick_model.state_dict().items()}
-    state["classifier.1.weight"][0, 0] = float("nan")
-    path = save_checkpoint(tmp_path / "nan.pt", state, arch="fast_cnn")
+    path = save(tmp_path / "nan.pt", quick_model)  # save_checkpoint itself refuses NaN
+    rewrite(path, lambda payload: payload["state_dict"]["classifier.1.weight"].fill_(float("nan")))
     with pytest.raises(CheckpointError, match="not all numbers"):
         load_checkpoint(path)
 
@@ -499,3 +503,84 @@ def test_loading_onto_a_missing_gpu_says_so_in_one_line(quick_checkpoint, device
     assert "no CUDA GPU" in message and "'auto'" in message and "\n" not in message
     model, _ = load_checkpoint(quick_checkpoint, device="auto")
     assert next(model.parameters()).device.type == "cpu"
+
+
+# --- save_checkpoint refuses, before writing, what load_checkpoint would refuse ------------
+
+
+@pytest.mark.parametrize(("weights", "error", "fragment"), [
+    pytest.param(lambda model: None, TypeError, "is None", id="None"),
+    pytest.param(lambda model: model, TypeError, "pass model.state_dict()", id="the model"),
+    pytest.param(lambda model: {"fc.weight": [1.0]}, TypeError, "'fc.weight' holds a list",
+                 id="a list for a tensor"),
+    pytest.param(lambda model: {**model.state_dict(), "extra": torch.zeros(1)}, ValueError,
+                 "does not fit architecture 'fast_cnn'", id="another architecture's"),
+    pytest.param(lambda model: {k: torch.full_like(v, float("nan")) if v.is_floating_point()
+                                else v for k, v in model.state_dict().items()},
+                 ValueError, "the training diverged", id="NaN weights"),
+])
+def test_save_refuses_what_are_not_weights_and_writes_nothing(tmp_path, quick_model, weights,
+                                                             error, fragment):
+    path = tmp_path / "m.pt"
+    with pytest.raises(error, match=r"^state_dict.*" + re.escape(fragment)):
+        save_checkpoint(path, weights(quick_model), arch="fast_cnn")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("given", "error"), [(None, TypeError), ("", ValueError),
+                                              ("  ", ValueError)])
+def test_save_to_an_empty_path_names_the_argument(tmp_path, quick_model, given, error,
+                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match="path .*the checkpoint path is empty: name a file"):
+        save(given, quick_model)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("value", "kind"), [({"a", "b"}, "set"), (float("nan") + 0j, "complex"),
+                                             (Path("x.png"), "PosixPath|WindowsPath"),
+                                             (np.float64(0.5), "float64")])
+def test_save_refuses_metadata_the_loader_would_refuse(tmp_path, quick_model, value, kind):
+    """A set, or numpy's float64 (which weights-only loading cannot rebuild), used to be
+    written, and the file was then refused by load_checkpoint."""
+    with pytest.raises(ValueError, match=f"holds a ({kind}) at metadata/tags"):
+        save(tmp_path / "m.pt", quick_model, metadata={"tags": value})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_metadata_the_loader_accepts_round_trips(tmp_path, quick_model):
+    metadata = {"tags": ["a", "b"], "pair": (1, 2.5), "ok": True, "none": None,
+                "curve": {"loss": [0.5, 0.25]}}
+    path = save(tmp_path / "m.pt", quick_model, metadata=metadata)
+    stored = load_checkpoint(path)[1].metadata
+    assert {key: stored[key] for key in metadata} == metadata
+
+
+@pytest.mark.parametrize("read", [load_checkpoint, read_checkpoint])
+def test_loading_none_names_the_path_argument(read):
+    with pytest.raises(TypeError, match="^path must be a checkpoint file name .*not NoneType"):
+        read(None)
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("photo.tif", None),
+    ("train.sh", b"#!/bin/sh\npython -m mnist_helpers train\n"),
+    ("notes.zip", None),
+])
+def test_a_file_that_is_not_a_checkpoint_is_never_to_be_deleted(tmp_path, name, content):
+    """A user's photo or script given as --checkpoint used to be met with "delete it"."""
+    path = tmp_path / name
+    if name.endswith(".tif"):
+        Image.new("L", (28, 28), 255).save(path)
+    elif name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes.txt", "hello")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert "not a checkpoint file" in message
+    assert "Name a .pt file saved by mnist_helpers" in message
+    assert "delete" not in message
+    assert path.read_bytes()  # and nothing was done to it

@@ -165,6 +165,28 @@ def test_a_fifo_and_dev_zero_are_refused_by_the_library(hostile_files, quick_mod
     assert isinstance(results[0], ImageError) and isinstance(results[1], Prediction)
 
 
+@pytest.mark.parametrize(("mode", "dtype"), [("I;16B", ">u2"), ("I;16L", "<u2"),
+                                             ("I;16N", "=u2")])
+def test_16_bit_images_in_any_byte_order_are_read(tmp_path, mode, dtype, seven, shipped,
+                                                  quick_model):
+    """A big-endian 16-bit TIFF used to end in PIL's "ValueError: image has wrong mode", and
+    PIL's box resize garbles these byte orders: the shrunk grey levels must match native's."""
+    stripe = np.full((100, 100), 65535, np.uint16)
+    stripe[15:85, 45:55] = 0  # a dark vertical bar: a 1
+    image = Image.frombytes(mode, (100, 100), stripe.astype(dtype).tobytes())
+    assert predict_image(shipped[0], image).digit == 1
+    photo, label = seven
+    deep = np.asarray(photo, dtype=np.uint16) * 257
+    image = Image.frombytes(mode, photo.size, deep.astype(dtype).tobytes())
+    assert np.abs(to_grayscale(image, 64) - to_grayscale(photo, 64)).max() < 0.01
+    if mode != "I;16N":  # PIL writes no TIFF in native order
+        path = tmp_path / "deep.tif"
+        image.save(path)
+        with Image.open(path) as check:
+            assert check.mode in (mode, "I;16")
+        assert predict_file(quick_model, path).digit == label
+
+
 # --- memory: large images are shrunk before any array is made ------------------------------
 
 
