@@ -23,7 +23,8 @@ from mnist_helpers import (
     load_checkpoint,
     save_checkpoint,
 )
-from mnist_helpers.checkpoint import MAX_BYTES, integrity_digest, read_checkpoint
+from mnist_helpers.checkpoint import integrity_digest, read_checkpoint
+from mnist_helpers.checkpoint_contents import MAX_BYTES
 from mnist_helpers.config import MNIST_MEAN, MNIST_STD
 from mnist_helpers.device import place_model
 

@@ -1,0 +1,90 @@
+"""What a checkpoint may hold, checked before anything in it is used: how deep it nests, how
+many values it has, and for every tensor its layout, number type, size and strides, from
+their description alone (never their values), so a crafted file of a few hundred KB that
+claims gigabytes costs nothing to refuse. :mod:`mnist_helpers.checkpoint` uses these checks
+both when it loads a file and before it writes one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+
+#: The most a checkpoint may hold, as a file, once unpacked, and in all its tensors together
+#: (ours are a few MB).
+MAX_BYTES = 256 << 20
+#: How deep its dicts and lists may nest (ours: 6 levels).
+MAX_DEPTH = 32
+#: How many values (dict entries, list items, tensors) it may hold in all (ours: about
+#: 10,000, plus two per training step for the loss and learning-rate curves).
+MAX_VALUES = 4_000_000
+#: The number types weights may have.
+FLOAT_DTYPES = frozenset({torch.float32, torch.float16, torch.bfloat16, torch.float64})
+#: Where integer tensors belong: batch norm's counter, the optimizer's step counters and the
+#: states of the random-number generators (the last part of the name they are stored under).
+INTEGER_NAMES = frozenset({"num_batches_tracked", "step", "augment_rng", "shuffle_rng",
+                           "torch_rng"})
+INTEGER_DTYPES = frozenset({torch.uint8, torch.int32, torch.int64})
+#: The containers and plain values a checkpoint may hold: what ``weights_only`` loading
+#: rebuilds (a subclass, such as numpy's float64, would be refused on load).
+CONTAINERS = (dict, OrderedDict, list, tuple, torch.Size)
+PLAIN_VALUES = (str, int, float, bool, type(None))
+
+
+def where(keys: tuple) -> str:
+    """A place in the checkpoint's structure, as ``state_dict/fc.weight`` (shortened)."""
+    shown = "/".join(str(key)[:60] for key in keys[:6])
+    return (shown + ("/..." if len(keys) > 6 else "")) or "its top level"
+
+
+def tensor_problem(tensor: torch.Tensor, name: str) -> str | None:
+    """What is wrong with a tensor read from a file, or None. Only its description (layout,
+    number type, shape, strides) is looked at, never its values, so a crafted one costs
+    nothing to check."""
+    if tensor.layout != torch.strided:
+        return f"is a {tensor.layout} tensor; checkpoints hold dense ones"
+    integer_allowed = name.rsplit(".", 1)[-1] in INTEGER_NAMES
+    if tensor.dtype not in FLOAT_DTYPES and not (
+            integer_allowed and tensor.dtype in INTEGER_DTYPES):
+        return f"holds {tensor.dtype} numbers where real floating-point weights belong"
+    if any(step < 0 or (step == 0 and size > 1)
+           for size, step in zip(tensor.shape, tensor.stride(), strict=True)):
+        return "repeats one stored number along a dimension (a stride-0 view)"
+    if tensor.numel() * tensor.element_size() > tensor.untyped_storage().nbytes():
+        return "claims more numbers than the file stores for it (overlapping strides)"
+    return None
+
+
+def structure_problem(payload: object) -> str | None:
+    """What is wrong, if anything, with contents that nest deeper than ``MAX_DEPTH``, hold
+    more than ``MAX_VALUES`` values or tensors of more than ``MAX_BYTES`` together, or hold
+    anything but plain values and dense real tensors. Walked with a list rather than
+    recursion (a list nested 5,000 deep must not crash Python), without reading a tensor."""
+    pending: list[tuple[object, tuple]] = [(payload, ())]
+    seen = claimed = 0
+    while pending:
+        value, keys = pending.pop()
+        seen += 1
+        if len(keys) > MAX_DEPTH:
+            return f"nests its values more than {MAX_DEPTH} levels deep (under {where(keys[:2])})"
+        if isinstance(value, torch.Tensor):
+            problem = tensor_problem(value, str(keys[-1]) if keys else "")
+            if problem:
+                return f"its tensor {where(keys)} {problem}"
+            claimed += value.numel() * value.element_size()
+            if claimed > MAX_BYTES:
+                return (f"its tensors hold more than {MAX_BYTES:,} bytes together, more than "
+                        "a checkpoint holds")
+        elif type(value) in CONTAINERS:
+            if seen + len(pending) + len(value) > MAX_VALUES:
+                return f"holds more than {MAX_VALUES:,} values, more than a checkpoint holds"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if type(key) not in (str, int):
+                    return (f"has a {type(key).__name__} as a key in {where(keys)}, where keys "
+                            "are names or whole numbers")
+                pending.append((item, (*keys, key)))
+        elif type(value) not in PLAIN_VALUES:
+            return f"holds a {type(value).__name__} at {where(keys)}, which checkpoints never hold"
+    return None
