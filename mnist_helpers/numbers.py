@@ -45,7 +45,7 @@ from .digit_line import SMALL, Region, find_line, typical_width
 from .errors import NoInkError
 from .evaluate import classify
 from .images import ImageLike, as_image
-from .predict import Refusal, decide, wins
+from .predict import Refusal, check_arguments, decide, wins
 from .preprocess import find_ink, to_mnist_pixels, to_model_input
 
 #: Images are shrunk to at most this many pixels a side before the digits are found.
@@ -233,13 +233,7 @@ def _check_arguments(model: object, image: object, path: object, refusal: object
     if isinstance(image, str | bytes | os.PathLike):
         raise TypeError("image must be a picture, not a file name: open the file first "
                         "(read_number(model, open_image(path), str(path)))")
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch nn.Module (load one with load_checkpoint), "
-                        f"not {type(model).__name__}")
-    if not isinstance(path, str):
-        raise TypeError(f"path must be a str (the name to report), not {type(path).__name__}")
-    if refusal is not None and not isinstance(refusal, Refusal):
-        raise TypeError(f"refusal must be a Refusal or None, not {type(refusal).__name__}")
+    check_arguments(model, path, refusal)
 
 
 def read_number(model: nn.Module, image: ImageLike, path: str = "",

@@ -118,8 +118,9 @@ def can_refuse(classes: int, refusal: Refusal | None) -> bool:
     return classes > NOT_A_DIGIT or (refusal is not None and refusal.threshold > 0)
 
 
-def _check_arguments(model: object, path: object, refusal: object) -> None:
-    """Raise a TypeError naming the argument of :func:`predict_image` of the wrong type."""
+def check_arguments(model: object, path: object, refusal: object) -> None:
+    """Raise a TypeError naming the argument of :func:`predict_image` (or of
+    :func:`mnist_helpers.numbers.read_number`) that has the wrong type."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch nn.Module (load one with load_checkpoint), "
                         f"not {type(model).__name__}")
@@ -133,7 +134,7 @@ def predict_image(model: nn.Module, image: ImageLike, path: str = "",
                   refusal: Refusal | None = None) -> Prediction:
     """Prepare and classify one image: a PIL image, or a numpy array or torch tensor of grey
     levels (how their values are read: :func:`mnist_helpers.images.to_grayscale`)."""
-    _check_arguments(model, path, refusal)
+    check_arguments(model, path, refusal)
     try:
         prepared = preprocess_image(image)
     except NoInkError as exc:
@@ -222,7 +223,7 @@ def _naming(path: PathName, exc: ImageError) -> ImageError:
 def predict_file(model: nn.Module, path: PathName, refusal: Refusal | None = None
                  ) -> Prediction:
     """Open, prepare and classify one image file."""
-    _check_arguments(model, "", refusal)
+    check_arguments(model, "", refusal)
     try:
         return predict_image(model, open_image(path), os.fsdecode(path), refusal)
     except ImageError as exc:
@@ -233,5 +234,5 @@ def predict_files(model: nn.Module, paths: PathName | Iterable[PathName],
                   refusal: Refusal | None = None) -> Iterator[Prediction | ImageError]:
     """:func:`predict_image` for every image among ``paths`` (one path, or a list of files and
     folders), one by one (see :func:`each_image`)."""
-    _check_arguments(model, "", refusal)
+    check_arguments(model, "", refusal)
     return each_image(paths, lambda image, name: predict_image(model, image, name, refusal))
