@@ -83,6 +83,18 @@ def train_tensors(mnist_raw_dir: Path, mnist_cache: Path):
 
 
 @pytest.fixture(scope="session")
+def small_train(train_tensors):
+    """The first 1,000 training images: enough for a model to learn something in seconds."""
+    return train_tensors.subset(slice(0, 1000))
+
+
+@pytest.fixture(scope="session")
+def small_val(train_tensors):
+    """500 images from the end of the training set, never in ``small_train``."""
+    return train_tensors.subset(slice(59_000, 59_500))
+
+
+@pytest.fixture(scope="session")
 def test_tensors(mnist_raw_dir: Path, mnist_cache: Path):
     return load_tensors(False, mnist_raw_dir, cache_dir=mnist_cache, download=False)
 

@@ -36,41 +36,32 @@ from mnist_helpers.errors import OutputError
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def train_part(train_tensors):
-    return train_tensors.subset(slice(0, 1000))
-
-
-@pytest.fixture(scope="module")
-def val_part(train_tensors):
-    return train_tensors.subset(slice(59_000, 59_500))
-
-
-def _train(train_part, val_part, path: Path | None, *, capsys=None, **overrides):
+def _train(small_train, small_val, path: Path | None, *, capsys=None, **overrides):
     profile = tiny_profile(**overrides)
     seed_everything(0)
     model = build_model(profile.arch)
-    history = fit(model, TensorBatches(train_part, 50, shuffle=True), TensorBatches(val_part, 250),
+    history = fit(model, TensorBatches(small_train, 50, shuffle=True),
+                  TensorBatches(small_val, 250),
                   profile, device="cpu", checkpoint_path=path, verbose=capsys is not None)
     return model, history
 
 
 @pytest.fixture
-def good_model(tmp_path, train_part, val_part) -> tuple[Path, bytes]:
+def good_model(tmp_path, small_train, small_val) -> tuple[Path, bytes]:
     """A trained checkpoint (two epochs) already in the place a new run will write."""
     path = tmp_path / "model.pt"
-    _train(train_part, val_part, path, epochs=2, lr=0.1)
+    _train(small_train, small_val, path, epochs=2, lr=0.1)
     return path, path.read_bytes()
 
 
-def test_ctrl_c_in_the_first_epoch_leaves_the_good_model(good_model, train_part, val_part,
+def test_ctrl_c_in_the_first_epoch_leaves_the_good_model(good_model, small_train, small_val,
                                                          capsys):
     path, before = good_model
     profile = tiny_profile()
     seed_everything(0)
     model = build_model(profile.arch)
-    train = InterruptingBatches(TensorBatches(train_part, 50, shuffle=True), model, epoch=1, at=3)
-    history = fit(model, train, TensorBatches(val_part, 250), profile, device="cpu",
+    train = InterruptingBatches(TensorBatches(small_train, 50, shuffle=True), model, epoch=1, at=3)
+    history = fit(model, train, TensorBatches(small_val, 250), profile, device="cpu",
                   checkpoint_path=path)
     out = capsys.readouterr().out
     assert history.stopped and history.saved_to is None
@@ -79,9 +70,9 @@ def test_ctrl_c_in_the_first_epoch_leaves_the_good_model(good_model, train_part,
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.pt"]
 
 
-def test_a_diverging_run_stops_and_saves_nothing(good_model, train_part, val_part, capsys):
+def test_a_diverging_run_stops_and_saves_nothing(good_model, small_train, small_val, capsys):
     path, before = good_model
-    model, history = _train(train_part, val_part, path, capsys=capsys, lr=1e5)
+    model, history = _train(small_train, small_val, path, capsys=capsys, lr=1e5)
     out = capsys.readouterr().out
     assert history.diverged and history.stopped and history.saved_to is None
     assert "diverged" in out and "lower the learning rate" in out
@@ -90,10 +81,10 @@ def test_a_diverging_run_stops_and_saves_nothing(good_model, train_part, val_par
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.pt"]
 
 
-def test_a_worse_model_goes_beside_the_better_one(good_model, train_part, val_part, capsys):
+def test_a_worse_model_goes_beside_the_better_one(good_model, small_train, small_val, capsys):
     path, before = good_model
     theirs = read_checkpoint(path)["metadata"]["val_accuracy"]
-    _model, history = _train(train_part, val_part, path, capsys=capsys, lr=0.002)
+    _model, history = _train(small_train, small_val, path, capsys=capsys, lr=0.002)
     out = capsys.readouterr().out
     beside = path.with_name("model.run2.pt")
     assert history.best_val_accuracy < theirs
@@ -103,33 +94,33 @@ def test_a_worse_model_goes_beside_the_better_one(good_model, train_part, val_pa
     assert read_checkpoint(beside)["metadata"]["val_accuracy"] == history.best_val_accuracy
 
 
-def test_a_better_model_on_the_same_images_replaces_the_old(tmp_path, train_part, val_part,
+def test_a_better_model_on_the_same_images_replaces_the_old(tmp_path, small_train, small_val,
                                                             capsys):
     path = tmp_path / "model.pt"
-    _train(train_part, val_part, path, lr=0.002)  # a weak model
+    _train(small_train, small_val, path, lr=0.002)  # a weak model
     theirs = read_checkpoint(path)["metadata"]["val_accuracy"]
-    _model, history = _train(train_part, val_part, path, capsys=capsys, epochs=2, lr=0.1)
+    _model, history = _train(small_train, small_val, path, capsys=capsys, epochs=2, lr=0.1)
     assert history.best_val_accuracy > theirs and history.saved_to == str(path)
     assert read_checkpoint(path)["metadata"]["val_accuracy"] == history.best_val_accuracy
     assert "replaced the one in" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
 
 
-def test_a_model_measured_on_other_images_is_never_replaced(tmp_path, train_part, val_part,
+def test_a_model_measured_on_other_images_is_never_replaced(tmp_path, small_train, small_val,
                                                             train_tensors):
     path = tmp_path / "model.pt"
     other_val = train_tensors.subset(slice(58_000, 58_500))
-    _train(train_part, other_val, path, lr=0.002)
+    _train(small_train, other_val, path, lr=0.002)
     before = path.read_bytes()
-    _model, history = _train(train_part, val_part, path, epochs=2, lr=0.1)
+    _model, history = _train(small_train, small_val, path, epochs=2, lr=0.1)
     assert path.read_bytes() == before
     assert history.saved_to == str(path.with_name("model.run2.pt"))
 
 
-def test_a_file_that_is_not_a_checkpoint_is_never_replaced(tmp_path, train_part, val_part):
+def test_a_file_that_is_not_a_checkpoint_is_never_replaced(tmp_path, small_train, small_val):
     path = tmp_path / "thesis.pdf"
     path.write_bytes(b"%PDF-1.7 a user's thesis")
-    _model, history = _train(train_part, val_part, path)
+    _model, history = _train(small_train, small_val, path)
     assert path.read_bytes() == b"%PDF-1.7 a user's thesis"
     assert history.saved_to == str(tmp_path / "thesis.run2.pdf")
 
@@ -164,18 +155,20 @@ def test_profiles_refuse_impossible_hyperparameters(change, fragment):
         Profile(**{**get_profile("quick").to_dict(), **change})
 
 
-def test_resuming_with_another_seed_is_refused_before_any_work(tmp_path, train_part, val_part):
+def test_resuming_with_another_seed_is_refused_before_any_work(tmp_path, small_train, small_val):
     path = tmp_path / "run.pt"
-    _train(train_part, val_part, path, epochs=2)
+    _train(small_train, small_val, path, epochs=2)
     profile = tiny_profile(epochs=2)
     calls = []
     with pytest.raises(CheckpointError, match="used seed 0, not 3.*--seed 0"):
-        fit(build_model(profile.arch), TensorBatches(train_part, 50), TensorBatches(val_part, 250),
-            profile, device="cpu", seed=3, resume_from=path, on_step=calls.append)
+        fit(build_model(profile.arch), TensorBatches(small_train, 50),
+            TensorBatches(small_val, 250), profile, device="cpu", seed=3, resume_from=path,
+            on_step=calls.append)
     assert calls == []
     with pytest.raises(CheckpointError, match="label_smoothing 0.0 \\(now 0.2\\)"):
-        fit(build_model(profile.arch), TensorBatches(train_part, 50), TensorBatches(val_part, 250),
-            tiny_profile(epochs=2, label_smoothing=0.2), device="cpu", resume_from=path)
+        fit(build_model(profile.arch), TensorBatches(small_train, 50),
+            TensorBatches(small_val, 250), tiny_profile(epochs=2, label_smoothing=0.2),
+            device="cpu", resume_from=path)
 
 
 # --- the documented workflow, with real signals ----------------------------------------------
@@ -290,8 +283,8 @@ def test_a_bad_profile_variable_stops_run_notebooks_before_any_notebook(monkeypa
     assert not (tmp_path / "out").exists()
 
 
-def test_ctrl_c_right_after_the_last_validation_still_saves_that_epoch(tmp_path, train_part,
-                                                                      val_part, monkeypatch):
+def test_ctrl_c_right_after_the_last_validation_still_saves_that_epoch(tmp_path, small_train,
+                                                                      small_val, monkeypatch):
     """A Ctrl-C between an epoch's validation line and its checkpoint (here: in the middle of
     writing it) used to lose the finished epoch."""
     import mnist_helpers.train as train
@@ -309,33 +302,33 @@ def test_ctrl_c_right_after_the_last_validation_still_saves_that_epoch(tmp_path,
         return real_save(*args, **kwargs)
 
     monkeypatch.setattr(train, "save_checkpoint", interrupted_once)
-    history = fit(model, TensorBatches(train_part, 50, shuffle=True),
-                  TensorBatches(val_part, 250), profile, device="cpu", checkpoint_path=path)
+    history = fit(model, TensorBatches(small_train, 50, shuffle=True),
+                  TensorBatches(small_val, 250), profile, device="cpu", checkpoint_path=path)
     assert history.stopped and history.saved_to == str(path)
     assert read_checkpoint(path)["metadata"]["epochs"] == 1
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX links and permissions")
-def test_a_better_model_behind_a_link_keeps_the_link_and_the_permissions(tmp_path, train_part,
-                                                                         val_part):
+def test_a_better_model_behind_a_link_keeps_the_link_and_the_permissions(tmp_path, small_train,
+                                                                         small_val):
     real = tmp_path / "store" / "model.pt"
     real.parent.mkdir()
-    _train(train_part, val_part, real, lr=0.002)  # a weak model, mode 600
+    _train(small_train, small_val, real, lr=0.002)  # a weak model, mode 600
     real.chmod(0o600)
     link = tmp_path / "model.pt"
     link.symlink_to(real)
-    _model, history = _train(train_part, val_part, link, epochs=2, lr=0.1)
+    _model, history = _train(small_train, small_val, link, epochs=2, lr=0.1)
     assert history.saved_to == str(link) and link.is_symlink()
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
     assert sorted(p.name for p in real.parent.iterdir()) == ["model.pt"]
 
 
 def test_a_folder_by_our_name_that_we_did_not_make_is_refused_before_training(
-        tmp_path, train_part, val_part):
+        tmp_path, small_train, small_val):
     (tmp_path / ".mnist-helpers-partial").write_text("a user's file")
     calls = []
     with pytest.raises(OutputError, match="was not made by this package"):
-        fit(build_model("fast_cnn"), TensorBatches(train_part, 50), TensorBatches(val_part, 250),
+        fit(build_model("fast_cnn"), TensorBatches(small_train, 50), TensorBatches(small_val, 250),
             tiny_profile(), device="cpu", checkpoint_path=tmp_path / "m.pt",
             on_step=calls.append)
     assert calls == []

@@ -36,18 +36,8 @@ VAL_LINE = re.compile(
 
 
 @pytest.fixture(scope="module")
-def small_train(train_tensors):
-    return train_tensors.subset(slice(0, 1000))
-
-
-@pytest.fixture(scope="module")
 def smaller_train(train_tensors):
     return train_tensors.subset(slice(1000, 1500))
-
-
-@pytest.fixture(scope="module")
-def small_val(train_tensors):
-    return train_tensors.subset(slice(59_000, 59_500))
 
 
 def tiny_profile(**overrides: object):
