@@ -26,8 +26,14 @@ def _notebook(path: Path, *cells: str) -> Path:
     return path
 
 
+#: What jupyter_client prints when the random port it chose for a new kernel was just taken by
+#: another process; it then picks another port and goes on (not ours to silence).
+PORT_RETRY = "zmq.error.ZMQError: Address already in use"
+
+
 def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in err.splitlines()
+             if line.strip() and not line.startswith(PORT_RETRY)]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
     return lines[0]
