@@ -124,6 +124,12 @@ OFF_LINE = 0.75
 #: Joining looks back at this many groups at most, which keeps one sweep linear.
 LOOK_BACK = 8
 
+#: A picture with more separate marks, specks included, than this share of its pixels (and
+#: more than ten times ``MAX_PIECES``) is texture or noise, not writing: a page of random
+#: noise has about one mark per 25 pixels, a dot-grid page about one per 125, a photo of a
+#: number a few dozen marks in all.
+NOISE_MARKS = 1 / 50
+
 #: When more than this share of the pieces stand off the line the others make, the picture is
 #: no line of digits at all (scattered marks, noise, a page of text).
 MOSTLY_OFF_THE_LINE = 1 / 3
@@ -310,6 +316,10 @@ def find_line(ink: np.ndarray, threshold: float) -> Line:
     if size is None:
         line.problem = (f"no number: only {len(groups)} small dots or specks, no strokes as "
                         "long as a digit's" if groups else "no number: no ink found")
+        return line
+    if len(groups) > max(10 * MAX_PIECES, NOISE_MARKS * mask.size):
+        line.problem = (f"no number: {len(groups)} separate marks; is it a page of noise, "
+                        "dots or text?")
         return line
     height, pen = size
     line.height = height

@@ -1,0 +1,95 @@
+"""The paper under the ink: how bright it is at every pixel (shadows included), which side of
+a picture is the paper, and the rules printed on it.
+
+:func:`mnist_helpers.preprocess.find_ink` uses all three to turn a photo of a digit into
+white ink on black. Each is made for real photos and scans: a phone's shadow with a sharp
+edge, a dark frame round a white page, lined notebook paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+
+def paper_brightness(paper: np.ndarray, cell: int = 4, reach: int = 10) -> np.ndarray:
+    """How bright the bare paper is at every pixel, shadows included. On 4×4-pixel averages:
+    a grey *closing* (a filter that takes the bright side of each neighbourhood ``reach``
+    cells wide, then a minimum filter as wide), smoothly upsampled. The first filter fills
+    every dark mark narrower than ``reach`` (a stroke); the minimum filter then gives back
+    what it spread over a wide dark area, so the sharp edge of a shadow stays where it is
+    instead of turning the shadow's rim into ink. The bright side is the 90th percentile,
+    not the maximum, so a few bright specks of noise do not count as paper."""
+    h, w = paper.shape
+    coarse = np.asarray(Image.fromarray((paper * 255).astype(np.uint8)).resize(
+        (max(1, w // cell), max(1, h // cell)), Image.Resampling.BOX), dtype=np.float32)
+    if min(coarse.shape) >= reach:
+        bright = ndimage.percentile_filter(coarse, 90, size=reach, mode="nearest")
+        coarse = ndimage.minimum_filter(bright, size=reach, mode="nearest")
+    else:
+        coarse = np.full_like(coarse, np.percentile(coarse, 90))
+    return np.asarray(Image.fromarray(coarse.astype(np.uint8)).resize(
+        (w, h), Image.Resampling.BILINEAR), dtype=np.float32) / np.float32(255)
+
+
+def dark_ink_on_light_paper(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper. The paper is most of the picture, so the
+    median grey level is the paper's: nearer the brightest level than the darkest, the paper
+    is light. (Percentiles would miss a thin line, which can be far less than 1% of the
+    pixels; the border alone misleads: a dark frame round a white page, or a sheet on a dark
+    table.)"""
+    return bool(np.median(gray) > (float(gray.min()) + float(gray.max())) / 2)
+
+
+def _running_max(mask: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """A dilation along one axis (a running maximum ``size`` long, ``size`` odd)."""
+    return ndimage.maximum_filter1d(mask, size, axis=axis, mode="nearest")
+
+
+def _running_min(mask: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """An erosion along one axis (a running minimum ``size`` long, ``size`` odd)."""
+    return ndimage.minimum_filter1d(mask, size, axis=axis, mode="nearest")
+
+
+def _horizontal_rules(mask: np.ndarray, thin: int = 5) -> np.ndarray:
+    """The pixels of ``mask`` on thin straight lines that run across at least 80% of its
+    width and are at least 25 times as long as they are thick: the rules of lined paper. A
+    digit's bar or stem (a 7's top, a 1) stops short of that, or is too thick for its length.
+    (Openings and closings along one axis are running minima and maxima: fast, even long.)"""
+    h, w = mask.shape
+    if _running_min(_running_max(mask.any(axis=0), 9, 0), 9, 0).mean() < 0.8:
+        return np.zeros_like(mask)  # no line crosses 80% of the picture: nothing to look for
+    run = max(3, w // 8) | 1
+    # Join a slightly slanted thin line into one band (3 rows), let it go on past the edges,
+    # bridge small breaks (9 columns), then keep only runs longer than an eighth of the width
+    # that are at most ``thin`` rows tall (a blob or a stroke across the rule is not thin).
+    band = np.pad(_running_max(mask, 3, 0), ((0, 0), (run, run)), mode="edge")
+    band = _running_min(_running_max(band, 9, 1), 9, 1)
+    runs = _running_max(_running_min(band, run, 1), run, 1)
+    tall = (thin + 1) | 1
+    runs &= ~_running_max(_running_min(runs, tall, 0), tall, 0)
+    # One rule, even where strokes cross it, is one piece: join breaks up to ``run`` wide.
+    labels, _ = ndimage.label(_running_min(_running_max(runs, run, 1), run, 1))
+    labels = labels[:, run:-run] * runs[:, run:-run]
+    rules = np.zeros_like(mask)
+    for number, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        piece = labels[rows, cols] == number
+        length = int(piece.any(axis=0).sum())
+        if length >= 0.8 * w and length >= 25 * piece.sum() / length:
+            rules[rows, cols] |= piece
+    return rules & mask
+
+
+def remove_ruled_lines(ink: np.ndarray, threshold: float) -> np.ndarray:
+    """``ink`` without the rules of lined or squared paper (thin lines across the whole
+    picture, horizontal or vertical). Where a stroke crosses a rule, the rule's pixels that
+    join the stroke's two sides are kept, so the stroke is not cut in two."""
+    mask = ink >= threshold
+    cleaned = ink
+    for rules, across in ((_horizontal_rules(mask), 0), (_horizontal_rules(mask.T).T, 1)):
+        if rules.any():
+            rest = (cleaned >= threshold) & ~rules
+            crossing = _running_min(_running_max(rest, 9, across), 9, across) & rules
+            cleaned = np.where(rules & ~crossing, 0.0, cleaned)
+    return cleaned
