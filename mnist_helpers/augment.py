@@ -63,7 +63,37 @@ def random_stroke_width(
     return torch.where(thick, dilated, torch.where(thin, eroded, images))
 
 
-def augment_batch(images: torch.Tensor, generator: torch.Generator | None = None
-                  ) -> torch.Tensor:
-    """The training augmentation: stroke width, then a random rotation, shift and scale."""
-    return random_affine(random_stroke_width(images, generator=generator), generator=generator)
+def random_low_resolution(
+    images: torch.Tensor, *, p: float = 0.25, sizes: tuple[int, int] = (8, 16),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Blur a random ``p`` share of the images the way a small scan or a far-away photo does:
+    shrink each to between ``sizes[0]`` and ``sizes[1]`` pixels a side (averaging), then
+    enlarge it back (bilinear), and stretch it back to the same brightest ink. An 8×8 scan
+    of a digit, fitted into MNIST's 20×20 box, is as blurry as a 28×28 image shrunk to
+    11×11."""
+    n, _, height, width = images.shape
+    chosen = torch.rand(n, generator=generator) < p
+    size = torch.randint(sizes[0], sizes[1] + 1, (n,), generator=generator)
+    out = images.clone()
+    shifted = images - BACKGROUND  # so the averaging sees empty paper as zero
+    for side in size[chosen].unique().tolist():
+        picked = (chosen & (size == side)).nonzero().squeeze(1).to(images.device)
+        small = F.interpolate(shifted[picked], size=(side, side), mode="area")
+        blurred = F.interpolate(small, size=(height, width), mode="bilinear",
+                                align_corners=False)
+        # As bright as before: preparing a real picture stretches its ink to full contrast.
+        peak = shifted[picked].amax((1, 2, 3), keepdim=True)
+        blurred = blurred * (peak / blurred.amax((1, 2, 3), keepdim=True).clamp_min(1e-6))
+        out[picked] = blurred + BACKGROUND
+    return out
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator | None = None,
+                  low_resolution: float = 0.0) -> torch.Tensor:
+    """The training augmentation: stroke width, then (for a ``low_resolution`` share of the
+    images) a blur of low resolution, then a random rotation, shift and scale."""
+    images = random_stroke_width(images, generator=generator)
+    if low_resolution > 0:
+        images = random_low_resolution(images, p=low_resolution, generator=generator)
+    return random_affine(images, generator=generator)

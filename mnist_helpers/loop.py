@@ -78,6 +78,7 @@ class TrainingSetup:
     gpu: GpuSettings
     label_smoothing: float
     augment: torch.Generator | None  # the random numbers of augmentation, or None: no augmentation
+    low_resolution: float = 0.0  # the share of augmented images that are also blurred
 
     @classmethod
     def create(cls, model: nn.Module, profile: Profile, steps_per_epoch: int,
@@ -89,7 +90,8 @@ class TrainingSetup:
                    scheduler=make_scheduler(profile, optimizer, steps_per_epoch),
                    scaler=gpu.grad_scaler(device), gpu=gpu,
                    label_smoothing=profile.label_smoothing,
-                   augment=seeded_generator(seed + 1) if profile.augment else None)
+                   augment=seeded_generator(seed + 1) if profile.augment else None,
+                   low_resolution=profile.low_resolution)
 
 
 @dataclass
@@ -134,7 +136,8 @@ def training_steps(model: nn.Module, batches: Batches, setup: TrainingSetup, *,
                 images = images.to(device, non_blocking=setup.gpu.non_blocking)
                 labels = labels.to(device, non_blocking=setup.gpu.non_blocking)
                 if setup.augment is not None:
-                    images = augment_batch(images, generator=setup.augment)
+                    images = augment_batch(images, generator=setup.augment,
+                                           low_resolution=setup.low_resolution)
                 with setup.gpu.autocast(device):
                     logits = model(images)
                     loss = F.cross_entropy(logits, labels,

@@ -40,6 +40,7 @@ class Profile:
     weight_decay: float = 5e-4  # a pull of every weight towards zero
     label_smoothing: float = 0.0  # the target puts this much probability on the other classes
     augment: bool = False  # random stroke width, rotation, shift and scale of each batch
+    low_resolution: float = 0.0  # with augment: the share of images also blurred (small scans)
     schedule: str = "onecycle"  # "onecycle", or "steplr" (×0.7 each epoch: pytorch/examples)
     width: int | None = None  # the architecture's width argument (None: its default)
     nondigits: int = 0  # generated non-digits added to the training images, as two more classes
@@ -66,6 +67,9 @@ class Profile:
                 wanted = (f"a number > 0 and below {high:g}" if name == "lr"
                           else f"a number in [{low:g}, {high:g})")
                 problems.append(f"{name} must be {wanted}, got {value!r}")
+        if not _is_number(self.low_resolution) or not 0 <= self.low_resolution <= 1:
+            problems.append(f"low_resolution must be a share from 0 to 1, got "
+                            f"{self.low_resolution!r}")
         if self.width is not None and (not isinstance(self.width, int)
                                        or isinstance(self.width, bool) or self.width < 1):
             problems.append(f"width must be a whole number >= 1 or None, got {self.width!r}")
@@ -113,11 +117,12 @@ PROFILES: dict[str, Profile] = {
         name="default", arch="fast_cnn", epochs=5, batch_size=128, lr=0.1,
         imagefolder_limit=1_000,
     ),
-    # The model the predict command ships with: augmented for real handwriting, and with two
-    # more classes, "not a digit" and "two digits", learned from 20,000 generated pictures.
+    # The model the predict command ships with: augmented for real handwriting (a quarter of
+    # the images also blurred like small scans), and with two more classes, "not a digit" and
+    # "two digits", learned from 20,000 generated pictures.
     "robust": Profile(
         name="robust", arch="deep_cnn", width=24, epochs=8, batch_size=128, lr=0.1,
-        label_smoothing=0.1, augment=True, nondigits=20_000,
+        label_smoothing=0.1, augment=True, low_resolution=0.25, nondigits=20_000,
     ),
     # The benchmark's best recipe (python -m mnist_helpers.lab.bench --best), with 5,000
     # training images held out so the epoch kept is chosen on validation, never on the test set.

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mnist_helpers import TensorBatches, evaluate, load_checkpoint, load_mnist
-from mnist_helpers.augment import augment_batch, random_stroke_width
+from mnist_helpers.augment import augment_batch, random_low_resolution, random_stroke_width
 from mnist_helpers.config import MNIST_MEAN, MNIST_STD, sample_images_dir, shipped_checkpoint_path
 from mnist_helpers.evaluate import classify
 from mnist_helpers.images import open_image
@@ -92,6 +92,25 @@ def test_stroke_width_augmentation_thickens_and_thins(test_tensors):
     assert (ink_after > ink_before).any() and (ink_after < ink_before).any()
     untouched = random_stroke_width(images, p=0.0, generator=generator)
     assert torch.equal(untouched, images)
+
+
+def test_low_resolution_augmentation_blurs_a_share_and_keeps_the_brightest_ink(test_tensors):
+    """A quarter of the images blurred like a small scan: fewer sharp edges, the same peak
+    brightness (preparing a real picture stretches its ink to full contrast), the rest as
+    they were; the same seed blurs the same images."""
+    images = test_tensors.batch(slice(0, 400))[0]
+    blurred = random_low_resolution(images, p=0.25, generator=torch.Generator().manual_seed(0))
+    changed = (blurred != images).flatten(1).any(1)
+    assert 0.15 < changed.float().mean() < 0.35
+    edges = (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().amax((1, 2, 3))
+    edges_after = (blurred[:, :, :, 1:] - blurred[:, :, :, :-1]).abs().amax((1, 2, 3))
+    assert (edges_after[changed] < edges[changed]).float().mean() > 0.9
+    assert torch.allclose(blurred.amax((1, 2, 3)), images.amax((1, 2, 3)), atol=1e-5)
+    again = random_low_resolution(images, p=0.25, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(blurred, again)
+    assert torch.equal(augment_batch(images[:8], torch.Generator().manual_seed(1)),
+                       augment_batch(images[:8], torch.Generator().manual_seed(1),
+                                     low_resolution=0.0))
 
 
 def test_augment_batch_is_repeatable_under_a_seed(test_tensors):

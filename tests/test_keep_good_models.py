@@ -147,6 +147,8 @@ def test_a_bad_seed_on_the_command_line_is_one_line_before_any_data(tmp_path, ca
     ({"lr": math.inf}, "lr must be"), ({"lr": math.nan}, "lr must be"), ({"lr": 0}, "lr must be"),
     ({"lr": "0.1"}, "lr must be"), ({"epochs": True}, "epochs must be"),
     ({"label_smoothing": math.nan}, "label_smoothing must be"), ({"width": 0}, "width must be"),
+    ({"low_resolution": 1.5}, "low_resolution must be"),
+    ({"low_resolution": math.nan}, "low_resolution must be"),
 ])
 def test_profiles_refuse_impossible_hyperparameters(change, fragment):
     with pytest.raises(ConfigError, match=fragment):
