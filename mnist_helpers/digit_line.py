@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from .paper import opening_along
+
 #: A line of more pieces than this is not one number (a page of noise, dots or text): it is
 #: refused before the model is asked about any of it.
 MAX_PIECES = 30
@@ -180,9 +182,7 @@ def _long_rows(mask: np.ndarray, height: float, pen: float) -> tuple[np.ndarray,
     that wide), as two masks: thinner than half the pen (the paper's rules and edges, which
     the digits may cross) and as thick as the pen (a line drawn with it)."""
     run = max(2, int(TOUCHING * height))
-    # Erosion then dilation along rows (an opening) keeps only runs at least ``run`` long.
-    rows = ndimage.maximum_filter1d(ndimage.minimum_filter1d(
-        mask.astype(np.uint8), run, axis=1), run, axis=1).astype(bool)
+    rows = opening_along(mask, run, axis=1)  # only runs at least ``run`` long
     labels, n = ndimage.label(rows)
     if n == 0:
         return rows, rows

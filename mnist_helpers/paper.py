@@ -42,35 +42,40 @@ def dark_ink_on_light_paper(gray: np.ndarray) -> bool:
     return bool(np.median(gray) > (float(gray.min()) + float(gray.max())) / 2)
 
 
-def _running_max(mask: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """A dilation along one axis (a running maximum ``size`` long, ``size`` odd)."""
-    return ndimage.maximum_filter1d(mask, size, axis=axis, mode="nearest")
+def opening_along(mask: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """An opening along one axis: keeps only runs of ``mask`` at least ``size`` long (a
+    running minimum, then a running maximum; fast, however long the run)."""
+    size |= 1  # odd, so the two windows are centred on the same pixel
+    return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask, size, axis=axis,
+                                                             mode="nearest"),
+                                    size, axis=axis, mode="nearest")
 
 
-def _running_min(mask: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """An erosion along one axis (a running minimum ``size`` long, ``size`` odd)."""
-    return ndimage.minimum_filter1d(mask, size, axis=axis, mode="nearest")
+def closing_along(mask: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """A closing along one axis: fills gaps in ``mask`` shorter than ``size``."""
+    size |= 1
+    return ndimage.minimum_filter1d(ndimage.maximum_filter1d(mask, size, axis=axis,
+                                                             mode="nearest"),
+                                    size, axis=axis, mode="nearest")
 
 
 def _horizontal_rules(mask: np.ndarray, thin: int = 5) -> np.ndarray:
     """The pixels of ``mask`` on thin straight lines that run across at least 80% of its
     width and are at least 25 times as long as they are thick: the rules of lined paper. A
-    digit's bar or stem (a 7's top, a 1) stops short of that, or is too thick for its length.
-    (Openings and closings along one axis are running minima and maxima: fast, even long.)"""
+    digit's bar or stem (a 7's top, a 1) stops short of that, or is too thick for its length."""
     h, w = mask.shape
-    if _running_min(_running_max(mask.any(axis=0), 9, 0), 9, 0).mean() < 0.8:
+    if closing_along(mask.any(axis=0), 9, 0).mean() < 0.8:
         return np.zeros_like(mask)  # no line crosses 80% of the picture: nothing to look for
     run = max(3, w // 8) | 1
     # Join a slightly slanted thin line into one band (3 rows), let it go on past the edges,
     # bridge small breaks (9 columns), then keep only runs longer than an eighth of the width
     # that are at most ``thin`` rows tall (a blob or a stroke across the rule is not thin).
-    band = np.pad(_running_max(mask, 3, 0), ((0, 0), (run, run)), mode="edge")
-    band = _running_min(_running_max(band, 9, 1), 9, 1)
-    runs = _running_max(_running_min(band, run, 1), run, 1)
-    tall = (thin + 1) | 1
-    runs &= ~_running_max(_running_min(runs, tall, 0), tall, 0)
+    band = np.pad(ndimage.maximum_filter1d(mask, 3, axis=0), ((0, 0), (run, run)), mode="edge")
+    band = closing_along(band, 9, 1)
+    runs = opening_along(band, run, 1)
+    runs &= ~opening_along(runs, thin + 1, 0)
     # One rule, even where strokes cross it, is one piece: join breaks up to ``run`` wide.
-    labels, _ = ndimage.label(_running_min(_running_max(runs, run, 1), run, 1))
+    labels, _ = ndimage.label(closing_along(runs, run, 1))
     labels = labels[:, run:-run] * runs[:, run:-run]
     rules = np.zeros_like(mask)
     for number, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
@@ -90,6 +95,6 @@ def remove_ruled_lines(ink: np.ndarray, threshold: float) -> np.ndarray:
     for rules, across in ((_horizontal_rules(mask), 0), (_horizontal_rules(mask.T).T, 1)):
         if rules.any():
             rest = (cleaned >= threshold) & ~rules
-            crossing = _running_min(_running_max(rest, 9, across), 9, across) & rules
+            crossing = closing_along(rest, 9, across) & rules
             cleaned = np.where(rules & ~crossing, 0.0, cleaned)
     return cleaned
