@@ -33,7 +33,7 @@ from mnist_helpers.data import load_tensors
 from mnist_helpers.lab.compose import STYLES, make_nondigit_photos, make_number_pictures
 from mnist_helpers.lab.pictures import make_test_pictures
 from mnist_helpers.nondigits import KINDS
-from mnist_helpers.numbers import read_number
+from mnist_helpers.number_reading import read_number
 from mnist_helpers.predict import Refusal, predict_image
 
 

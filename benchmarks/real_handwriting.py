@@ -37,7 +37,7 @@ from mnist_helpers.checkpoint import load_checkpoint
 from mnist_helpers.config import shipped_checkpoint_path
 from mnist_helpers.errors import ImageError
 from mnist_helpers.images import IMAGE_SUFFIXES, open_image
-from mnist_helpers.numbers import read_number
+from mnist_helpers.number_reading import read_number
 from mnist_helpers.predict import Refusal, predict_file, predict_image
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "real-handwriting"

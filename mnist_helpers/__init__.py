@@ -1,11 +1,21 @@
 """Shared code for the MNIST CNN notebook series.
 
-The core reads in the order data flows, one module a step:
-``config`` (constants, where files live) → ``download`` → ``data`` → ``models`` → ``loop``
-→ ``train`` → ``evaluate`` → ``checkpoint`` → ``preprocess`` → ``predict`` → ``digit_line``
-→ ``numbers``.
-Above it, ``display`` holds what only notebooks need (figures, widgets, the notebook runner)
-and ``lab`` the experiments and benchmarks; the core never imports either.
+The core comes in layers, lowest first; a module imports only modules before it in this list
+(an import-linter ``layers`` contract in ``pyproject.toml`` checks it):
+
+1. foundations: ``errors``, ``files``, ``config`` (constants, the classes, where files
+   live), ``checkpoint_contents``, ``paper`` (reading paper), ``drawing`` (making
+   pictures of ink on paper), ``device``, ``profiles``;
+2. data: ``download`` → ``data`` → ``augment``;
+3. the network and its training: ``models`` → ``loop`` → ``evaluate`` → ``checkpoint``
+   → ``train``;
+4. pictures people make: ``images`` → ``preprocess`` → ``nondigits`` → ``predict``
+   → ``digit_line`` → ``number_reading``; then ``calibration`` and ``imagefolder``;
+5. ``recipe``: a trained model from a ``Profile`` in one call (:func:`train_model`).
+
+Above the core, ``display`` holds what notebooks show (figures, widgets, tables), ``course``
+the notebooks' setup cells and the notebook runner, ``lab`` the experiments and benchmarks,
+and ``cli`` the command line; the core imports none of them.
 """
 
 from .checkpoint import CheckpointInfo, default_checkpoint_path, load_checkpoint, save_checkpoint
@@ -18,7 +28,6 @@ from .data import (
     load_mnist,
     load_tensors,
     mnist_transform,
-    prepare_training_data,
     split_indices,
 )
 from .device import describe_device, get_device, seed_everything
@@ -36,6 +45,7 @@ from .loop import Step, training_steps
 from .models import ARCHITECTURES, build_model, count_parameters
 from .predict import Prediction, predict_file, predict_files, predict_image
 from .profiles import PROFILES, Profile, get_profile
+from .recipe import TrainedModel, prepare_training_data, train_model
 from .train import History, fit
 
 __version__ = "0.2.0"
@@ -44,10 +54,10 @@ __all__ = [
     "ARCHITECTURES", "MNIST_MEAN", "MNIST_STD", "PROFILES", "CheckpointError", "CheckpointInfo",
     "ConfigError", "EvalResult", "History", "ImageError", "MNISTDataError", "MNISTTensors",
     "NoInkError",
-    "MnistError", "Prediction", "Profile", "Step", "TensorBatches", "TrainingData",
+    "MnistError", "Prediction", "Profile", "Step", "TensorBatches", "TrainedModel", "TrainingData",
     "build_model", "classic_loader", "count_parameters", "default_checkpoint_path",
     "describe_device", "evaluate", "fit", "get_device", "get_profile", "load_checkpoint",
     "load_mnist", "load_tensors", "mnist_transform", "predict_all", "predict_file",
     "predict_files", "predict_image", "prepare_mnist", "prepare_training_data",
-    "save_checkpoint", "seed_everything", "split_indices", "training_steps",
+    "save_checkpoint", "seed_everything", "split_indices", "train_model", "training_steps",
 ]

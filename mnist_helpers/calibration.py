@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import NOT_A_DIGIT
+from .config import DIGIT_OUTPUTS, NOT_A_DIGIT
 from .evaluate import all_logits
 
 __all__ = ["all_logits", "digit_confidence", "fit_refusal", "fit_refusal_threshold",
@@ -73,7 +73,7 @@ def reliability(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = 1
 def digit_confidence(probabilities: torch.Tensor) -> torch.Tensor:
     """How surely each image is read as a digit: its best digit's probability, or, when a
     class beyond the digits ("not a digit", "two digits") wins, minus that class's (below 0)."""
-    best = probabilities[:, :10].max(dim=1).values
+    best = probabilities[:, DIGIT_OUTPUTS].max(dim=1).values
     if probabilities.shape[1] > 10:
         other = probabilities[:, NOT_A_DIGIT:].max(dim=1).values
         best = torch.where(other > best, -other, best)
@@ -106,7 +106,7 @@ def refusal_curve(digit_probabilities: torch.Tensor, labels: torch.Tensor,
                   nondigit_probabilities: torch.Tensor, steps: int = 201) -> RefusalCurve:
     """The trade-off between keeping digits and refusing non-digits, for thresholds from 0
     to 1 on :func:`digit_confidence` (the rule :func:`mnist_helpers.predict.decide` uses)."""
-    right = digit_probabilities[:, :10].argmax(dim=1) == labels
+    right = digit_probabilities[:, DIGIT_OUTPUTS].argmax(dim=1) == labels
     return score_curve(digit_confidence(digit_probabilities), right,
                        digit_confidence(nondigit_probabilities), torch.linspace(0, 1, steps))
 

@@ -16,24 +16,18 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import config
-from .calibration import fit_refusal
-from .checkpoint import (
-    add_metadata,
-    default_checkpoint_path,
-    drop_resume_state,
-    load_checkpoint,
-    read_checkpoint,
-)
-from .data import TensorBatches, load_tensors, prepare_training_data
-from .device import check_seed, describe_device, get_device, seed_everything
+from .checkpoint import default_checkpoint_path, load_checkpoint, read_checkpoint
+from .data import TensorBatches, load_tensors
+from .device import check_seed, describe_device, get_device
 from .errors import CheckpointError, ConfigError, ImageError, MnistError, Terminated
 from .evaluate import evaluate
 from .files import ensure_writable_folder, resolve_target
 from .models import build_model, count_parameters
-from .numbers import NumberReading, read_number
+from .number_reading import NumberReading, read_number
 from .predict import Prediction, Refusal, each_image, predict_image
 from .profiles import get_profile
-from .train import check_resume, fit
+from .recipe import prepare_training_data, train_model
+from .train import check_resume
 
 
 def shown(text: object) -> str:
@@ -57,7 +51,8 @@ def _train(args: argparse.Namespace) -> int:
         profile = profile.with_overrides(epochs=args.epochs)
     if args.arch is not None:
         profile = profile.with_overrides(arch=args.arch, width=None)
-    build_model(profile.arch, **profile.model_kwargs())  # an unknown --arch fails here
+    parameters = count_parameters(  # an unknown --arch fails here, before any work
+        build_model(profile.arch, **profile.model_kwargs()))
     seed = None if args.seed is None else check_seed(args.seed)
     device = get_device(args.device)
     if args.out is not None and not args.out.strip():
@@ -75,26 +70,14 @@ def _train(args: argparse.Namespace) -> int:
     seed = 0 if seed is None else seed
     print(f"profile: {profile.name}  device: {describe_device(device)}  seed: {seed}")
     data = prepare_training_data(profile, device, seed=seed, data_dir=args.data_dir)
-    seed_everything(seed)
-    model = build_model(profile.arch, **profile.model_kwargs())
-    print(f"model: {profile.arch} ({count_parameters(model):,} parameters), "
-          f"{len(data.train.dataset):,} training images, {profile.epochs} epoch(s)")
+    print(f"model: {profile.arch} ({parameters:,} parameters), {len(data.train.dataset):,} "
+          f"training images, {profile.epochs} epoch(s)")
     started = time.perf_counter()
-    history = fit(model, data.train, data.val, profile, device=device, seed=seed,
-                  checkpoint_path=out, resume_from=args.resume, verbose=True)
+    trained = train_model(profile, device, seed=seed, data=data, checkpoint_path=out,
+                          resume_from=args.resume, keep_resume_state=not args.no_resume_state,
+                          verbose=True)
     print(f"training time: {time.perf_counter() - started:.1f} s")
-    saved = None if history.saved_to is None else Path(history.saved_to)
-    finished = saved is not None and not history.stopped
-    if finished and data.val_nondigits is not None:
-        threshold, curve = fit_refusal(model, TensorBatches(
-            data.val.dataset.concat(data.val_nondigits), 1000))
-        at = int((curve.thresholds <= threshold).nonzero().max())
-        add_metadata(saved, refusal_threshold=threshold)
-        print(f"refusal threshold (fitted on validation images): {threshold:.3f}; there it "
-              f"refuses {100 * curve.nondigits_refused[at]:.1f}% of non-digits and reads "
-              f"{100 * curve.digits_right[at]:.2f}% of digits right")
-    if finished and args.no_resume_state:
-        drop_resume_state(saved)
+    model, history, saved = trained.model, trained.history, trained.checkpoint
     if history.epoch and not history.diverged:
         print(evaluate(model, data.test).log_line())
     if saved is not None:
@@ -163,7 +146,7 @@ def _plain(result: NumberReading | Prediction) -> str:
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
-    from .display.runner import default_notebooks, run_notebooks
+    from .course.runner import default_notebooks, run_notebooks
 
     get_profile(), get_device()  # a bad MNIST_PROFILE or MNIST_DEVICE: refused before any work
     config.workspace()  # likewise MNIST_WORKSPACE

@@ -1,4 +1,5 @@
-"""Constants every layer shares, the environment variables we read, and where files live.
+"""Constants every layer shares (how pixels are normalised, which output means which class),
+the environment variables we read, and where files live.
 
 Where files live (all of it below one *workspace* folder, see :func:`workspace`)::
 
@@ -15,8 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Mean and standard deviation of the 60,000 training images' pixels, scaled to [0, 1].
 #: ``mnist_helpers.data.compute_mean_std`` recomputes them; a test checks that they agree.
@@ -24,8 +29,25 @@ MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 #: What a blank (black) pixel becomes after normalisation.
 BACKGROUND = -MNIST_MEAN / MNIST_STD
+
+
+def normalize_scaled(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [0, 1] (N×1×28×28) -> normalised with MNIST's mean and std, in place."""
+    return images.sub_(MNIST_MEAN).div_(MNIST_STD)
+
+
+# The classes, in one place. A model's outputs 0-9 are the digits; a 12-class model (the
+# shipped one) has two more, for pictures it should refuse to read as one digit.
 #: The ten digit classes.
 DIGITS = tuple(range(10))
+#: The outputs that are digits: ``probabilities[:, DIGIT_OUTPUTS]`` (any model has them first).
+DIGIT_OUTPUTS = slice(0, len(DIGITS))
+#: The class of pictures that are no digit at all (letters, symbols, doodles, noise).
+NOT_A_DIGIT = 10
+#: The class of two digits touching (the number reader cuts such a piece in two).
+TWO_DIGITS = 11
+#: A name for every class, by its index.
+CLASS_NAMES = (*map(str, DIGITS), "not a digit", "two digits")
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"  # a folder holding the four MNIST files (only read)
 PROFILE_ENV = "MNIST_PROFILE"  # quick | default | robust | best

@@ -17,20 +17,16 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .config import MNIST_MEAN, MNIST_STD
+from .config import MNIST_MEAN, MNIST_STD, NOT_A_DIGIT, normalize_scaled
 from .device import seeded_generator
 from .download import prepare_mnist
 from .errors import ConfigError, MNISTDataError
-from .profiles import Profile
-
-#: The labels of the two classes beyond the digits, in models that have them: "not a digit",
-#: and "two digits" (two that touch, read as one: a number must be cut there).
-NOT_A_DIGIT, TWO_DIGITS = 10, 11
 
 #: The four unpacked files of each split: (images, labels).
 SPLIT_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -84,11 +80,6 @@ def normalize_images(pixels: torch.Tensor) -> torch.Tensor:
     return normalize_scaled(pixels.unsqueeze(1).to(torch.float32).div_(255))
 
 
-def normalize_scaled(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [0, 1] (N×1×28×28) -> normalised with MNIST's mean and std, in place."""
-    return images.sub_(MNIST_MEAN).div_(MNIST_STD)
-
-
 @dataclass
 class MNISTTensors:
     """A whole split in memory: ``pixels`` N×28×28 uint8 (as in the files), ``labels`` N int64."""
@@ -124,7 +115,7 @@ class MNISTTensors:
 
     def with_extra(self, pixels: torch.Tensor, label: int = NOT_A_DIGIT) -> MNISTTensors:
         """This split and more images ``pixels`` (uint8 N×28×28), all labelled ``label``
-        (:data:`NOT_A_DIGIT` or :data:`TWO_DIGITS`)."""
+        (``config.NOT_A_DIGIT`` or ``config.TWO_DIGITS``)."""
         return self.concat(MNISTTensors(pixels, torch.full((len(pixels),), label,
                                                             dtype=self.labels.dtype)))
 
@@ -183,66 +174,30 @@ def split_indices(n: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, t
     return order[val_size:], order[:val_size]
 
 
+class Batches(Protocol):
+    """What training reads: ``(images, labels)`` batches that know how many they are, cut
+    from ``dataset`` (a :class:`TensorBatches` or a ``DataLoader`` is one)."""
+
+    @property
+    def dataset(self) -> Any:
+        """The images the batches are cut from."""
+
+    def __len__(self) -> int:
+        """The number of batches in one pass."""
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One pass over the batches."""
+
+
 @dataclass
 class TrainingData:
     """The three splits of a run, as batch iterables (and, for a profile with a "not a
     digit" class, validation non-digits, kept apart so epochs are chosen on digits)."""
 
-    train: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    train: Batches
     val: TensorBatches
     test: TensorBatches
     val_nondigits: MNISTTensors | None = None
-
-
-def prepare_training_data(profile: Profile, device: torch.device | str, *, seed: int = 0,
-                          data_dir: str | os.PathLike | None = None,
-                          eval_batch_size: int = 1000) -> TrainingData:
-    """The data for a profile: training batches (shuffled with ``seed``), the validation
-    images held out of them (a fixed split, the same in every run) and the test set.
-
-    ``fit`` picks the best epoch on the validation images; the test set is only for the
-    final figure. With ``profile.loader == "classic"`` the training batches come from the
-    classic ``DataLoader`` pipeline instead of the in-memory tensors.
-    """
-    device = torch.device(device)
-    full_train = load_tensors(True, data_dir, device=device)
-    test = load_tensors(False, data_dir, device=device)
-    train_idx, val_idx = split_indices(len(full_train), profile.val_size, seed=0)
-    if profile.train_limit is not None:
-        train_idx = train_idx[: profile.train_limit]
-    # Every image trains: no copy is needed (the batches are shuffled anyway).
-    train_images = (full_train if len(train_idx) == len(full_train)
-                    else full_train.subset(train_idx))
-    val_images = full_train.subset(val_idx)
-    val_nondigits = None
-    if profile.nondigits:  # and a tenth as many unseen ones, for validation
-        train_images = _with_nondigits(train_images, profile.nondigits, seed=1)
-        empty = MNISTTensors(val_images.pixels[:0], val_images.labels[:0])
-        val_nondigits = _with_nondigits(empty, profile.nondigits // 10, seed=2,
-                                        digits=val_images.pixels)
-    if profile.eval_limit is not None:
-        test = test.subset(slice(0, profile.eval_limit))
-    if profile.loader == "classic":
-        train: Iterable = classic_loader(
-            load_mnist(True, data_dir, transform=mnist_transform()), profile.batch_size,
-            indices=train_idx, shuffle=True, seed=seed, pin_memory=device.type == "cuda")
-    else:
-        train = TensorBatches(train_images, profile.batch_size, shuffle=True, seed=seed)
-    return TrainingData(train=train, val=TensorBatches(val_images, eval_batch_size),
-                        test=TensorBatches(test, eval_batch_size), val_nondigits=val_nondigits)
-
-
-def _with_nondigits(split: MNISTTensors, count: int, seed: int,
-                    digits: torch.Tensor | None = None) -> MNISTTensors:
-    """``split`` and ``count`` generated non-digits: four fifths pictures that are not digits
-    (:data:`NOT_A_DIGIT`), one fifth two touching digits of ``digits`` (:data:`TWO_DIGITS`;
-    by default the split's own)."""
-    from .nondigits import nondigit_pixels, pair_pixels
-
-    pairs = count // 5
-    return split.with_extra(nondigit_pixels(count - pairs, seed=seed)).with_extra(
-        pair_pixels(pairs, seed=seed, digits=split.pixels if digits is None else digits),
-        TWO_DIGITS)
 
 
 def compute_mean_std(pixels: torch.Tensor) -> tuple[float, float]:

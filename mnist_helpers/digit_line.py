@@ -1,5 +1,5 @@
 """Finding the line of writing in one image's ink: the pieces the model must read as digits,
-and the marks that are not digits (step 2 of :func:`mnist_helpers.numbers.read_number`).
+and the marks that are not digits (step 2 of :func:`mnist_helpers.number_reading.read_number`).
 
 :func:`find_line` labels the connected strokes (connected components) once and measures each:
 its box, its ink, its outline and its thickness. The strokes give the size of the line: how

@@ -17,7 +17,7 @@ from torch import nn
 
 from .device import model_device
 
-Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+LabelledBatches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
 @contextmanager
@@ -55,7 +55,7 @@ class EvalResult:
                 f"Accuracy: {self.correct}/{self.total} ({100 * self.accuracy:.2f}%){broken}")
 
 
-def evaluate(model: nn.Module, batches: Batches) -> EvalResult:
+def evaluate(model: nn.Module, batches: LabelledBatches) -> EvalResult:
     """Mean cross-entropy and accuracy of ``model`` over ``batches``."""
     device = model_device(model)
     loss_sum, correct, total, not_numbers = 0.0, 0, 0, 0
@@ -70,13 +70,13 @@ def evaluate(model: nn.Module, batches: Batches) -> EvalResult:
     return EvalResult(loss_sum / max(total, 1), int(correct), total, not_numbers)
 
 
-def classify(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def class_probabilities(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Class probabilities (N×classes, on the CPU) for normalised N×1×28×28 images."""
     with evaluation_mode(model):
         return torch.softmax(model(images.to(model_device(model))), dim=1).cpu()
 
 
-def all_logits(model: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
+def all_logits(model: nn.Module, batches: LabelledBatches) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's logits (N×classes) and the true labels (N) for every image, on the CPU,
     in order."""
     logits, labels = [], []
@@ -87,7 +87,7 @@ def all_logits(model: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.
     return torch.cat(logits), torch.cat(labels)
 
 
-def predict_all(model: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_all(model: nn.Module, batches: LabelledBatches) -> tuple[torch.Tensor, torch.Tensor]:
     """Probabilities (N×classes) and true labels (N) for every image, on the CPU, in order."""
     logits, labels = all_logits(model, batches)
     return torch.softmax(logits, dim=1), labels

@@ -17,10 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import augment_batch
+from .data import Batches
 from .device import GpuSettings, gpu_settings, seeded_generator
 from .profiles import Profile
-
-Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
 def make_optimizer(profile: Profile, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -127,7 +126,7 @@ def training_steps(model: nn.Module, batches: Batches, setup: TrainingSetup, *,
     """The training loop: for every batch of every epoch, forward, loss, backward, optimizer
     step and schedule step, then yield a :class:`Step`. Leave the ``for`` loop to stop."""
     device = torch.device(device)
-    n_batches = len(batches)  # type: ignore[arg-type]
+    n_batches = len(batches)
     with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
                                     benchmark=setup.gpu.cudnn_benchmark):
         for epoch in epochs:

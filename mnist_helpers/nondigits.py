@@ -23,6 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage
 
+from .drawing import arc, darkened, elastic, lighting, mnist_ink
 from .errors import ImageError
 from .images import draw_strokes
 from .preprocess import find_ink, to_mnist_pixels
@@ -45,12 +46,6 @@ KINDS = ("letter", "word", "symbol", "doodle", "object", "shadow", "noise")
 Strokes = list[list[tuple[float, float]]]
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 20
-         ) -> list[tuple[float, float]]:
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in np.linspace(start, end, n)]
-
-
 def _star(points: int = 5) -> Strokes:
     angles = [math.radians(-90 + i * 360 * 2 / points) for i in range(points + 1)]
     return [[(0.5 + 0.45 * math.cos(a), 0.5 + 0.45 * math.sin(a)) for a in angles]]
@@ -61,16 +56,16 @@ SHAPES: dict[str, Callable[[np.random.Generator], Strokes]] = {
     "plus": lambda r: [[(0.5, 0.1), (0.5, 0.9)], [(0.1, 0.5), (0.9, 0.5)]],
     "times": lambda r: [[(0.15, 0.15), (0.85, 0.85)], [(0.85, 0.15), (0.15, 0.85)]],
     "equals": lambda r: [[(0.1, 0.35), (0.9, 0.35)], [(0.1, 0.65), (0.9, 0.65)]],
-    "divide": lambda r: [[(0.1, 0.5), (0.9, 0.5)], _arc(0.5, 0.2, 0.05, 0.05, 0, 360, 8),
-                         _arc(0.5, 0.8, 0.05, 0.05, 0, 360, 8)],
+    "divide": lambda r: [[(0.1, 0.5), (0.9, 0.5)], arc(0.5, 0.2, 0.05, 0.05, 0, 360, 8),
+                         arc(0.5, 0.8, 0.05, 0.05, 0, 360, 8)],
     "minus": lambda r: [[(0.1, 0.5), (0.9, 0.5)]],
     "hash": lambda r: [[(0.35, 0.1), (0.3, 0.9)], [(0.7, 0.1), (0.65, 0.9)],
                        [(0.1, 0.35), (0.9, 0.35)], [(0.1, 0.65), (0.9, 0.65)]],
     "check": lambda r: [[(0.1, 0.55), (0.4, 0.85), (0.9, 0.15)]],
     "arrow": lambda r: [[(0.05, 0.5), (0.95, 0.5)], [(0.7, 0.25), (0.95, 0.5), (0.7, 0.75)]],
     "star": lambda r: _star(5),
-    "heart": lambda r: [_arc(0.3, 0.35, 0.2, 0.2, 150, 360) + [(0.5, 0.9)]
-                        + _arc(0.7, 0.35, 0.2, 0.2, 180, 390)[::-1][::-1]],
+    "heart": lambda r: [arc(0.3, 0.35, 0.2, 0.2, 150, 360, 20) + [(0.5, 0.9)]
+                        + arc(0.7, 0.35, 0.2, 0.2, 180, 390, 20)],
     "spiral": lambda r: [[(0.5 + t / 14 * math.cos(t), 0.5 + t / 14 * math.sin(t))
                           for t in np.linspace(0, 6 * math.pi, 60)]],
     "zigzag": lambda r: [[(x, 0.3 if i % 2 else 0.7) for i, x in
@@ -79,11 +74,11 @@ SHAPES: dict[str, Callable[[np.random.Generator], Strokes]] = {
                         for x in np.linspace(0.05, 0.95, 40)]],
     "box": lambda r: [[(0.15, 0.15), (0.85, 0.15), (0.85, 0.85), (0.15, 0.85), (0.15, 0.15)]],
     "triangle": lambda r: [[(0.5, 0.1), (0.9, 0.85), (0.1, 0.85), (0.5, 0.1)]],
-    "smiley": lambda r: [_arc(0.5, 0.5, 0.42, 0.42, 0, 360, 40),
-                         _arc(0.35, 0.38, 0.04, 0.04, 0, 360, 8),
-                         _arc(0.65, 0.38, 0.04, 0.04, 0, 360, 8),
-                         _arc(0.5, 0.55, 0.22, 0.18, 20, 160)],
-    "cat": lambda r: [_arc(0.5, 0.6, 0.35, 0.3, 0, 360, 40),
+    "smiley": lambda r: [arc(0.5, 0.5, 0.42, 0.42, 0, 360, 40),
+                         arc(0.35, 0.38, 0.04, 0.04, 0, 360, 8),
+                         arc(0.65, 0.38, 0.04, 0.04, 0, 360, 8),
+                         arc(0.5, 0.55, 0.22, 0.18, 20, 160, 20)],
+    "cat": lambda r: [arc(0.5, 0.6, 0.35, 0.3, 0, 360, 40),
                       [(0.2, 0.45), (0.25, 0.1), (0.42, 0.32)],
                       [(0.58, 0.32), (0.75, 0.1), (0.8, 0.45)],
                       [(0.05, 0.6), (0.35, 0.65)], [(0.65, 0.65), (0.95, 0.6)],
@@ -91,16 +86,16 @@ SHAPES: dict[str, Callable[[np.random.Generator], Strokes]] = {
     "house": lambda r: [[(0.15, 0.45), (0.15, 0.9), (0.85, 0.9), (0.85, 0.45), (0.15, 0.45),
                          (0.5, 0.1), (0.85, 0.45)], [(0.42, 0.9), (0.42, 0.65), (0.58, 0.65),
                                                      (0.58, 0.9)]],
-    "sun": lambda r: [_arc(0.5, 0.5, 0.2, 0.2, 0, 360, 24)] + [
+    "sun": lambda r: [arc(0.5, 0.5, 0.2, 0.2, 0, 360, 24)] + [
         [(0.5 + 0.28 * math.cos(a), 0.5 + 0.28 * math.sin(a)),
          (0.5 + 0.45 * math.cos(a), 0.5 + 0.45 * math.sin(a))]
         for a in np.linspace(0, 2 * math.pi, 9)[:-1]],
     "tree": lambda r: [[(0.45, 0.95), (0.45, 0.6)], [(0.55, 0.95), (0.55, 0.6)],
-                       _arc(0.5, 0.38, 0.32, 0.28, 0, 360, 30)],
-    "person": lambda r: [_arc(0.5, 0.15, 0.1, 0.1, 0, 360, 16), [(0.5, 0.25), (0.5, 0.6)],
+                       arc(0.5, 0.38, 0.32, 0.28, 0, 360, 30)],
+    "person": lambda r: [arc(0.5, 0.15, 0.1, 0.1, 0, 360, 16), [(0.5, 0.25), (0.5, 0.6)],
                          [(0.2, 0.4), (0.8, 0.4)], [(0.5, 0.6), (0.3, 0.95)],
                          [(0.5, 0.6), (0.7, 0.95)]],
-    "flower": lambda r: [_arc(0.5 + 0.2 * math.cos(a), 0.35 + 0.2 * math.sin(a), 0.12, 0.12,
+    "flower": lambda r: [arc(0.5 + 0.2 * math.cos(a), 0.35 + 0.2 * math.sin(a), 0.12, 0.12,
                               0, 360, 14) for a in np.linspace(0, 2 * math.pi, 6)[:-1]]
     + [[(0.5, 0.5), (0.5, 0.95)]],
     "scribble": lambda r: [[(float(x), float(y)) for x, y in r.uniform(0.05, 0.95, (12, 2))]],
@@ -115,34 +110,15 @@ def font_path(name: str) -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
 
 
-def _paper(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Light paper, unevenly lit, with a little noise (grey levels 0..1)."""
-    h, w = size[1], size[0]
-    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-    light = rng.uniform(0.8, 0.98) - rng.uniform(0, 0.2) * (
-        rng.uniform(-1, 1) * xx + rng.uniform(-1, 1) * yy)
-    return np.clip(light + rng.normal(0, 0.015, (h, w)), 0, 1)
-
-
 def _ink_onto_paper(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Lay ink (0..1, 1 = full ink) onto paper, slightly blurred."""
-    paper = _paper((ink.shape[1], ink.shape[0]), rng)
-    darkness = rng.uniform(0.05, 0.35)
-    picture = paper - ink * (paper - darkness)
+    """Lay ink (0..1, 1 = full ink) onto light, unevenly lit, grainy paper, slightly blurred."""
+    h, w = ink.shape
+    light = lighting((h, w), rng.uniform(0.8, 0.98), rng.uniform(0, 0.2),
+                     (rng.uniform(-1, 1), rng.uniform(-1, 1)))
+    paper = np.clip(light + rng.normal(0, 0.015, (h, w)), 0, 1)
+    picture = darkened(paper, ink, rng.uniform(0.05, 0.35))
     picture = ndimage.gaussian_filter(picture, rng.uniform(0.3, 1.0))
     return np.clip(picture, 0, 1)
-
-
-def elastic(ink: np.ndarray, rng: np.random.Generator, alpha: float, cells: int = 5
-            ) -> np.ndarray:
-    """Elastic distortion (Simard et al., 2003): every pixel moves by a smooth random field
-    (random shifts of up to ``alpha`` pixels on a coarse grid of ``cells``×``cells``,
-    interpolated), which makes typed strokes wobble as handwriting does."""
-    h, w = ink.shape
-    coarse = rng.uniform(-alpha, alpha, (2, cells, cells))
-    dy, dx = (ndimage.zoom(c, (h / cells, w / cells), order=1)[:h, :w] for c in coarse)
-    yy, xx = np.mgrid[0:h, 0:w]
-    return ndimage.map_coordinates(ink, [yy + dy, xx + dx], order=1, mode="constant")
 
 
 def load_fonts(names: Sequence[str], size: int = 64) -> dict[str, ImageFont.FreeTypeFont]:
@@ -251,16 +227,9 @@ def draw_nondigit(kind: str, rng: np.random.Generator, fonts: dict[str, ImageFon
     return _ink_onto_paper(ink, rng)
 
 
-def _cropped(pixels: np.ndarray) -> np.ndarray:
-    """An MNIST digit's ink (0..1), cropped to its ink."""
-    ink = pixels.astype(np.float64) / 255.0
-    rows, cols = np.nonzero(ink > 0.1)
-    return ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
-
-
 def digit_pair(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Two random digits of ``digits`` side by side, touching, overlapping or just apart."""
-    left, right = (_cropped(digits[int(i)]) for i in rng.integers(len(digits), size=2))
+    left, right = (mnist_ink(digits[int(i)]) for i in rng.integers(len(digits), size=2))
     height = max(left.shape[0], right.shape[0])
     gap = int(rng.uniform(-0.15, 0.1) * height)
     width = left.shape[1] + max(gap, -left.shape[1] // 2) + right.shape[1]

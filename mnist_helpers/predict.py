@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from .data import NOT_A_DIGIT, TWO_DIGITS
+from .config import DIGIT_OUTPUTS, NOT_A_DIGIT, TWO_DIGITS
 from .errors import ImageError, NoInkError
-from .evaluate import classify
+from .evaluate import class_probabilities
 from .images import IMAGE_SUFFIXES, ImageLike, open_image
 from .preprocess import preprocess_image, to_model_input
 
@@ -44,7 +44,7 @@ class Refusal:
         return cls(float(value) if isinstance(value, int | float) and 0 <= value < 1 else 0.0)
 
 
-def wins(probabilities: Sequence[float], label: int) -> bool:
+def is_top_class(probabilities: Sequence[float], label: int) -> bool:
     """Whether the model has the class ``label`` and gives it the most probability."""
     return len(probabilities) > label and probabilities[label] >= max(probabilities)
 
@@ -52,12 +52,12 @@ def wins(probabilities: Sequence[float], label: int) -> bool:
 def decide(probabilities: Sequence[float], refusal: Refusal | None = None
            ) -> tuple[int | None, str | None]:
     """The digit the probabilities name, or ``None`` and the reason it is refused."""
-    digits = list(probabilities[:10])
+    digits = list(probabilities[DIGIT_OUTPUTS])
     if not all(math.isfinite(p) for p in probabilities):
         raise ImageError("the model's output is not a number (NaN): the model is broken")
-    best = max(range(10), key=digits.__getitem__)
+    best = max(range(len(digits)), key=digits.__getitem__)
     if len(probabilities) > NOT_A_DIGIT and max(probabilities[NOT_A_DIGIT:]) > digits[best]:
-        if wins(probabilities, TWO_DIGITS):
+        if is_top_class(probabilities, TWO_DIGITS):
             return None, ("not a digit (it looks like two digits, "
                           f"{100 * probabilities[TWO_DIGITS]:.0f}%: read it as a number)")
         return None, (f"not a digit (the model is {100 * probabilities[NOT_A_DIGIT]:.0f}% sure "
@@ -120,7 +120,7 @@ def can_refuse(classes: int, refusal: Refusal | None) -> bool:
 
 def check_arguments(model: object, path: object, refusal: object) -> None:
     """Raise a TypeError naming the argument of :func:`predict_image` (or of
-    :func:`mnist_helpers.numbers.read_number`) that has the wrong type."""
+    :func:`mnist_helpers.number_reading.read_number`) that has the wrong type."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch nn.Module (load one with load_checkpoint), "
                         f"not {type(model).__name__}")
@@ -139,13 +139,13 @@ def predict_image(model: nn.Module, image: ImageLike, path: str = "",
         prepared = preprocess_image(image)
     except NoInkError as exc:
         blank = np.zeros((28, 28), dtype=np.float32)
-        classes = classify(model, to_model_input(blank)).shape[1]  # what the model could say
+        classes = class_probabilities(model, to_model_input(blank)).shape[1]  # what it can say
         return Prediction(path=path, digit=None, probabilities=None, pixels=blank,
                           reason=f"not a digit: {exc.reason}",
                           can_refuse=can_refuse(classes, refusal))
-    probabilities = classify(model, prepared.tensor)[0].tolist()
+    probabilities = class_probabilities(model, prepared.tensor)[0].tolist()
     digit, reason = decide(probabilities, refusal)
-    return Prediction(path=path, digit=digit, probabilities=probabilities[:10],
+    return Prediction(path=path, digit=digit, probabilities=probabilities[DIGIT_OUTPUTS],
                       pixels=prepared.pixels, reason=reason,
                       can_refuse=can_refuse(len(probabilities), refusal))
 

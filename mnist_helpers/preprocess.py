@@ -5,7 +5,7 @@ placed so its centre of mass sits at the centre of a 28×28 field. A photo or dr
 dark ink on light paper, any size, anywhere on the page. :func:`preprocess_image` closes
 that gap step by step and keeps every intermediate image, so a notebook can show what the
 model really sees; :func:`find_ink` and :func:`to_mnist_pixels` are its two halves, which
-reading a whole number (:mod:`mnist_helpers.numbers`) uses on each digit.
+reading a whole number (:mod:`mnist_helpers.number_reading`) uses on each digit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .data import normalize_scaled
+from .config import normalize_scaled
 from .errors import NoInkError
 from .images import ImageLike, to_grayscale
 from .paper import dark_ink_on_light_paper, paper_brightness, remove_ruled_lines

@@ -21,11 +21,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
+from .data import Batches
 from .device import place_model, seed_everything
 from .errors import CheckpointError, ConfigError, Terminated
-from .evaluate import EvalResult, evaluate
+from .evaluate import EvalResult, LabelledBatches, evaluate
 from .files import ensure_writable_folder, resolve_target
-from .loop import Batches, Step, TrainingSetup, training_steps
+from .loop import Step, TrainingSetup, training_steps
 from .models import ARCHITECTURES
 from .profiles import Profile
 
@@ -80,7 +81,7 @@ class History:
         return False
 
 
-def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
+def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile, *,
         device: torch.device | str, seed: int = 0,
         checkpoint_path: str | os.PathLike | None = None,
         resume_from: str | os.PathLike | None = None,
@@ -113,7 +114,7 @@ def fit(model: nn.Module, train: Batches, val: Batches, profile: Profile, *,
         place_model(model, device)
     else:
         model.to(device)
-    setup = TrainingSetup.create(model, profile, len(train), device, seed)  # type: ignore[arg-type]
+    setup = TrainingSetup.create(model, profile, len(train), device, seed)
     history, best = History(), copy.deepcopy(model.state_dict())
     if resume_from is not None:
         history, best = _resume(resume_from, model, train, setup, profile, verbose)
@@ -179,7 +180,7 @@ def all_finite(model: nn.Module) -> bool:
                if t.is_floating_point())
 
 
-def _validation_id(val: Batches) -> str:
+def _validation_id(val: LabelledBatches) -> str:
     """A short fingerprint of the validation images and labels: two runs' accuracies can be
     compared only when they were measured on the same images."""
     sha = hashlib.sha256()
@@ -358,10 +359,10 @@ def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: Tr
     were at the end of its last finished epoch."""
     payload = read_checkpoint(path)
     state = payload["resume"]
-    if state.get("steps_per_epoch") != len(train):  # type: ignore[arg-type]
+    if state.get("steps_per_epoch") != len(train):
         raise CheckpointError(
             f"{path}: that run had {state.get('steps_per_epoch')} batches per epoch, this one "
-            f"has {len(train)}: resume with the same profile and data.")  # type: ignore[arg-type]
+            f"has {len(train)}: resume with the same profile and data.")
     try:
         model.load_state_dict(state["model"])
         setup.optimizer.load_state_dict(state["optimizer"])

@@ -27,6 +27,7 @@ from mnist_helpers import (
     seed_everything,
 )
 from mnist_helpers.download import RAW_FILES
+from mnist_helpers.drawing import darkened
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_NAMES = [name for name, _ in RAW_FILES]
@@ -163,8 +164,7 @@ def digit_photo(pixels: np.ndarray, *, size: int = 200, page: tuple[int, int] = 
     enlarged to ``size``×``size`` and pasted off-centre at ``offset`` on a ``page``."""
     big = Image.fromarray(np.asarray(pixels, dtype=np.uint8)).resize(
         (size, size), Image.Resampling.BILINEAR)
-    strength = np.asarray(big, dtype=np.float64) / 255.0
-    digit = paper - strength * (paper - ink)
+    digit = darkened(float(paper), np.asarray(big, dtype=np.float64) / 255.0, ink)
     canvas = np.full((page[1], page[0]), float(paper))
     x, y = offset
     canvas[y: y + size, x: x + size] = digit

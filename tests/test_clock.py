@@ -135,7 +135,7 @@ def test_step_breakdown_and_loading_speed_take_fixed_work(machine, small):
 #: it is added here, with a simulated-clock test above.
 CLOCK_READS = {
     ("cli.py", "_train"): "prints the training time",
-    ("display/runner.py", "run_notebooks"): "prints each notebook's time",
+    ("course/runner.py", "run_notebooks"): "prints each notebook's time",
     ("display/widgets/playground.py", "_redraw"): "paces redrawing; every batch is recorded",
     ("lab/bench.py", "measure_throughput"): "measures a fixed number of steps",
     ("lab/bench.py", "run_one"): "measures; checks are at fixed image counts",

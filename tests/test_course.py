@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnist_helpers.display.course import colab_url, header_problems, setup_cell
+from mnist_helpers.course.cells import colab_url, header_problems, setup_cell
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -28,7 +28,7 @@ def repository() -> str:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_every_notebook_opens_with_the_badge_and_the_setup_cell(path):
     problems = header_problems(nbformat.read(path, as_version=4), path.name, repository())
-    assert problems == [], (f"{problems}; run: python -m mnist_helpers.display.course "
+    assert problems == [], (f"{problems}; run: python -m mnist_helpers.course.cells "
                             f"notebooks {repository()}")
 
 

@@ -10,7 +10,7 @@ import torch
 from mnist_helpers import TensorBatches, evaluate, load_checkpoint, load_mnist
 from mnist_helpers.augment import augment_batch, random_low_resolution, random_stroke_width
 from mnist_helpers.config import MNIST_MEAN, MNIST_STD, sample_images_dir, shipped_checkpoint_path
-from mnist_helpers.evaluate import classify
+from mnist_helpers.evaluate import class_probabilities
 from mnist_helpers.images import open_image
 from mnist_helpers.lab.pictures import label_from_name, make_sample_images, mnist_as_photo
 from mnist_helpers.predict import predict_files
@@ -63,8 +63,8 @@ def test_shipped_model_reads_photos_much_better_than_the_naive_way(test_digits, 
     rng = np.random.default_rng(1)
     pixels, labels = test_digits
     photos = [mnist_as_photo(p, rng) for p in pixels]
-    ours = classify(model, torch.cat([preprocess_image(p).tensor for p in photos]))
-    naive = classify(model, torch.cat([naive_preprocess(p) for p in photos]))
+    ours = class_probabilities(model, torch.cat([preprocess_image(p).tensor for p in photos]))
+    naive = class_probabilities(model, torch.cat([naive_preprocess(p) for p in photos]))
     truth = torch.from_numpy(labels)
     ours_acc = (ours.argmax(1) == truth).float().mean().item()
     naive_acc = (naive.argmax(1) == truth).float().mean().item()
@@ -129,7 +129,7 @@ def test_sample_images_are_made_and_named_with_their_digit(tmp_path, mnist_raw_d
     assert sorted(labels) == sorted(list(range(10)) * 3)
     model, _ = shipped_model
     batch = torch.cat([preprocess_image(open_image(p)).tensor for p in written])
-    right = (classify(model, batch).argmax(1) == torch.tensor(labels)).sum().item()
+    right = (class_probabilities(model, batch).argmax(1) == torch.tensor(labels)).sum().item()
     assert right >= 27, right
 
 

@@ -14,7 +14,7 @@ from mnist_helpers.digit_line import stroke_groups
 from mnist_helpers.images import draw_strokes, rasterize_strokes
 from mnist_helpers.lab.compose import make_number_pictures
 from mnist_helpers.lab.pictures import STROKES
-from mnist_helpers.numbers import NumberReading, read_number
+from mnist_helpers.number_reading import NumberReading, read_number
 from mnist_helpers.predict import Refusal
 from mnist_helpers.preprocess import find_ink
 
@@ -147,7 +147,7 @@ def test_a_word_is_not_a_digit_and_often_not_a_number(shipped):
 def test_cuts_of_a_tiny_region_never_make_empty_pieces():
     """A speck two pixels wide, in a line of tall digits, used to be cut at column 0."""
     from mnist_helpers.digit_line import Region
-    from mnist_helpers.numbers import candidate_cuts, split
+    from mnist_helpers.number_reading import candidate_cuts, split
 
     for width in range(1, 12):
         region = Region(x=5, y=5, width=width, height=4, ink=np.ones((4, width)))
@@ -188,7 +188,7 @@ def test_a_bare_stroke_between_digits_is_a_one_and_a_dash_refuses_the_number(shi
 
 def test_only_regions_as_tall_as_the_digits_around_them_are_read_in_context():
     from mnist_helpers.digit_line import Region
-    from mnist_helpers.numbers import CONTEXT_HEIGHT, _in_a_line_of_digits
+    from mnist_helpers.number_reading import CONTEXT_HEIGHT, _in_a_line_of_digits
 
     def region(height: int) -> Region:
         return Region(x=0, y=0, width=10, height=height, ink=np.ones((height, 10)))
@@ -205,7 +205,7 @@ def test_only_regions_as_tall_as_the_digits_around_them_are_read_in_context():
 def test_a_line_mostly_refused_is_no_number(shipped, monkeypatch):
     """When more than a third of a line's regions are refused on their own, the digits the
     model thought it saw among them are dropped too: the line is not a number."""
-    import mnist_helpers.numbers as numbers
+    import mnist_helpers.number_reading as numbers
 
     model, refusal = shipped
     image = _line("24--")  # two digits and two dashes: half the line is refused

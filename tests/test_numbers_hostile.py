@@ -18,7 +18,7 @@ from mnist_helpers.config import shipped_checkpoint_path
 from mnist_helpers.digit_line import MAX_PIECES
 from mnist_helpers.images import open_image, rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
-from mnist_helpers.numbers import read_number
+from mnist_helpers.number_reading import read_number
 from mnist_helpers.predict import Refusal
 
 SEPARATOR = "decimal point or a separator"

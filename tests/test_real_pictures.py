@@ -223,7 +223,7 @@ def test_a_number_in_fine_pen_on_lined_paper_under_a_shadow_is_read(shipped):
     """The photo that gave no number: "314" in a fine pen on lined notebook paper, with a
     sharp shadow across the page. The rules go, the shadow is paper, the digits are read."""
     from mnist_helpers.lab.pictures import STROKES
-    from mnist_helpers.numbers import read_number
+    from mnist_helpers.number_reading import read_number
 
     page = Image.new("L", (480, 330), 225)
     draw = ImageDraw.Draw(page)

@@ -232,11 +232,11 @@ def test_draw_predicts_strokes_like_the_canvas_sends_them(quick_model):
 
 
 def test_draw_predict_from_pixels_uses_the_image_preprocessing(quick_model, test_tensors):
-    from mnist_helpers.evaluate import classify
+    from mnist_helpers.evaluate import class_probabilities
 
     draw = DrawDigit(quick_model)
     images, labels = test_tensors.batch(slice(0, 50))
-    probabilities = classify(quick_model, images)
+    probabilities = class_probabilities(quick_model, images)
     confident = [i for i in range(50) if probabilities[i].max() > 0.99][:5]
     assert confident
     for i in confident:

@@ -13,11 +13,9 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointInfo, load_checkpoint
-from ..data import prepare_training_data
 from ..device import describe_device, get_device
-from ..models import build_model
 from ..profiles import Profile, get_profile
-from ..train import fit
+from ..recipe import train_model
 
 
 def setup() -> tuple[Profile, torch.device]:
@@ -113,8 +111,5 @@ def load_or_train(path: str | os.PathLike, device: torch.device | str, *,
         quick = get_profile("quick")
         log(f"No checkpoint at {path} (notebook 03 makes the real one). Training a quick one "
             f"now ({quick.epochs} epoch on {quick.train_limit:,} images).")
-        data = prepare_training_data(quick, device, data_dir=data_dir)
-        model = build_model(quick.arch, **quick.model_kwargs())
-        fit(model, data.train, data.val, quick, device=device, checkpoint_path=path,
-            verbose=False)
+        train_model(quick, device, data_dir=data_dir, checkpoint_path=path)
     return load_checkpoint(path, device)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..calibration import RefusalCurve, Reliability
 from ..config import DIGITS, MNIST_MEAN, MNIST_STD
-from ..numbers import NumberReading
+from ..number_reading import NumberReading
 from ..train import History
 
 RIGHT, WRONG, TRUE = "tab:green", "tab:red", "tab:blue"

@@ -31,12 +31,12 @@ from typing import TypeVar
 
 import torch
 
-from ..data import prepare_training_data
 from ..device import place_model, seed_everything
 from ..evaluate import evaluate
 from ..loop import TrainingSetup, training_steps
 from ..models import build_model
 from ..profiles import Profile, get_profile
+from ..recipe import prepare_training_data
 
 TARGET = 0.99
 T = TypeVar("T")
@@ -104,8 +104,8 @@ def measure_throughput(profile: Profile, images: int = 10_000, data_dir: str | N
     batches = prepare_training_data(profile, "cpu", seed=seed, data_dir=data_dir).train
     per_batch = profile.batch_size
     needed = warmup_batches + -(-images // per_batch)
-    profile = profile.with_overrides(epochs=-(-needed // len(batches)))  # type: ignore[arg-type]
-    model, setup = _model_and_setup(profile, len(batches), seed)  # type: ignore[arg-type]
+    profile = profile.with_overrides(epochs=-(-needed // len(batches)))
+    model, setup = _model_and_setup(profile, len(batches), seed)
     seen, started = 0, 0.0
     for i, step in enumerate(training_steps(model, batches, setup, device="cpu",
                                             epochs=range(1, profile.epochs + 1)), start=1):
@@ -126,7 +126,7 @@ def run_one(run: BenchRun, seed: int, data_dir: str | None = None) -> dict:
                                  eval_batch_size=250)
     train, test = data.train, data.test
     after_data = peak_memory_mib()
-    model, setup = _model_and_setup(run.profile, len(train), seed)  # type: ignore[arg-type]
+    model, setup = _model_and_setup(run.profile, len(train), seed)
     seen, next_check, eval_seconds, reached, checks = 0, run.check_every, 0.0, None, []
     started = time.perf_counter()
 

@@ -12,21 +12,15 @@ refusing what is not a digit (``benchmarks/numbers_and_nondigits.py``).
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 from scipy import ndimage
 
+from ..drawing import absorbed, crop_to_ink, elastic, lighting, mnist_ink, to_picture
 from ..images import draw_strokes
-from ..nondigits import TEST_FONTS, draw_nondigit, elastic, load_fonts
+from ..nondigits import TEST_FONTS, draw_nondigit, load_fonts
 from .pictures import STROKES
 
 STYLES = ("photo", "scan", "canvas")
-
-
-def _mnist_ink(pixels: np.ndarray) -> np.ndarray:
-    """An MNIST digit's ink (0..1), cropped to the ink."""
-    ink = pixels.astype(np.float64) / 255.0
-    rows, cols = np.nonzero(ink > 0.1)
-    return ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
 
 
 def _pen_ink(digit: int, rng: np.random.Generator, height: int, width_px: float) -> np.ndarray:
@@ -39,9 +33,8 @@ def _pen_ink(digit: int, rng: np.random.Generator, height: int, width_px: float)
     canvas = Image.new("L", (int(height * (aspect + 0.3) + 4 * width_px) + 2,
                              int(height + 4 * width_px) + 2), 0)
     draw_strokes(canvas, strokes, width=width_px, ink=255)
-    ink = elastic(np.asarray(canvas, dtype=np.float64) / 255.0, rng, alpha=0.06 * height)
-    rows, cols = np.nonzero(ink > 0.1)
-    return ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    return crop_to_ink(elastic(np.asarray(canvas, dtype=np.float64) / 255.0, rng,
+                               alpha=0.06 * height))
 
 
 def _scaled(ink: np.ndarray, height: int) -> np.ndarray:
@@ -67,7 +60,7 @@ def number_picture(digits: str, rng: np.random.Generator, mnist: tuple[np.ndarra
         digit = int(ch)
         if not canvas_style and rng.random() < 0.6:
             choices = np.nonzero(labels == digit)[0]
-            ink = _mnist_ink(pixels[int(rng.choice(choices))])
+            ink = mnist_ink(pixels[int(rng.choice(choices))])
         else:
             ink = _pen_ink(digit, rng, height, pen_width)
         glyphs.append(_scaled(ink, int(height * rng.uniform(0.85, 1.1))))
@@ -98,18 +91,15 @@ def _render(ink: np.ndarray, rng: np.random.Generator, style: str) -> Image.Imag
     """Ink (0..1) as a photo, a scan or a canvas drawing: grey, dark ink on light paper."""
     ink = np.clip(ink, 0, 1)
     if style == "canvas":
-        return Image.fromarray(((1 - ink) * 255).astype(np.uint8))
+        return to_picture(1 - ink)
     pad = int(rng.integers(10, 80))
     ink = np.pad(ink, ((pad, int(rng.integers(10, 80))), (pad, int(rng.integers(10, 80)))))
     h, w = ink.shape
     if style == "scan":
-        page = 0.95 - ink * rng.uniform(0.7, 0.9) + rng.normal(0, 0.01, ink.shape)
-        return Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8))
-    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-    light = 0.95 - 0.3 * (rng.uniform(0, 1) * xx + rng.uniform(0, 1) * yy)
-    page = light * (1 - ink * rng.uniform(0.6, 0.85)) + rng.normal(0, 0.03, ink.shape)
-    image = Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8))
-    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.4)))
+        return to_picture(0.95 - ink * rng.uniform(0.7, 0.9) + rng.normal(0, 0.01, ink.shape))
+    light = lighting((h, w), 0.95, 0.3, (rng.uniform(0, 1), rng.uniform(0, 1)))
+    page = absorbed(light, ink, rng.uniform(0.6, 0.85)) + rng.normal(0, 0.03, ink.shape)
+    return to_picture(page, blur=rng.uniform(0.4, 1.4))
 
 
 def make_number_pictures(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray]
@@ -129,9 +119,7 @@ def nondigit_photo(kind: str, rng: np.random.Generator, fonts: dict) -> Image.Im
     """A photo of a non-digit of ``kind`` (see :data:`mnist_helpers.nondigits.KINDS`)."""
     picture = draw_nondigit(kind, rng, fonts, size=int(rng.integers(120, 260)))
     pad = [(int(rng.integers(5, 60)), int(rng.integers(5, 60))) for _ in range(2)]
-    page = np.pad(picture, pad, mode="edge")
-    image = Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8))
-    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 0.8)))
+    return to_picture(np.pad(picture, pad, mode="edge"), blur=rng.uniform(0.2, 0.8))
 
 
 def make_nondigit_photos(n: int, seed: int, kinds: tuple[str, ...]

@@ -9,19 +9,19 @@ looks at the test set once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
 
-from ..data import TensorBatches, TrainingData
+from ..data import Batches, TensorBatches, TrainingData
 from ..device import place_model, seed_everything
 from ..evaluate import evaluate
 from ..loop import TrainingSetup, training_steps
 from ..models import build_model, count_parameters
 from ..profiles import Profile
-from ..train import fit
+from ..recipe import train_model
 
 
 @dataclass
@@ -57,10 +57,9 @@ def train_config(name: str, profile: Profile, data: TrainingData, device: torch.
     The batch size is ``profile.batch_size`` (the batches of ``data.train`` are re-cut); the
     epoch kept is the best on ``data.val``; the test accuracy is measured once, at the end.
     """
-    seed_everything(seed)
-    model = build_model(profile.arch, **profile.model_kwargs())
     train = TensorBatches(data.train.dataset, profile.batch_size, shuffle=True, seed=seed)
-    history = fit(model, train, data.val, profile, device=device, seed=seed, verbose=False)
+    trained = train_model(profile, device, seed=seed, data=replace(data, train=train))
+    model, history = trained.model, trained.history
     return RunResult(
         name=name, arch=profile.arch, parameters=count_parameters(model),
         epochs=len(history.epoch), train_images=len(train.dataset),
@@ -100,11 +99,16 @@ def _sync(device: torch.device) -> None:
 class _TimedBatches:
     """Batches whose fetching time is added up (a wrapper around any batch iterable)."""
 
-    def __init__(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def __init__(self, batches: Batches) -> None:
         self.batches, self.seconds = batches, 0.0
 
+    @property
+    def dataset(self) -> object:
+        """The images the wrapped batches are cut from."""
+        return self.batches.dataset
+
     def __len__(self) -> int:
-        return len(self.batches)  # type: ignore[arg-type]
+        return len(self.batches)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         iterator = iter(self.batches)
@@ -118,7 +122,7 @@ class _TimedBatches:
             yield batch
 
 
-def step_breakdown(profile: Profile, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+def step_breakdown(profile: Profile, batches: Batches,
                    device: torch.device | str, *, steps: int = 30, warmup: int = 5,
                    seed: int = 0) -> dict[str, float]:
     """Where a training step's time goes, in milliseconds per step: getting the batch, the

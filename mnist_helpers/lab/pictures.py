@@ -12,7 +12,6 @@ file name:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -22,32 +21,26 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from torch import nn
 
+from ..config import DIGIT_OUTPUTS
 from ..data import load_mnist
+from ..drawing import absorbed, arc, lighting, to_picture
 from ..errors import NoInkError
-from ..evaluate import classify
+from ..evaluate import class_probabilities
 from ..images import draw_strokes
 from ..preprocess import naive_preprocess, preprocess_image
 
-
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 24
-         ) -> list[tuple[float, float]]:
-    """Points on an ellipse from ``start`` to ``end`` degrees (0 = right, 90 = down)."""
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in np.linspace(start, end, n)]
-
-
 #: Pen strokes per digit, in a unit box (x right, y down); each stroke is a polyline.
 STROKES: dict[int, list[list[tuple[float, float]]]] = {
-    0: [_arc(0.5, 0.5, 0.3, 0.42, 0, 360, 40)],
+    0: [arc(0.5, 0.5, 0.3, 0.42, 0, 360, 40)],
     1: [[(0.35, 0.25), (0.55, 0.08), (0.55, 0.92)]],
-    2: [_arc(0.5, 0.32, 0.28, 0.24, 200, 380) + [(0.2, 0.9), (0.85, 0.9)]],
-    3: [_arc(0.48, 0.3, 0.27, 0.21, 200, 450), _arc(0.48, 0.71, 0.3, 0.21, 270, 520)],
+    2: [arc(0.5, 0.32, 0.28, 0.24, 200, 380) + [(0.2, 0.9), (0.85, 0.9)]],
+    3: [arc(0.48, 0.3, 0.27, 0.21, 200, 450), arc(0.48, 0.71, 0.3, 0.21, 270, 520)],
     4: [[(0.62, 0.92), (0.62, 0.08), (0.15, 0.65), (0.88, 0.65)]],
-    5: [[(0.78, 0.1), (0.3, 0.1), (0.26, 0.45)] + _arc(0.5, 0.66, 0.3, 0.26, 235, 500)],
-    6: [[(0.7, 0.1)] + _arc(0.5, 0.67, 0.28, 0.25, 215, 575)],
+    5: [[(0.78, 0.1), (0.3, 0.1), (0.26, 0.45)] + arc(0.5, 0.66, 0.3, 0.26, 235, 500)],
+    6: [[(0.7, 0.1)] + arc(0.5, 0.67, 0.28, 0.25, 215, 575)],
     7: [[(0.15, 0.12), (0.85, 0.12), (0.42, 0.92)]],
-    8: [_arc(0.5, 0.29, 0.23, 0.2, 0, 360, 36), _arc(0.5, 0.7, 0.28, 0.22, 0, 360, 36)],
-    9: [_arc(0.48, 0.32, 0.26, 0.23, 0, 360, 36), [(0.74, 0.32), (0.66, 0.92)]],
+    8: [arc(0.5, 0.29, 0.23, 0.2, 0, 360, 36), arc(0.5, 0.7, 0.28, 0.22, 0, 360, 36)],
+    9: [arc(0.48, 0.32, 0.26, 0.23, 0, 360, 36), [(0.74, 0.32), (0.66, 0.92)]],
 }
 
 
@@ -91,14 +84,12 @@ def mnist_as_photo(pixels: np.ndarray, rng: np.random.Generator, *, page: int = 
     ink = np.zeros((page, page))
     x, y = (int(v) for v in rng.integers(10, page - 28 * scale - 10, size=2))
     ink[y: y + 28 * scale, x: x + 28 * scale] = np.asarray(digit) / 255.0
-    yy, xx = np.mgrid[0:page, 0:page] / page
-    light = 0.95 - 0.25 * (rng.uniform(0.3, 1.0) * xx + rng.uniform(0.0, 0.7) * yy)
+    light = lighting((page, page), 0.95, 0.25, (rng.uniform(0.3, 1.0), rng.uniform(0.0, 0.7)))
     if light_on_dark:
         photo = 0.15 + 0.1 * light + 0.7 * ink + rng.normal(0, 0.03, ink.shape)
     else:
-        photo = light * (1 - 0.8 * ink) + rng.normal(0, 0.03, ink.shape)
-    image = Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8))
-    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+        photo = absorbed(light, ink, 0.8) + rng.normal(0, 0.03, ink.shape)
+    return to_picture(photo, blur=rng.uniform(0.5, 1.5))
 
 
 def make_sample_images(folder: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
@@ -189,5 +180,5 @@ def picture_accuracy(model: nn.Module, pictures: list[tuple[Image.Image, int]], 
             continue  # no digit found: counts as wrong
     if not inputs:
         return 0.0
-    predicted = classify(model, torch.cat(inputs))[:, :10].argmax(1)
+    predicted = class_probabilities(model, torch.cat(inputs))[:, DIGIT_OUTPUTS].argmax(1)
     return int((predicted == torch.tensor(labels)).sum()) / len(pictures)

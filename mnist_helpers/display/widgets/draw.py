@@ -16,7 +16,7 @@ from torch import nn
 
 from ...errors import ImageError
 from ...images import rasterize_strokes
-from ...numbers import NumberReading, read_number
+from ...number_reading import NumberReading, read_number
 from ...predict import Prediction, Refusal, predict_image
 from .common import Displayable, digit_png, html_text, probability_bars_html, report_errors
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ipywidgets as widgets
 import numpy as np
@@ -13,11 +13,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ...data import TensorBatches, TrainingData, prepare_training_data
+from ...data import TensorBatches, TrainingData
 from ...loop import Step
-from ...models import ARCHITECTURES, build_model
+from ...models import ARCHITECTURES
 from ...profiles import Profile, get_profile
-from ...train import History, fit
+from ...recipe import prepare_training_data, train_model
+from ...train import History
 from .common import Displayable, figure_png, html_text, report_errors, show_error
 
 
@@ -211,15 +212,14 @@ class Playground(Displayable):
         self._set_status(f"Training {profile.arch} on {len(train_data):,} images "
                          f"({profile.epochs} epoch(s), {profile.optimizer}, lr {profile.lr:.4g})…")
         self._redraw(force=True)
-        torch.manual_seed(self.seed)
-        model = build_model(profile.arch, **profile.model_kwargs())
         try:
-            history = fit(model, batches, self.data.val, profile, device=self.device,
-                          seed=self.seed, verbose=False, on_step=self._step_done,
-                          on_epoch=self._epoch_done)
+            trained = train_model(profile, self.device, seed=self.seed,
+                                  data=replace(self.data, train=batches),
+                                  on_step=self._step_done, on_epoch=self._epoch_done)
         finally:
             self._stop_event.clear()
-        self.model, self.history = model.eval(), history
+        self.model, self.history = trained.model, trained.history
+        history = trained.history
         self._redraw(force=True)
         self._set_status(run_summary(history))
         return history

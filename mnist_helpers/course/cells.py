@@ -4,7 +4,7 @@ The address is written in one place, ``pyproject.toml``'s ``[project.urls]``; th
 "Open in Colab" badges and setup cells are made from it, and ``tests/test_course.py`` checks
 that every notebook still has them. To rewrite them after the address changes::
 
-    python -m mnist_helpers.display.course notebooks/ https://github.com/OWNER/REPO
+    python -m mnist_helpers.course.cells notebooks/ https://github.com/OWNER/REPO
 """
 
 from __future__ import annotations

@@ -40,12 +40,12 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from .data import NOT_A_DIGIT, TWO_DIGITS
+from .config import DIGIT_OUTPUTS, NOT_A_DIGIT, TWO_DIGITS
 from .digit_line import SMALL, Region, find_line, typical_width
 from .errors import NoInkError
-from .evaluate import classify
+from .evaluate import class_probabilities
 from .images import ImageLike, as_image
-from .predict import Refusal, check_arguments, decide, wins
+from .predict import Refusal, check_arguments, decide, is_top_class
 from .preprocess import find_ink, to_mnist_pixels, to_model_input
 
 #: Images are shrunk to at most this many pixels a side before the digits are found.
@@ -181,11 +181,11 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     how little ink each cut goes through. A region the model reads
     as *two digits* is always cut, and so is a piece, again (up to three times)."""
     whole = _model_input(region, angle, threshold)
-    read = classify(model, to_model_input(whole))[0]
-    two = wins(read.tolist(), TWO_DIGITS)
+    read = class_probabilities(model, to_model_input(whole))[0]
+    two = is_top_class(read.tolist(), TWO_DIGITS)
     wide = region.width > 1.6 * typical
-    if not wide and not two and (float(read[:10].max()) >= KEEP_WHOLE
-                                 or wins(read.tolist(), NOT_A_DIGIT)):
+    if not wide and not two and (float(read[DIGIT_OUTPUTS].max()) >= KEEP_WHOLE
+                                 or is_top_class(read.tolist(), NOT_A_DIGIT)):
         return [(region, whole)]  # a digit read surely, or not a digit at all: not cut
     cuts = candidate_cuts(region, typical, must_cut=two and depth < 3)
     options = [split(region, c, threshold) for c in cuts]
@@ -193,23 +193,23 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     if not options:
         return [(region, whole)]
     pixels = [[_model_input(part, angle, threshold) for part in parts] for parts in options]
-    read_parts = classify(model, torch.cat([to_model_input(p) for option in pixels
+    read_parts = class_probabilities(model, torch.cat([to_model_input(p) for option in pixels
                                             for p in option]))
-    confidence = read_parts[:, :10].max(dim=1).values.tolist()  # how surely each is a digit
-    profile = region.ink.sum(axis=0) / max(float(region.ink.sum(axis=0).max()), 1e-9)
+    confidence = read_parts[:, DIGIT_OUTPUTS].max(dim=1).values.tolist()  # how surely a digit
+    column_ink = region.ink.sum(axis=0) / max(float(region.ink.sum(axis=0).max()), 1e-9)
     best, best_score, best_start, start = 0, -math.inf, 0, 0
     for i, parts in enumerate(options):
         sure = confidence[start: start + len(parts)]
         score = float(np.mean([math.log(max(c, 1e-6)) + _width_prior(p.width, typical)
                                for c, p in zip(sure, parts, strict=True)]))
-        score -= sum(INK_PENALTY * profile[p.x - region.x] for p in parts[1:])  # ink cut
+        score -= sum(INK_PENALTY * column_ink[p.x - region.x] for p in parts[1:])  # ink cut
         if score > best_score:
             best, best_score, best_start = i, score, start
         start += len(parts)
     chosen = []
     for k, (part, part_pixels) in enumerate(zip(options[best], pixels[best], strict=True)):
         if (len(options[best]) > 1 and depth < 3
-                and wins(read_parts[best_start + k].tolist(), TWO_DIGITS)):
+                and is_top_class(read_parts[best_start + k].tolist(), TWO_DIGITS)):
             chosen += _best_split(model, part, typical, angle, threshold, depth + 1)
         else:
             chosen.append((part, part_pixels))
@@ -258,7 +258,8 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
     angle, typical = _line_angle(line.regions), typical_width(line.regions)
     pieces = [piece for region in line.regions
               for piece in _best_split(model, region, typical, angle, found.threshold)]
-    probabilities = classify(model, torch.cat([to_model_input(p) for _, p in pieces])).tolist()
+    probabilities = class_probabilities(
+        model, torch.cat([to_model_input(p) for _, p in pieces])).tolist()
     decisions = [_decide(probs, region, line.height, refusal)
                  for probs, (region, _) in zip(probabilities, pieces, strict=True)]
     refused = sum(digit is None for digit, _ in decisions)
@@ -272,11 +273,11 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
     for (region, pixels), probs, (digit, reason), in_context in zip(
             pieces, probabilities, decisions, in_line, strict=True):
         if digit is None and in_context:  # a lone stroke may be an "l"; between digits, a 1
-            digit, reason = int(np.argmax(probs[:10])), None
+            digit, reason = int(np.argmax(probs[DIGIT_OUTPUTS])), None
         box = tuple(int(round(v * scale)) for v in (region.x, region.y, region.width,
                                                    region.height))
-        result = DigitReading(box=box, digit=digit, probabilities=probs[:10], pixels=pixels,
-                              reason=reason)
+        result = DigitReading(box=box, digit=digit, probabilities=probs[DIGIT_OUTPUTS],
+                              pixels=pixels, reason=reason)
         (reading.digits if digit is not None else reading.refused).append(result)
     if reading.reason is None and not reading.digits:
         reading.reason = "no number: nothing in the image was read as a digit"
