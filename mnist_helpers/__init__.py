@@ -48,7 +48,7 @@ from .profiles import PROFILES, Profile, get_profile
 from .recipe import TrainedModel, prepare_training_data, train_model
 from .train import History, fit
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "ARCHITECTURES", "MNIST_MEAN", "MNIST_STD", "PROFILES", "CheckpointError", "CheckpointInfo",

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -55,6 +56,10 @@ FORMAT_VERSION = 2
 ADVICE = "delete it and train again, or restore a good copy."
 #: What to do about a file that is not a checkpoint at all (a photo, a script): never delete.
 NOT_OURS = "it is not a checkpoint file. Name a .pt file saved by mnist_helpers."
+
+_Number = TypeVar("_Number", int, float)
+
+
 def default_checkpoint_path(profile: str | None = None) -> Path:
     """Where notebook 03 saves and later notebooks load: ``<workspace>/models/mnist_cnn.pt``
     for the default profile, ``mnist_cnn_<profile>.pt`` for the others (so a quick test run
@@ -379,7 +384,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu"
     if not all(isinstance(norm.get(k), float) and math.isfinite(norm[k]) for k in ("mean", "std")):
         raise _refuse(path, "its normalisation is not two numbers.")
 
-    def number(key: str, kind: type) -> object:
+    def number(key: str, kind: type[_Number]) -> _Number | None:
         value = meta.get(key)
         return value if isinstance(value, kind) and not isinstance(value, bool) else None
 

@@ -76,7 +76,7 @@ def structure_problem(payload: object) -> str | None:
             if claimed > MAX_BYTES:
                 return (f"its tensors hold more than {MAX_BYTES:,} bytes together, more than "
                         "a checkpoint holds")
-        elif type(value) in CONTAINERS:
+        elif isinstance(value, CONTAINERS) and type(value) in CONTAINERS:  # no subclasses
             if seen + len(pending) + len(value) > MAX_VALUES:
                 return f"holds more than {MAX_VALUES:,} values, more than a checkpoint holds"
             items = value.items() if isinstance(value, dict) else enumerate(value)

@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 from . import config
@@ -28,6 +30,10 @@ from .predict import Prediction, Refusal, each_image, predict_image
 from .profiles import get_profile
 from .recipe import prepare_training_data, train_model
 from .train import check_resume
+
+#: A signal handler as ``signal.signal`` takes and returns it: a function, ``SIG_DFL`` or
+#: ``SIG_IGN``, or None (a handler not set from Python).
+SignalHandler = Callable[[int, FrameType | None], object] | int | None
 
 
 def shown(text: object) -> str:
@@ -84,7 +90,8 @@ def _train(args: argparse.Namespace) -> int:
         link = f" (a link: the file it points to, {saved.resolve()}, was written)" if (
             saved.is_symlink()) else ""
         print(f"checkpoint: {saved}{link}")
-    return {"diverged": 2, "interrupted": 130, "terminated": 143}.get(history.stop_reason, 0)
+    exit_codes: dict[str | None, int] = {"diverged": 2, "interrupted": 130, "terminated": 143}
+    return exit_codes.get(history.stop_reason, 0)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -111,6 +118,7 @@ def _predict(args: argparse.Namespace) -> int:
     checkpoint = config.shipped_checkpoint_path() if args.checkpoint is None else args.checkpoint
     model, info = load_checkpoint(checkpoint, device)
     refusal = Refusal.from_metadata(info.metadata)
+    results: Iterator[NumberReading | Prediction | ImageError]
     if args.number:
         results = each_image(args.paths, lambda image, path: read_number(
             model, image, path, refusal), decode_size=1024)
@@ -242,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _stop_on_sigterm() -> object:
+def _stop_on_sigterm() -> SignalHandler:
     """Make SIGTERM (``kill``, a job scheduler, a closing terminal) stop a command as Ctrl-C
     does, so a run keeps what it has done; returns the handler it replaced (None when it
     cannot: outside the main thread)."""

@@ -9,7 +9,7 @@ import stat
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 import torch
@@ -200,7 +200,8 @@ def _deep_range(image: Image.Image) -> tuple[float, float] | None:
     ``None`` for a float image (its range is found after shrinking, without NaN)."""
     if image.mode == "F":
         return None
-    low, high = image.getextrema()
+    # One band, so one (low, high) pair (PIL's type also allows a pair per band).
+    low, high = cast(tuple[float, float], image.getextrema())
     if low < 0:
         return float(low), float(high)
     bits = max(8, int(high).bit_length())
@@ -238,27 +239,27 @@ def to_grayscale(image: ImageLike, max_size: int | None = None) -> np.ndarray:
     images are read against the bit depth they use; float images are taken as 0..1 when they
     are within it, else scaled by their range; NaN pixels count as paper.
     """
-    image = _upright(as_image(image))
-    if image.width * image.height == 0:
+    picture = _upright(as_image(image))
+    if picture.width * picture.height == 0:
         raise ImageError("the image has no pixels")
-    if image.mode in _GREY_FROM:
-        image = _GREY_FROM[image.mode](image)
-    value_range = _deep_range(image) if image.mode in DEEP_MODES else None
-    if max_size is not None and max(image.size) > max_size:
+    if picture.mode in _GREY_FROM:
+        picture = _GREY_FROM[picture.mode](picture)
+    value_range = _deep_range(picture) if picture.mode in DEEP_MODES else None
+    if max_size is not None and max(picture.size) > max_size:
         # A box filter straight to the work size: only the small image is ever made, in the
         # image's own compact mode, whatever the size of the original.
-        scale = max_size / max(image.size)
-        image = image.resize((max(1, round(image.width * scale)),
-                              max(1, round(image.height * scale))), Image.Resampling.BOX)
-    if image.mode in DEEP_MODES:
-        return _scaled_deep(np.array(image, dtype=np.float32), value_range)
-    if image.mode in ("RGBA", "LA", "RGBa") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        scale = max_size / max(picture.size)
+        picture = picture.resize((max(1, round(picture.width * scale)),
+                                  max(1, round(picture.height * scale))), Image.Resampling.BOX)
+    if picture.mode in DEEP_MODES:
+        return _scaled_deep(np.array(picture, dtype=np.float32), value_range)
+    if picture.mode in ("RGBA", "LA", "RGBa") or "transparency" in picture.info:
+        rgba = picture.convert("RGBA")
+        picture = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     try:
-        grey = image.convert("L")
+        grey = picture.convert("L")
     except ValueError:
-        raise ImageError(f"images in PIL mode {image.mode} are not supported; save it as "
+        raise ImageError(f"images in PIL mode {picture.mode} are not supported; save it as "
                          "PNG or JPEG") from None
     return np.asarray(grey, dtype=np.float32) / np.float32(255)
 

@@ -24,7 +24,6 @@ Convolutional networks:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -241,7 +240,7 @@ class VGGStyle(nn.Module):
 
 
 #: Every architecture by the name checkpoints and profiles use.
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+ARCHITECTURES: dict[str, type[nn.Module]] = {
     "logistic": Logistic,
     "mlp": MLP,
     "classic_cnn": ClassicCNN,

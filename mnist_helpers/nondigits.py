@@ -134,7 +134,8 @@ def _typed(text: str, fonts: dict[str, ImageFont.FreeTypeFont], rng: np.random.G
     font = fonts[usable[int(rng.integers(len(usable)))]]
     left, top, right, bottom = font.getbbox(text)
     pad = font.size // 2
-    canvas = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
+    # Whole pixels: PIL's types allow fractional boxes (a fractional stroke width), ours are not.
+    canvas = Image.new("L", (int(right - left + 2 * pad), int(bottom - top + 2 * pad)), 0)
     ImageDraw.Draw(canvas).text((pad - left, pad - top), text, fill=255, font=font)
     scale = size * rng.uniform(0.45, 0.7) / font.size
     canvas = canvas.resize((max(1, round(canvas.width * scale)),

@@ -274,10 +274,10 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
             pieces, probabilities, decisions, in_line, strict=True):
         if digit is None and in_context:  # a lone stroke may be an "l"; between digits, a 1
             digit, reason = int(np.argmax(probs[DIGIT_OUTPUTS])), None
-        box = tuple(int(round(v * scale)) for v in (region.x, region.y, region.width,
-                                                   region.height))
-        result = DigitReading(box=box, digit=digit, probabilities=probs[DIGIT_OUTPUTS],
-                              pixels=pixels, reason=reason)
+        x, y, width, height = (int(round(v * scale))
+                               for v in (region.x, region.y, region.width, region.height))
+        result = DigitReading(box=(x, y, width, height), digit=digit,
+                              probabilities=probs[DIGIT_OUTPUTS], pixels=pixels, reason=reason)
         (reading.digits if digit is not None else reading.refused).append(result)
     if reading.reason is None and not reading.digits:
         reading.reason = "no number: nothing in the image was read as a digit"

@@ -64,7 +64,8 @@ def _horizontal_rules(mask: np.ndarray, thin: int = 5) -> np.ndarray:
     width and are at least 25 times as long as they are thick: the rules of lined paper. A
     digit's bar or stem (a 7's top, a 1) stops short of that, or is too thick for its length."""
     h, w = mask.shape
-    if closing_along(mask.any(axis=0), 9, 0).mean() < 0.8:
+    inked_columns = np.asarray(mask.any(axis=0))  # an array: numpy's types also allow a scalar
+    if closing_along(inked_columns, 9, 0).mean() < 0.8:
         return np.zeros_like(mask)  # no line crosses 80% of the picture: nothing to look for
     run = max(3, w // 8) | 1
     # Join a slightly slanted thin line into one band (3 rows), let it go on past the edges,

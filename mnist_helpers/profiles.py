@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from typing import TypedDict, Unpack
 
 from .config import PROFILE_ENV, setting
 from .errors import ConfigError
@@ -98,7 +99,7 @@ class Profile:
         """The profile as a plain dict (stored in checkpoints)."""
         return asdict(self)
 
-    def with_overrides(self, **changes: object) -> Profile:
+    def with_overrides(self, **changes: Unpack[ProfileChanges]) -> Profile:
         """A copy with some fields changed, e.g. ``profile.with_overrides(epochs=3)``."""
         valid = {f.name for f in fields(self)}
         unknown = set(changes) - valid
@@ -106,6 +107,32 @@ class Profile:
             raise ConfigError(
                 f"Unknown profile field(s) {sorted(unknown)}; valid fields: {sorted(valid)}")
         return replace(self, **changes)
+
+
+class ProfileChanges(TypedDict, total=False):
+    """The fields :meth:`Profile.with_overrides` may change, each with its type."""
+
+    name: str
+    arch: str
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    momentum: float
+    weight_decay: float
+    label_smoothing: float
+    augment: bool
+    low_resolution: float
+    schedule: str
+    width: int | None
+    nondigits: int
+    loader: str
+    channels_last: bool
+    mixed_precision: bool | None
+    train_limit: int | None
+    val_size: int
+    eval_limit: int | None
+    imagefolder_limit: int | None
 
 
 PROFILES: dict[str, Profile] = {

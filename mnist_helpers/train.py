@@ -284,7 +284,7 @@ class _RunLog:
         only when this run's is at least as good on the same validation images. Returns the
         file that holds this run's model (None: nothing was saved)."""
         asked, own = self.files.asked, self.files.own
-        if own is None or not self.saved:
+        if asked is None or own is None or not self.saved:  # no file named: both None
             if asked is not None and asked.exists():
                 say(f"{asked} was left as it was.")
             return None

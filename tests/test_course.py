@@ -15,10 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnist_helpers.course.cells import colab_url, header_problems, setup_cell
+from mnist_helpers.course.cells import colab_url, header_problems, setup_cell, solution_problems
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
 
 def repository() -> str:
@@ -161,3 +162,58 @@ def test_the_setup_cell_says_in_one_line_what_went_wrong(tmp_path, value, messag
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
+
+
+def test_the_setup_cell_installs_only_the_missing_notebook_packages(monkeypatch, capsys):
+    """Where mnist_helpers is installed but a package of its "notebooks" extra is missing (a
+    core install, or Colab without captum), the cell installs just those, by the extra's
+    requirements; nothing else is installed."""
+    import importlib.metadata
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "captum" else find_spec(name, *a))
+    installed: list[list[str]] = []
+
+    def fake_run(command, *args, **kwargs):
+        installed.append(command[command.index("install") + 2:])  # after "--quiet"
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    extra = [r.split(";")[0] for r in importlib.metadata.requires("mnist-helpers") or []
+             if 'extra == "notebooks"' in r]
+    assert [r for r in extra if r.startswith("captum")], "captum is in the notebooks extra"
+    exec(setup_cell(repository()), {"__name__": "setup_cell"})
+    assert installed == [[r for r in extra if r.startswith("captum")]]
+    assert "installing captum" in capsys.readouterr().out
+
+
+def test_the_core_does_not_need_the_notebook_packages():
+    """The core's dependencies leave out what only notebooks import."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"])
+    for name in ("ipywidgets", "anywidget", "captum", "jupyterlab"):
+        assert name not in core
+        assert any(r.startswith(name) for extra in project["optional-dependencies"].values()
+                   for r in extra)
+
+
+def test_the_core_and_the_command_line_import_without_the_notebook_packages():
+    """With ipywidgets, anywidget and captum missing, the package, the number reader and the
+    command line still import (only notebooks need those)."""
+    code = ("import sys\n"
+            "for name in ('ipywidgets', 'anywidget', 'captum'): sys.modules[name] = None\n"
+            "import mnist_helpers, mnist_helpers.number_reading, mnist_helpers.cli\n"
+            "mnist_helpers.cli.build_parser()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_solutions_notebook_starts_with_the_setup_cells_install_part(path):
+    """Opened on its own (on Colab too), a solutions notebook installs what it needs."""
+    problems = solution_problems(nbformat.read(path, as_version=4), path.name, repository())
+    assert problems == [], (f"{problems}; run: python -m mnist_helpers.course.cells "
+                            f"notebooks {repository()}")

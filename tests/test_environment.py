@@ -94,5 +94,19 @@ def test_environment_file_installs_the_project_itself():
 
 def test_the_dev_extra_brings_what_running_the_notebooks_needs():
     extras = pyproject()["project"]["optional-dependencies"]
-    assert "mnist-helpers[notebooks]" in extras["dev"]
-    assert {parse_requirement(r)[0] for r in extras["notebooks"]} >= {"jupyterlab", "ipykernel"}
+    assert "mnist-helpers[jupyter]" in extras["dev"]
+    assert "mnist-helpers[notebooks]" in extras["jupyter"]
+    assert {parse_requirement(r)[0] for r in extras["jupyter"]} >= {"jupyterlab", "ipykernel"}
+    assert {parse_requirement(r)[0] for r in extras["notebooks"]} == {
+        "ipywidgets", "anywidget", "captum"}
+
+
+def test_the_changelog_names_the_version_of_the_package():
+    """The newest release in the CHANGELOG is the version the package says it is."""
+    import mnist_helpers
+
+    text = (REPO / "docs" / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## (\d+\.\d+\.\d+)$", text, flags=re.MULTILINE)
+    assert releases and releases[0] == mnist_helpers.__version__, (releases[:1],
+                                                                   mnist_helpers.__version__)
+    assert "version" in pyproject()["project"]["dynamic"], "the version is written once"

@@ -13,23 +13,43 @@ import sys
 from pathlib import Path
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+#: How a setup cell starts (an older one is recognised by it and replaced).
+SETUP_MARK = "# Setup:"
+#: Where the setup cell's install part ends.
+PACKAGE_IMPORT = "import mnist_helpers as mh"
 
 SETUP_CELL = '''\
-# Setup: on Colab or Kaggle (or wherever mnist_helpers is missing) install it, then go on.
+# Setup: install what the notebooks need where it is missing (Colab, Kaggle), then go on.
+import importlib.metadata
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
-if importlib.util.find_spec("mnist_helpers") is None:
-    package = os.environ.get("MNIST_HELPERS_PIP", "git+{repository}").strip()
-    if not package:
-        raise SystemExit("MNIST_HELPERS_PIP is set but empty: unset it, or name what to install.")
-    print(f"mnist_helpers is not installed here: installing {{package}} with pip ...")
-    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package]).returncode:
-        raise SystemExit(f"pip could not install {{package}}: its message is above.")
+
+def pip_install(*packages):
+    print(f"installing {{' '.join(packages)}} with pip ...")
+    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *packages]).returncode:
+        raise SystemExit(f"pip could not install {{' '.join(packages)}}: its message is above.")
     importlib.invalidate_caches()
     print("Installed.")
+
+
+if importlib.util.find_spec("mnist_helpers") is None:
+    package = os.environ.get("MNIST_HELPERS_PIP", "mnist-helpers[notebooks] @ git+{repository}")
+    if not package.strip():
+        raise SystemExit("MNIST_HELPERS_PIP is set but empty: unset it, or name what to install.")
+    pip_install(package.strip())
+# The packages only notebooks use (widgets, attributions): mnist-helpers' "notebooks" extra.
+try:
+    wanted = [r.split(";")[0] for r in importlib.metadata.requires("mnist-helpers") or []
+              if 'extra == "notebooks"' in r]
+except importlib.metadata.PackageNotFoundError:  # imported from a folder, not installed
+    wanted = []
+missing = [r for r in wanted if importlib.util.find_spec(re.match(r"[\\w-]+", r)[0]) is None]
+if missing:
+    pip_install(*missing)
 
 import mnist_helpers as mh
 from mnist_helpers.display.notebook import setup
@@ -66,12 +86,35 @@ def header_problems(notebook: dict, name: str, repository: str) -> list[str]:
     return problems
 
 
+def install_part(repository: str) -> str:
+    """The part of the setup cell that installs what is missing (every solutions notebook
+    starts with it too, then imports what it needs)."""
+    return setup_cell(repository).split(PACKAGE_IMPORT)[0]
+
+
+def solution_problems(notebook: dict, name: str, repository: str) -> list[str]:
+    """Whether a solutions notebook's first code cell starts with today's install part."""
+    code = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    if not code or not "".join(code[0]["source"]).startswith(install_part(repository)):
+        return [f"{name}: its first code cell does not start with the setup cell's install part"]
+    return []
+
+
 def update_headers(folder: Path, repository: str) -> list[Path]:
     """Give every numbered notebook in ``folder`` the badge (in its first Markdown cell) and
-    the setup cell (as its first code cell); returns the notebooks changed."""
+    the setup cell (as its first code cell), and every notebook in ``folder/solutions`` the
+    setup cell's install part; returns the notebooks changed."""
     import nbformat
 
     changed = []
+    for path in sorted((folder / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        first = next(c for c in notebook.cells if c.cell_type == "code")
+        if solution_problems(notebook, path.name, repository) and PACKAGE_IMPORT in first.source:
+            first.source = install_part(repository) + PACKAGE_IMPORT + first.source.split(
+                PACKAGE_IMPORT, 1)[1]
+            nbformat.write(notebook, path)
+            changed.append(path)
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         if not header_problems(notebook, path.name, repository):
@@ -81,7 +124,7 @@ def update_headers(folder: Path, repository: str) -> list[Path]:
                          if "colab-badge.svg" not in line).strip()
         first_md.source = f"{badge(repository, path.name)}\n\n{rest}"
         code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-        if code and notebook.cells[code[0]].source.startswith(SETUP_CELL.split("\n")[0]):
+        if code and notebook.cells[code[0]].source.startswith(SETUP_MARK):
             notebook.cells[code[0]].source = setup_cell(repository)  # an older setup cell
         else:  # before the first code cell (after the first cell, if there is none)
             notebook.cells.insert(code[0] if code else 1,

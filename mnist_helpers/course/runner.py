@@ -10,10 +10,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import MnistError, Terminated
 from ..files import atomic_write, ensure_writable_folder
+
+if TYPE_CHECKING:  # nbformat itself is imported only when notebooks are run
+    from nbformat import NotebookNode
 
 
 class NotebookError(MnistError):
@@ -24,8 +28,9 @@ def default_notebooks() -> list[Path]:
     """The numbered notebooks (``NN_*.ipynb``) in ``./notebooks``, else in ``./``, else in the
     repository's ``notebooks/`` folder."""
     places = [Path.cwd() / "notebooks", Path.cwd()]
-    if config.repository_root() is not None:
-        places.append(config.repository_root() / "notebooks")
+    root = config.repository_root()
+    if root is not None:
+        places.append(root / "notebooks")
     for folder in places:
         found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
         if found:
@@ -34,7 +39,7 @@ def default_notebooks() -> list[Path]:
                         "notebooks to run, or run this from the folder that holds them.")
 
 
-def _read(path: Path):
+def _read(path: Path) -> NotebookNode:
     import nbformat
 
     if not path.is_file():
@@ -63,7 +68,7 @@ def _cell_name(notebook: dict, index: int | None) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _stoppable_client(notebook: dict, timeout: int, folder: Path, where: dict):
+def _stoppable_client(notebook: NotebookNode, timeout: int, folder: Path, where: dict):
     """An nbclient ``NotebookClient`` that runs in ``folder`` and, from the moment the kernel
     starts, stops it on Ctrl-C or SIGTERM as nbclient itself would, but also notes in
     ``where`` which signal it was (and ``where["cell"]``: the cell running)."""

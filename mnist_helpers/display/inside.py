@@ -51,11 +51,16 @@ def plot_filters(model: nn.Module, title: str = "The first layer's filters") -> 
 def feature_maps(model: nn.Module, image: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
     """What each stage of ``model.features`` outputs for one normalised 1×1×28×28 image
     (the stages end where the maps get smaller, or at the end): a list of (name, C×H×W)."""
+    features = getattr(model, "features", None)
+    if not isinstance(features, nn.Sequential | nn.ModuleList):
+        raise TypeError(f"model must hold its layers in an nn.Sequential named features, as "
+                        f"this package's CNNs do (a {type(model).__name__} does not)")
     maps, x = [], image.to(model_device(model))
-    if getattr(model, "border", 0):
-        x = x[:, :, model.border:-model.border, model.border:-model.border]
+    border = getattr(model, "border", 0)  # tiny_cnn and deep_cnn crop their input's border
+    if border:
+        x = x[:, :, border:-border, border:-border]
     with evaluation_mode(model):
-        layers = list(model.features)
+        layers = list(features)
         for i, layer in enumerate(layers):
             x = layer(x)
             last = i == len(layers) - 1

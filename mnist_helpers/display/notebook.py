@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch import nn
@@ -41,10 +42,10 @@ def setup() -> tuple[Profile, torch.device]:
     return profile, device
 
 
-def show_source(obj: object) -> None:
+def show_source(obj: Callable[..., object] | ModuleType) -> None:
     """Display the source code of a helper with syntax highlighting (plain text outside
     Jupyter): notebooks show the one real copy of the code instead of repeating it."""
-    code = inspect.getsource(obj)  # type: ignore[arg-type]
+    code = inspect.getsource(obj)
     try:
         from IPython.display import Code, display
     except ImportError:  # pragma: no cover - outside IPython
@@ -59,12 +60,21 @@ def _cell(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def _row_dict(row: object) -> dict[str, object]:
+    """A row of a table (a dataclass or a dict) as a dict."""
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return dataclasses.asdict(row)
+    if isinstance(row, Mapping):
+        return dict(row)
+    raise TypeError(f"rows must be dataclasses or dicts, not {type(row).__name__}")
+
+
 def markdown_table(rows: Sequence[object], columns: dict[str, str] | None = None) -> str:
     """``rows`` (dataclasses or dicts) as a Markdown table: ``columns`` maps a field name to
     its heading (default: every field, named as it is); numbers get thousands separators."""
     if not rows:
         raise ValueError("No rows to show.")
-    dicts = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r) for r in rows]
+    dicts = [_row_dict(row) for row in rows]
     columns = columns or {key: key for key in dicts[0]}
     lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row.get(k, "")) for k in columns) + " |" for row in dicts]

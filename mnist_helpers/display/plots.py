@@ -5,7 +5,7 @@ its ``Figure``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,7 +64,7 @@ def show_samples(images: torch.Tensor | Sequence[np.ndarray], labels: Sequence[i
     return fig
 
 
-def plot_grouped_bars(values: dict[str, Sequence[float]], groups: Sequence[str], *,
+def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *,
                       ylabel: str, title: str, ylim: tuple[float, float] | None = None,
                       xlabel: str = "", value_fmt: str | None = "%.1f",
                       figsize: tuple[float, float] | None = None) -> Figure:
@@ -85,7 +85,7 @@ def plot_grouped_bars(values: dict[str, Sequence[float]], groups: Sequence[str],
     return fig
 
 
-def plot_class_counts(counts: dict[str, Sequence[int]], title: str = "Images per digit"
+def plot_class_counts(counts: Mapping[str, Sequence[int]], title: str = "Images per digit"
                       ) -> Figure:
     """Side-by-side bars of how many images each digit has, per split."""
     return plot_grouped_bars(counts, [str(d) for d in DIGITS], ylabel="images", title=title,
@@ -153,7 +153,7 @@ def plot_confusion_matrix(cm: torch.Tensor, title: str = "Confusion matrix (test
             value = int(cm[t, p])
             if value:
                 color = RIGHT if t == p else ("white" if value > dark else "black")
-                ax.text(p, t, value, ha="center", va="center", fontsize=7, color=color,
+                ax.text(p, t, str(value), ha="center", va="center", fontsize=7, color=color,
                         fontweight="bold" if t == p else "normal")
     ticks = list(range(cm.shape[0]))
     ax.set(xticks=ticks, yticks=ticks, xlabel="predicted digit", ylabel="true digit",

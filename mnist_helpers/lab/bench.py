@@ -215,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
 
     plan: list[tuple[BenchRun, list[int]]] = []
     if not args.skip_reference:
-        reference = BenchRun(REFERENCE.name, REFERENCE.profile.with_overrides(
+        reference_run = BenchRun(REFERENCE.name, REFERENCE.profile.with_overrides(
             epochs=args.reference_epochs), REFERENCE.check_every)
-        plan.append((reference, args.seeds[:1]))
+        plan.append((reference_run, args.seeds[:1]))
     plan.append((FAST, args.seeds))
     if args.best:
         plan.append((BEST, args.seeds))

@@ -25,7 +25,7 @@ def plot_tradeoff(runs: Sequence[RunResult],
     largest = max(r.parameters for r in runs)
     means = {name: 100 * float(np.mean([r.test_accuracy for r in rs]))
              for name, rs in groups.items()}
-    for rank, name in enumerate(sorted(groups, key=means.get)):
+    for rank, name in enumerate(sorted(groups, key=means.__getitem__)):
         rs = groups[name]
         x = float(np.mean([r.seconds_per_epoch for r in rs]))
         accuracies = [100 * r.test_accuracy for r in rs]

@@ -8,7 +8,7 @@ import io
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import ipywidgets as widgets
 import numpy as np
@@ -19,7 +19,8 @@ from PIL import Image
 
 from ..plots import RIGHT, TRUE, WRONG, to_pixels
 
-CallbackT = TypeVar("CallbackT", bound=Callable[..., Any])
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
 _HEX = {RIGHT: "#2ca02c", WRONG: "#d62728", TRUE: "#1f77b4"}
 
 
@@ -36,20 +37,21 @@ def show_error(output: widgets.Output, what: str, exc: BaseException) -> None:
     output.append_stderr(format_error(what, exc))
 
 
-def report_errors(output: widgets.Output, what: str) -> Callable[[CallbackT], CallbackT]:
+def report_errors(output: widgets.Output, what: str
+                  ) -> Callable[[Callable[Params, Result]], Callable[Params, Result | None]]:
     """Decorator for widget callbacks: an exception is shown in ``output`` instead of being
     lost in the kernel's log, and the callback returns ``None``."""
 
-    def decorate(callback: CallbackT) -> CallbackT:
+    def decorate(callback: Callable[Params, Result]) -> Callable[Params, Result | None]:
         @functools.wraps(callback)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
+        def guarded(*args: Params.args, **kwargs: Params.kwargs) -> Result | None:
             try:
                 return callback(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - every failure is shown to the user
                 show_error(output, what, exc)
                 return None
 
-        return guarded  # type: ignore[return-value]
+        return guarded
 
     return decorate
 

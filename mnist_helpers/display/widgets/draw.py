@@ -85,7 +85,8 @@ class DrawDigit(Displayable):
             result = None
         self.last = result
         if result is not None and result.digit is None:
-            self.prediction.value = html_text(result.reason.capitalize(), "mnist-draw-text",
+            reason = result.reason or "not a digit"  # a refusal always has a reason
+            self.prediction.value = html_text(reason.capitalize(), "mnist-draw-text",
                                               font_size="16px", font_weight="bold")
             self.bars.value = probability_bars_html(result.probabilities or [0.0] * 10)
             self.seen.value = digit_png(result.pixels)
@@ -98,7 +99,7 @@ class DrawDigit(Displayable):
             self.prediction.value = html_text(
                 f"Prediction: {result.digit} ({100 * result.confidence:.1f}%)",
                 "mnist-draw-text", font_size="16px", font_weight="bold")
-            self.bars.value = probability_bars_html(result.probabilities)
+            self.bars.value = probability_bars_html(result.probabilities or [0.0] * 10)
             self.seen.value = digit_png(result.pixels)
         return result
 
