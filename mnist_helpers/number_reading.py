@@ -161,9 +161,23 @@ def _model_input(region: Region, angle: float, threshold: float) -> np.ndarray:
     return to_mnist_pixels(crop)
 
 
+# How a region is cut. These values were set by hand when the number reader was written,
+# looking at generated numbers, and were not fitted; to tune them, measure on the benchmark's
+# validation draw (python benchmarks/numbers_and_nondigits.py --seed 100), never on the
+# pictures reported.
+#: How far a digit's width strays from the line's typical width, as the standard deviation of
+#: the log of their ratio: wider than typical (WIDE) is less usual than narrower (NARROW; a 1
+#: is narrow).
 WIDE, NARROW = 0.55, 1.0
+#: What a cut costs for each unit of ink it goes through (its column's ink over the region's
+#: fullest column): a cut through a stroke must buy that much more sureness.
 INK_PENALTY = 0.5
+#: A region the model reads as one digit at least this surely is not cut...
 KEEP_WHOLE = 0.9
+#: ...unless it is this many times as wide as the line's typical digit.
+TOO_WIDE = 1.6
+#: A piece read as two digits is cut again, down to this many cuts deep.
+MAX_DEPTH = 3
 
 
 def _width_prior(width: float, typical: float) -> float:
@@ -179,22 +193,22 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     """``region`` as one digit or cut into several, whichever reading is likeliest: how surely
     the model reads each piece as a digit, how usual each piece's width is for this line and
     how little ink each cut goes through. A region the model reads
-    as *two digits* is always cut, and so is a piece, again (up to three times)."""
+    as *two digits* is always cut, and so is a piece, again (``MAX_DEPTH`` cuts deep)."""
     whole = _model_input(region, angle, threshold)
     read = class_probabilities(model, to_model_input(whole))[0]
     two = is_top_class(read.tolist(), TWO_DIGITS)
-    wide = region.width > 1.6 * typical
+    wide = region.width > TOO_WIDE * typical
     if not wide and not two and (float(read[DIGIT_OUTPUTS].max()) >= KEEP_WHOLE
                                  or is_top_class(read.tolist(), NOT_A_DIGIT)):
         return [(region, whole)]  # a digit read surely, or not a digit at all: not cut
-    cuts = candidate_cuts(region, typical, must_cut=two and depth < 3)
+    cuts = candidate_cuts(region, typical, must_cut=two and depth < MAX_DEPTH)
     options = [split(region, c, threshold) for c in cuts]
     options = [parts for parts, c in zip(options, cuts, strict=True) if len(parts) == len(c) + 1]
     if not options:
         return [(region, whole)]
     pixels = [[_model_input(part, angle, threshold) for part in parts] for parts in options]
-    read_parts = class_probabilities(model, torch.cat([to_model_input(p) for option in pixels
-                                            for p in option]))
+    read_parts = class_probabilities(
+        model, torch.cat([to_model_input(p) for option in pixels for p in option]))
     confidence = read_parts[:, DIGIT_OUTPUTS].max(dim=1).values.tolist()  # how surely a digit
     column_ink = region.ink.sum(axis=0) / max(float(region.ink.sum(axis=0).max()), 1e-9)
     best, best_score, best_start, start = 0, -math.inf, 0, 0
@@ -208,7 +222,7 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
         start += len(parts)
     chosen = []
     for k, (part, part_pixels) in enumerate(zip(options[best], pixels[best], strict=True)):
-        if (len(options[best]) > 1 and depth < 3
+        if (len(options[best]) > 1 and depth < MAX_DEPTH
                 and is_top_class(read_parts[best_start + k].tolist(), TWO_DIGITS)):
             chosen += _best_split(model, part, typical, angle, threshold, depth + 1)
         else:
