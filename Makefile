@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine (Python 3.11+); without make, the README gives
 # the same jobs as plain commands (they are what these run).
 #   make run    create .venv if missing, install, execute the notebook series (default profile)
-#   make test   same set-up, then lint, unit tests and every notebook under nbval (quick profile)
+#   make test   same set-up, then lint, types, import layers, unit tests and every notebook
+#               under nbval (quick profile)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -25,6 +26,8 @@ run: install
 
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 # The slow tier: the package built as a wheel and installed in a fresh environment, where the

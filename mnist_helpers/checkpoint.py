@@ -4,7 +4,10 @@ A checkpoint is a plain dict that ``torch.load(..., weights_only=True)`` can rea
 one never runs code from the file:
 
 * ``state_dict`` — the weights to predict with (the best epoch by validation accuracy);
-* ``arch``/``arch_kwargs`` — how to rebuild the network (see :mod:`mnist_helpers.models`);
+* ``arch``/``arch_kwargs`` — how to rebuild the network (see :mod:`mnist_helpers.models`),
+  or ``arch`` None for a network of your own, which loads only into a fresh instance of its
+  class that you pass: ``load_checkpoint(path, model=MyNet())`` (no code is taken from a file);
+* ``model_class`` — the name of the network's class (``FastCNN``, ``MyNet``);
 * ``normalization`` — the mean and std the inputs must be normalised with;
 * ``metadata`` — epochs, accuracies, profile, seed, library versions, date;
 * ``resume`` (optional) — the last epoch's weights, optimizer and schedule state, so an
@@ -26,12 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
 import io
 import json
 import math
 import os
 import platform
-import stat
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -44,16 +47,24 @@ import torch
 from torch import nn
 
 from . import config
-from .checkpoint_contents import MAX_BYTES, structure_problem
-from .device import get_device, place_model
+from .checkpoint_contents import (
+    ADVICE,
+    MAX_BYTES,
+    class_name_problem,
+    contents_problem,
+    is_pytorch_file,
+    read_bounded,
+    structure_problem,
+)
+from .device import get_device, place_model, seeded_generator
 from .errors import CheckpointError, ConfigError
-from .files import atomic_write, describe_special_file
-from .models import build_model, check_arguments
+from .evaluate import evaluation_mode
+from .files import atomic_write
+from .loop import check_is_network
+from .models import ARCHITECTURES, build_model, check_arguments
 from .profiles import get_profile
 
 FORMAT_VERSION = 2
-#: What to do about a checkpoint that is damaged.
-ADVICE = "delete it and train again, or restore a good copy."
 #: What to do about a file that is not a checkpoint at all (a photo, a script): never delete.
 NOT_OURS = "it is not a checkpoint file. Name a .pt file saved by mnist_helpers."
 
@@ -102,19 +113,31 @@ def integrity_digest(payload: dict) -> str:
     return sha.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], *, arch: str,
-                    arch_kwargs: dict | None = None, metadata: dict | None = None,
+def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], *,
+                    arch: str | None, arch_kwargs: dict | None = None,
+                    model_class: str | None = None, metadata: dict | None = None,
                     resume: dict | None = None) -> Path:
     """Write a checkpoint of ``state_dict`` atomically: to a temporary file beside ``path``,
     then renamed. A crash or interrupt mid-write leaves the previous checkpoint intact.
 
-    Everything is checked before a byte is written, so it never writes a file that
-    :func:`load_checkpoint` would refuse."""
+    ``arch`` names the network (a key of ``ARCHITECTURES``, with ``arch_kwargs``); for a
+    network of your own it is None and ``model_class`` names its class. Everything is checked
+    before a byte is written, so it never writes a file that :func:`load_checkpoint` would
+    refuse."""
     path = _path_argument(path)
     _check_weights_argument(state_dict)
     arch_kwargs = dict(arch_kwargs or {})
-    check_arguments(arch, arch_kwargs)
-    _check_weights_fit(state_dict, arch, arch_kwargs)
+    if arch is None:
+        if arch_kwargs or class_name_problem(model_class):
+            raise ValueError("save_checkpoint: with arch=None (a network of your own), name "
+                             "its class, model_class=type(model).__name__, and no arch_kwargs")
+    else:
+        check_arguments(arch, arch_kwargs)
+        _check_weights_fit(state_dict, arch, arch_kwargs)
+        if model_class not in (None, ARCHITECTURES[arch].__name__):
+            raise ValueError(f"save_checkpoint: architecture {arch!r} is a "
+                             f"{ARCHITECTURES[arch].__name__}, not a {model_class}")
+        model_class = ARCHITECTURES[arch].__name__
     for name, value in (("metadata", metadata), ("resume", resume)):
         if value is not None and not isinstance(value, Mapping):
             raise TypeError(f"{name} must be a dict or None, not {type(value).__name__}")
@@ -122,6 +145,7 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
         "format": FORMAT_VERSION,
         "arch": arch,
         "arch_kwargs": arch_kwargs,
+        "model_class": model_class,
         "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
         "normalization": {"mean": config.MNIST_MEAN, "std": config.MNIST_STD},
         "metadata": {"saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -133,11 +157,7 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
     if problem:
         raise ValueError(f"save_checkpoint: the checkpoint {problem}, so it could not be loaded; "
                          "store only dicts, lists, str, int, float, bool, None and tensors")
-    payload["integrity"] = integrity_digest(payload)
-    buffer = io.BytesIO()  # serialised in memory first, so a full disk is a plain OSError
-    torch.save(payload, buffer)
-    with atomic_write(path, fsync=True) as out:
-        out.write(buffer.getbuffer())
+    _rewrite(path, payload)
     return path
 
 
@@ -173,16 +193,47 @@ def _check_weights_fit(state_dict: Mapping[str, torch.Tensor], arch: str,
                        arch_kwargs: dict) -> None:
     """A ValueError unless the weights load into ``build_model(arch, **arch_kwargs)`` as
     :func:`load_checkpoint` loads them (strictly), and are all finite numbers."""
+    with torch.random.fork_rng(devices=[]):  # its random weights are not the run's numbers
+        model = build_model(arch, **arch_kwargs)
     try:
-        build_model(arch, **arch_kwargs).load_state_dict(state_dict)
+        model.load_state_dict(state_dict)
     except RuntimeError as exc:
         raise ValueError(f"state_dict does not fit architecture {arch!r} with arch_kwargs "
-                         f"{arch_kwargs}: {str(exc).splitlines()[0]}") from None
+                         f"{arch_kwargs}: {one_line(exc)}") from None
     for name, tensor in state_dict.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ValueError(f"state_dict: the weights are not all numbers ({name} holds NaN "
                              "or infinity): the training diverged. Train again, with a lower "
                              "learning rate.")
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (PyTorch's load errors span several), shortened."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def architecture_of(model: nn.Module, kwargs: Mapping[str, object]) -> tuple[str | None, dict]:
+    """What a checkpoint of ``model`` records to rebuild it: its architecture's name and
+    those of ``kwargs`` (a profile's ``model_kwargs()``) that its class takes, when the
+    network built from them computes what ``model`` computes; else ``(None, {})``: a network
+    of your own (or built with other arguments), which loads only into one you pass."""
+    name = next((n for n, cls in ARCHITECTURES.items() if type(model) is cls), None)
+    if name is None:
+        return None, {}
+    taken = inspect.signature(ARCHITECTURES[name]).parameters
+    arguments = {k: v for k, v in kwargs.items() if k in taken}
+    with torch.random.fork_rng(devices=[]):  # its random weights are not the run's numbers
+        twin = build_model(name, **arguments)
+    try:
+        twin.load_state_dict(model.state_dict())
+    except RuntimeError:
+        return None, {}
+    device = next(model.parameters()).device
+    images = torch.rand(2, 1, 28, 28, generator=seeded_generator(0)).to(device)
+    with evaluation_mode(model), evaluation_mode(twin.to(device)):
+        same = torch.allclose(model(images), twin(images), rtol=1e-4, atol=1e-5)
+    return (name, arguments) if same else (None, {})
 
 
 def add_metadata(path: str | os.PathLike, **items: object) -> None:
@@ -201,8 +252,9 @@ def drop_resume_state(path: str | os.PathLike) -> None:
 
 
 def _rewrite(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` to ``path`` atomically, with a fresh integrity digest."""
     payload["integrity"] = integrity_digest(payload)
-    buffer = io.BytesIO()
+    buffer = io.BytesIO()  # serialised in memory first, so a full disk is a plain OSError
     torch.save(payload, buffer)
     with atomic_write(Path(path), fsync=True) as out:
         out.write(buffer.getbuffer())
@@ -212,53 +264,12 @@ def _refuse(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"{path}: {why}")
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The bytes of the checkpoint file ``path``, after checking that it is a regular file of
-    at most ``MAX_BYTES``: a pipe would block, and a device such as /dev/zero never ends."""
-    try:
-        info = path.stat()  # follows links: a link to /dev/zero is judged by where it leads
-    except FileNotFoundError:
-        raise _refuse(path, "no such checkpoint. Train one first: run notebook 03, or "
-                            f"`python -m mnist_helpers train --out {path}`.") from None
-    except OSError as exc:
-        raise _refuse(path, f"cannot be read ({exc.strerror or exc}).") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise _refuse(path, "is a folder, not a checkpoint file.")
-    if not stat.S_ISREG(info.st_mode):
-        raise _refuse(path, f"is {describe_special_file(path, info.st_mode)}, not a checkpoint "
-                            "file; it was not opened. Name a .pt file saved by mnist_helpers.")
-    if info.st_size > MAX_BYTES:
-        raise _too_big(path, f"{info.st_size:,} bytes")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)  # bounded: a file may grow, or misreport its size
-    except OSError as exc:
-        raise _refuse(path, f"cannot be read ({exc.strerror or exc}).") from None
-    if len(data) > MAX_BYTES:
-        raise _too_big(path, f"more than {MAX_BYTES:,} bytes")
-    return data
-
-
-def _too_big(path: Path, size: str) -> CheckpointError:
-    return _refuse(path, f"is {size}, larger than a checkpoint can be ({MAX_BYTES:,} bytes at "
-                         "most); it was not read. Name a .pt file saved by mnist_helpers.")
-
-
-def _is_pytorch_file(data: bytes) -> bool:
-    """Whether ``data`` begins as a PyTorch file does, even one cut short: a zip archive whose
-    first entry is ``<name>/data.pkl``. A photo or a script does not."""
-    if data[:4] != b"PK\x03\x04" or len(data) < 30:
-        return False
-    name_length = int.from_bytes(data[26:28], "little")
-    return data[30:30 + name_length].endswith(b"/data.pkl")
-
-
 def _unpickle(path: Path, device: torch.device) -> object:
     """What the file holds, read with ``weights_only=True`` (so no code from it runs), after
     checking that it is a PyTorch zip archive that unpacks to at most ``MAX_BYTES``."""
-    data = _read_bytes(path)
+    data = read_bounded(path)
     try:
-        if not _is_pytorch_file(data):  # a user's photo or script: never advise deleting it
+        if not is_pytorch_file(data):  # a user's photo or script: never advise deleting it
             raise _refuse(path, f"is not a PyTorch zip archive: {NOT_OURS}")
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise _refuse(path, f"is a damaged PyTorch file (cut short?); {ADVICE}")
@@ -319,65 +330,77 @@ def read_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
 
 def _check_contents(path: Path, payload: dict) -> None:
     """What the file asks for, checked before anything is built from it."""
+    arch = payload["arch"]
     try:
-        check_arguments(payload["arch"], payload.get("arch_kwargs", {}))
+        if arch is not None or payload.get("arch_kwargs"):  # None: a network of your own
+            check_arguments(arch, payload.get("arch_kwargs", {}))
     except ConfigError as exc:
         raise _refuse(path, f"asks for a model we will not build: {exc}") from None
-    weights = payload["state_dict"]
-    if not isinstance(weights, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
-        raise _refuse(path, "its 'state_dict' is not a mapping of names to tensors.")
-    for key in ("metadata", "normalization"):
-        if not isinstance(payload.get(key, {}), dict):
-            raise _refuse(path, f"its {key!r} is not a dict.")
-    resume = payload.get("resume", {})
-    if not isinstance(resume, dict):
-        raise _refuse(path, "its 'resume' is not a dict.")
-    for key in ("epoch", "planned_epochs", "steps_per_epoch"):
-        if key in resume and (not isinstance(resume[key], int) or isinstance(resume[key], bool)):
-            raise _refuse(path, f"its resume state's {key!r} is not a whole number; {ADVICE}")
-    for name, tensor in weights.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise _refuse(path, f"its weights are not all numbers ({name} holds NaN or "
-                                "infinity): the training diverged. Train again, with a lower "
-                                "learning rate.")
+    if arch is not None and payload.get("model_class") not in (None,
+                                                               ARCHITECTURES[arch].__name__):
+        raise _refuse(path, f"names another class than its architecture's; {ADVICE}")
+    problem = contents_problem(payload)
+    if problem:
+        raise _refuse(path, problem)
 
 
 @dataclass
 class CheckpointInfo:
     """What a checkpoint says about its model."""
 
-    arch: str
+    arch: str | None  # None: a network of your own, of class ``model_class``
     arch_kwargs: dict
     normalization: dict
+    model_class: str = ""  # the network's class: FastCNN, MyNet, ...
     epochs: int | None = None  # epochs trained
     best_epoch: int | None = None  # the epoch whose weights these are
     val_accuracy: float | None = None
     seed: int | None = None
-    profile: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)  # the hyperparameters it was trained with
     metadata: dict = field(default_factory=dict)  # everything, as saved
 
     @property
     def num_classes(self) -> int:
         """10 digits, or 12 with "not a digit" and "two digits"."""
-        return int(self.arch_kwargs.get("num_classes", 10))
+        value = self.arch_kwargs.get("num_classes", self.metadata.get("num_classes"))
+        return value if isinstance(value, int) and 10 <= value <= 12 else 10
 
 
-def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu"
-                    ) -> tuple[nn.Module, CheckpointInfo]:
-    """Rebuild the model from a checkpoint, on ``device`` and in eval mode, and say what it is."""
+def model_class_of(payload: dict) -> str:
+    """The class of the network a checkpoint (as :func:`read_checkpoint` returns it) holds;
+    files from before it was recorded name only their architecture."""
+    return payload.get("model_class") or ARCHITECTURES[payload["arch"]].__name__
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu", *,
+                    model: nn.Module | None = None) -> tuple[nn.Module, CheckpointInfo]:
+    """Rebuild the model from a checkpoint, on ``device`` and in eval mode, and say what it is.
+
+    A network of your own (``info.arch`` None) is loaded into a fresh one you pass, of the
+    class the file names: ``load_checkpoint(path, model=MyNet())``; the file holds only its
+    weights, never code. ``model`` may be given for the other networks too."""
     if not isinstance(path, str | bytes | os.PathLike):
         raise TypeError(f"path must be a checkpoint file name (str or os.PathLike), not "
                         f"{type(path).__name__}")
+    if model is not None:
+        check_is_network(model)
     device = get_device(str(device))  # a device that is not there: one line, before reading
     payload = read_checkpoint(path, "cpu")
-    path = Path(path)
-    model = build_model(payload["arch"], **payload.get("arch_kwargs", {}))
+    path, recorded = Path(path), model_class_of(payload)
+    if model is None and payload["arch"] is None:
+        raise _refuse(path, f"holds a network of your own, a {recorded}, which mnist_helpers "
+                            f"cannot build: pass a fresh one, load_checkpoint(path, "
+                            f"model={recorded}()).")
+    if model is None:
+        model = build_model(payload["arch"], **payload.get("arch_kwargs", {}))
+    elif type(model).__name__ != recorded:
+        raise _refuse(path, f"holds a {recorded}, not a {type(model).__name__}: pass a fresh "
+                            f"{recorded}().")
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise _refuse(path, f"its weights do not fit architecture {payload['arch']!r}: "
-                            f"{str(exc).splitlines()[0]}") from None
+        what = f"architecture {payload['arch']!r}" if payload["arch"] else f"this {recorded}"
+        raise _refuse(path, f"its weights do not fit {what}: {one_line(exc)}") from None
     place_model(model, device).eval()
     meta = payload.get("metadata", {})
     norm = payload.get("normalization") or {"mean": config.MNIST_MEAN, "std": config.MNIST_STD}
@@ -391,6 +414,6 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu"
     profile = meta.get("profile") if isinstance(meta.get("profile"), dict) else {}
     return model, CheckpointInfo(
         arch=payload["arch"], arch_kwargs=dict(payload.get("arch_kwargs", {})),
-        normalization=dict(norm), epochs=number("epochs", int),
+        normalization=dict(norm), model_class=recorded, epochs=number("epochs", int),
         best_epoch=number("best_epoch", int), val_accuracy=number("val_accuracy", float),
         seed=number("seed", int), profile=profile, metadata=meta)

@@ -63,9 +63,10 @@ def classic_loader(dataset: torch.utils.data.Dataset, batch_size: int, *,
                    pin_memory: bool = False) -> DataLoader:
     """A ``DataLoader`` over (a subset of) a dataset with per-image transforms.
 
-    It loads in the main process (``num_workers=0``): worker processes would be started
-    with *spawn* on Windows and macOS, which cannot re-import a dataset defined in a notebook.
-    ``pin_memory`` keeps batches in page-locked memory, so copies to a GPU can overlap.
+    It loads in the main process (``num_workers=0``), so it works for any dataset, wherever it
+    is defined: worker processes are started with *spawn* on Windows and macOS, and there they
+    cannot re-import a dataset class defined in a notebook. ``pin_memory`` keeps batches in
+    page-locked memory, so copies to a GPU can overlap.
     """
     if indices is not None:
         dataset = Subset(dataset, indices.tolist())

@@ -1,5 +1,5 @@
 """Measuring a model: loss and accuracy over a dataset, every prediction, per-class accuracy,
-the confusion matrix and the most confident mistakes.
+the confusion matrix (and its spread over redrawn test sets) and the most confident mistakes.
 
 Every inference here runs inside :func:`evaluation_mode`: dropout off, batch norm on its
 running statistics, no gradients, and the model's mode restored afterwards.
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import model_device
+from .errors import ConfigError
 
 LabelledBatches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -96,13 +97,37 @@ def predict_all(model: nn.Module, batches: LabelledBatches) -> tuple[torch.Tenso
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
                      ) -> torch.Tensor:
     """``cm[true, predicted]`` counts (num_classes × num_classes, int64)."""
-    flat = labels.long() * num_classes + predicted.long()
-    return torch.bincount(flat, minlength=num_classes ** 2).view(num_classes, num_classes)
+    # Each (true, predicted) pair becomes one number, its cell's place in the matrix read row
+    # by row; counting how often each number occurs fills the cells.
+    cells = labels.long() * num_classes + predicted.long()
+    return torch.bincount(cells, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def bootstrap_confusion_matrices(predicted: torch.Tensor, labels: torch.Tensor, *,
+                                 resamples: int = 1000, seed: int = 0, num_classes: int = 10
+                                 ) -> torch.Tensor:
+    """The confusion matrices of ``resamples`` test sets redrawn from this one (as many images,
+    drawn at random with replacement: the bootstrap), resamples × num_classes × num_classes."""
+    if labels.dim() != 1 or predicted.shape != labels.shape or len(labels) == 0:
+        raise ConfigError("predicted and labels must be 1-D and of the same, non-zero length; "
+                          f"got shapes {tuple(predicted.shape)} and {tuple(labels.shape)}")
+    if resamples < 1:
+        raise ConfigError(f"resamples must be at least 1, got {resamples}")
+    n, size = len(labels), num_classes ** 2
+    cells = (labels.long() * num_classes + predicted.long()).cpu()  # as in confusion_matrix
+    picks = torch.randint(n, (resamples, n), generator=torch.Generator().manual_seed(seed))
+    # Row r of picks is redrawn test set r. One bincount counts them all, each set into its
+    # own block of cells (r·size … r·size + size − 1): a loop of small counts is far slower.
+    blocks = cells[picks] + size * torch.arange(resamples).unsqueeze(1)
+    counts = torch.bincount(blocks.flatten(), minlength=resamples * size)
+    return counts.view(resamples, num_classes, num_classes)
 
 
 def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
-    """Accuracy of each true class (the diagonal over the row sums)."""
-    return cm.diag().double() / cm.sum(1).clamp(min=1).double()
+    """Accuracy of each true class (the diagonal over the row sums); for a stack of matrices
+    (…× classes × classes), that of each."""
+    right = cm.diagonal(dim1=-2, dim2=-1).double()
+    return right / cm.sum(-1).clamp(min=1).double()
 
 
 def largest_confusions(cm: torch.Tensor, k: int = 5) -> list[tuple[int, int, int]]:

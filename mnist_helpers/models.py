@@ -11,14 +11,16 @@ Convolutional networks:
 * ``classic_cnn`` — the two-convolution CNN of PyTorch's own MNIST example
   (pytorch/examples, ``mnist/main.py``): two 3×3 convolutions (32, 64 channels), max-pool,
   dropout, a 9216→128 layer, dropout, 128→10;
-* ``fast_cnn`` — our CPU-friendly network: three small conv blocks with batch norm, pooling
-  early so most work happens on small feature maps;
-* ``tiny_cnn`` — the fastest: border cropped, a stride-2 stem, pooling before batch norm;
-  the speed benchmark's network (99% in one epoch);
+* ``fast_cnn`` — the course's default network: three small conv blocks with batch norm, each
+  followed by a max-pool, so the later blocks work on small feature maps;
+* ``tiny_cnn`` — the speed benchmark's network: border cropped, a stride-2 stem, pooling before
+  batch norm;
 * ``deep_cnn`` — the best recipe's network: border cropped, a stride-2 stem, then two 3×3
   convolutions per stage;
 * ``resnet_small`` — a small residual network (two stages of basic blocks);
 * ``vgg_style`` — stacked 3×3 convolutions in VGG's pattern, with batch norm.
+
+docs/benchmarks.md measures how fast and how accurate the recipes built on them are.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import inspect
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from .device import model_device
 from .errors import ConfigError
 
 
@@ -82,7 +86,10 @@ class ClassicCNN(nn.Module):
         return self.fc2(x)
 
 
-def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    """A 3×3 convolution (padding 1 keeps height and width), batch norm, ReLU. The convolution
+    has no bias: batch norm subtracts each channel's mean, which would cancel it, and adds its
+    own learned shift instead."""
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -91,52 +98,47 @@ def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class FastCNN(nn.Module):
-    """Three conv-BN-ReLU-pool blocks (28→14→7→3) and one linear layer: fast on a laptop CPU."""
+    """The course's default network: three conv-BN-ReLU blocks, each followed by a 2×2
+    max-pool (28→14→7→3), then one linear layer from the last maps to the scores."""
 
     def __init__(self, width: int = 16, num_classes: int = 10) -> None:
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            _conv_bn(1, w), nn.MaxPool2d(2),  # 28 -> 14
-            _conv_bn(w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
-            _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # 7 -> 3
+            conv_bn(1, w), nn.MaxPool2d(2),  # 1×28×28 -> w×28×28 -> w×14×14
+            conv_bn(w, 2 * w), nn.MaxPool2d(2),  # -> 2w×14×14 -> 2w×7×7
+            conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),  # -> 4w×7×7 -> 4w×3×3
         )
+        # Flatten each image's 4w maps of 3×3 into one row of 4w·9 numbers, then one score
+        # per class.
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 
-def _conv_pool_bn(c_in: int, c_out: int) -> list[nn.Module]:
-    """3×3 conv, then 2×2 max-pool *before* batch norm and ReLU (they run on 4× fewer values)."""
+def conv_pool_bn(c_in: int, c_out: int) -> list[nn.Module]:
+    """3×3 conv, then 2×2 max-pool *before* batch norm and ReLU (they run on 4× fewer values);
+    a list, to be unpacked into an ``nn.Sequential``."""
     return [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.MaxPool2d(2),
             nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-class _BorderCroppingCNN(nn.Module):
-    """Shared by ``tiny_cnn`` and ``deep_cnn``: drop ``border`` pixels on each side, then
-    ``features`` and ``classifier`` (set by the subclass)."""
-
-    border: int
-    features: nn.Module
-    classifier: nn.Module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.border
-        if b:
-            x = x[:, :, b:-b, b:-b]
-        return self.classifier(self.features(x))
+def crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
+    """``x`` (N×C×H×W) without ``border`` pixels on each side (unchanged when ``border`` is 0)."""
+    return x[:, :, border:-border, border:-border] if border else x
 
 
-class TinyCNN(_BorderCroppingCNN):
-    """The speed recipe, built from what measured faster on a 2-core CPU.
+class TinyCNN(nn.Module):
+    """The speed recipe's network.
 
     * Crop the 2-pixel border (28→24): MNIST digits sit in the central 20×20 box, so the border
       is background, and every later layer gets 27% fewer positions to compute.
-    * A 5×5 stride-2 stem (24→12) with 8 channels and no batch norm (on 8 channels it cost a
-      quarter of the step time for no accuracy).
+    * A 5×5 stride-2 stem (24→12) with 8 channels and no batch norm.
     * Two conv blocks that max-pool *before* batch norm and ReLU (12→6→3), so those run on
-      4× fewer values; 16 and then 64 channels, because channels are cheap at 6×6.
+      4× fewer values; 16 and then 64 channels.
+
+    docs/benchmarks.md measures these choices.
     """
 
     def __init__(self, width: int = 8, border: int = 2, num_classes: int = 10
@@ -147,13 +149,16 @@ class TinyCNN(_BorderCroppingCNN):
         self.features = nn.Sequential(
             nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2),  # 24 -> 12
             nn.ReLU(inplace=True),
-            *_conv_pool_bn(w, 2 * w),  # -> 6
-            *_conv_pool_bn(2 * w, 8 * w),  # -> 3
+            *conv_pool_bn(w, 2 * w),  # -> 6
+            *conv_pool_bn(2 * w, 8 * w),  # -> 3
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * w * 3 * 3, num_classes))
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(crop_border(x, self.border)))
 
-class DeepCNN(_BorderCroppingCNN):
+
+class DeepCNN(nn.Module):
     """The best recipe's network: depth where it is cheap.
 
     * Crop the empty 2-pixel border (28→24), as ``tiny_cnn`` does.
@@ -162,8 +167,7 @@ class DeepCNN(_BorderCroppingCNN):
     * Two 3×3 convolutions at 12×12 (``2·width`` channels) and two at 6×6 (``4·width``), the
       second of each pair max-pooling before its batch norm (12→6→3), then one linear layer.
 
-    Five conv layers against ``fast_cnn``'s three, at width 24 (165,394 parameters) it trains
-    faster per image than ``fast_cnn`` at width 32 on a 2-core CPU.
+    docs/benchmarks.md compares its speed and accuracy with ``fast_cnn``'s.
     """
 
     def __init__(self, width: int = 24, border: int = 2, num_classes: int = 10
@@ -174,10 +178,13 @@ class DeepCNN(_BorderCroppingCNN):
         self.features = nn.Sequential(
             nn.Conv2d(1, w, kernel_size=5, stride=2, padding=2, bias=False),  # 24 -> 12
             nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            _conv_bn(w, 2 * w), *_conv_pool_bn(2 * w, 2 * w),  # 12 -> 6
-            _conv_bn(2 * w, 4 * w), *_conv_pool_bn(4 * w, 4 * w),  # 6 -> 3
+            conv_bn(w, 2 * w), *conv_pool_bn(2 * w, 2 * w),  # 12 -> 6
+            conv_bn(2 * w, 4 * w), *conv_pool_bn(4 * w, 4 * w),  # 6 -> 3
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 3 * 3, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(crop_border(x, self.border)))
 
 
 class BasicBlock(nn.Module):
@@ -207,7 +214,7 @@ class ResNetSmall(nn.Module):
     def __init__(self, width: int = 32, num_classes: int = 10) -> None:
         super().__init__()
         w = width
-        self.stem = _conv_bn(1, w)
+        self.stem = conv_bn(1, w)
         self.stages = nn.Sequential(
             BasicBlock(w, w, stride=2),  # 28 -> 14
             BasicBlock(w, 2 * w, stride=2),  # 14 -> 7
@@ -227,8 +234,8 @@ class VGGStyle(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            _conv_bn(1, w), _conv_bn(w, w), nn.MaxPool2d(2),  # 28 -> 14
-            _conv_bn(w, 2 * w), _conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
+            conv_bn(1, w), conv_bn(w, w), nn.MaxPool2d(2),  # 28 -> 14
+            conv_bn(w, 2 * w), conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
         )
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(2 * w * 7 * 7, 128), nn.ReLU(inplace=True),
@@ -294,3 +301,18 @@ def build_model(arch: str, **kwargs: object) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_multiply_adds(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> int:
+    """Multiply-adds of the convolutions and linear layers when ``model`` runs on one batch of
+    ``input_shape`` (zeros), counted by PyTorch as it runs."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, not {type(model).__name__}")
+    was_training = model.training
+    model.eval()  # a run in training mode would update batch norm's running averages
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(torch.zeros(input_shape, device=model_device(model)))
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops() // 2  # PyTorch counts a multiply-add as 2 operations

@@ -167,13 +167,3 @@ def train_model(profile: Profile, device: torch.device | str, *, seed: int = 0,
     if saved is not None and not keep_resume_state:
         drop_resume_state(saved)
     return result
-    if data.val_nondigits is not None:
-        val = data.val.dataset.concat(data.val_nondigits)
-        result.refusal_threshold, result.refusal_curve = fit_refusal(
-            model, TensorBatches(val, data.val.batch_size))
-        add_metadata(saved, refusal_threshold=result.refusal_threshold)
-        if verbose:
-            print(result.refusal_summary())
-    if not keep_resume_state:
-        drop_resume_state(saved)
-    return result

@@ -20,14 +20,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import (
+    architecture_of,
+    model_class_of,
+    one_line,
+    read_checkpoint,
+    save_checkpoint,
+)
 from .data import Batches
 from .device import place_model, seed_everything
-from .errors import CheckpointError, ConfigError, Terminated
+from .errors import CheckpointError, Terminated
 from .evaluate import EvalResult, LabelledBatches, evaluate
 from .files import ensure_writable_folder, resolve_target
-from .loop import Step, TrainingSetup, training_steps
-from .models import ARCHITECTURES
+from .loop import Step, TrainingSetup, check_model, training_steps
 from .profiles import Profile
 
 
@@ -90,12 +95,19 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
         verbose: bool = True) -> History:
     """Train ``model`` with ``profile``'s hyperparameters; return the :class:`History`.
 
+    ``model`` is any network (a ``torch.nn.Module``) that turns a batch of N×1×28×28 images
+    into one score per class (10, or 12 for a profile with non-digits): one ``build_model``
+    makes, or one of your own. ``profile.arch`` names the network that ``train_model`` and
+    the command line build; ``fit`` trains the one it is given, and its checkpoint records
+    what that is (load one of your own with ``load_checkpoint(path, model=MyNet())``).
+
     After every epoch the model is measured on ``val``, the best weights so far are kept and
     (with ``checkpoint_path``) saved with all it takes to resume. ``on_step(step)`` and
     ``on_epoch(history)`` are called as training goes; either returning True stops it, as
     Jupyter's stop button does. Either way ``model`` ends with the best epoch's weights.
-    ``resume_from`` continues an interrupted run of the same profile and seed from its last
-    finished epoch; the result is the same as that of a run never interrupted.
+    ``resume_from`` continues an interrupted run of the same network (pass a fresh one),
+    profile and seed from its last finished epoch; the result is the same as that of a run
+    never interrupted.
 
     A good model is never lost: nothing is saved before the first epoch ends or once the
     weights stop being numbers (the run stops, saying so), and a model already at
@@ -103,12 +115,11 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
     otherwise this run's model goes to a file beside it, and ``history.saved_to`` says where.
     """
     device = torch.device(device)
-    if not isinstance(model, ARCHITECTURES[profile.arch]):
-        raise ConfigError(f"The model is a {type(model).__name__}, but the profile trains "
-                          f"{profile.arch!r}: build it with build_model(profile.arch, ...).")
+    check_model(model, profile.model_kwargs().get("num_classes", 10))  # before any work
     if resume_from is not None:
-        check_resume(resume_from, profile, seed)  # before any work
+        check_resume(resume_from, profile, seed, model)
     files = _RunFiles.choose(checkpoint_path, resume_from)
+    arch = architecture_of(model, profile.model_kwargs())  # what its checkpoint records
     seed_everything(seed)
     if profile.channels_last:
         place_model(model, device)
@@ -118,7 +129,7 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
     history, best = History(), copy.deepcopy(model.state_dict())
     if resume_from is not None:
         history, best = _resume(resume_from, model, train, setup, profile, verbose)
-    run = _RunLog(model, profile, seed, setup, train, history, files, _validation_id(val))
+    run = _RunLog(model, profile, seed, setup, train, history, files, _validation_id(val), arch)
     say = print if verbose else (lambda _line: None)
     steps: list[Step] = []
     started = time.perf_counter()
@@ -237,6 +248,7 @@ class _RunLog:
     history: History
     files: _RunFiles
     validation: str  # fingerprint of the validation images
+    arch: tuple[str | None, dict]  # what rebuilds the model (None: a network of your own)
     saved_epochs: int = -1  # the number of finished epochs in the file written last (-1: none)
 
     @property
@@ -262,9 +274,10 @@ class _RunLog:
         h, setup = self.history, self.setup
         shuffle = getattr(self.train, "generator", None)
         save_checkpoint(
-            self.files.own, best, arch=self.profile.arch,
-            arch_kwargs=self.profile.model_kwargs(),
+            self.files.own, best, arch=self.arch[0], arch_kwargs=self.arch[1],
+            model_class=type(self.model).__name__,
             metadata={"profile": self.profile.to_dict(), "seed": self.seed,
+                      "num_classes": self.profile.model_kwargs().get("num_classes", 10),
                       "epochs": len(h.epoch), "best_epoch": h.best_epoch,
                       "val_accuracy": h.best_val_accuracy, "validation": self.validation,
                       "history": h.to_dict()},
@@ -272,7 +285,7 @@ class _RunLog:
                     "planned_epochs": self.profile.epochs, "steps_per_epoch": len(self.train),
                     "optimizer": setup.optimizer.state_dict(),
                     "scheduler": setup.scheduler.state_dict(),
-                    "scaler": setup.scaler.state_dict(),
+                    "scaler": setup.speedups.scaler.state_dict(),
                     "torch_rng": torch.get_rng_state(),
                     "augment_rng": None if setup.augment is None
                     else setup.augment.get_state(),
@@ -325,14 +338,23 @@ def _comparable_accuracy(path: Path, validation: str) -> float | None:
 _NOT_TRAINING = {"name", "eval_limit", "imagefolder_limit"}
 
 
-def check_resume(path: str | os.PathLike, profile: Profile, seed: int) -> None:
+def check_resume(path: str | os.PathLike, profile: Profile, seed: int,
+                 model: nn.Module | None = None) -> None:
     """Refuse, before any work, to resume the run in ``path`` with another plan: another
-    architecture, hyperparameters, number of epochs or seed would not continue that run."""
+    network (``model``, or without it ``profile.arch``), hyperparameters, number of epochs or
+    seed would not continue that run."""
     payload = read_checkpoint(path)
     state, meta = payload.get("resume"), payload.get("metadata", {})
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: holds no training state to resume from.")
-    if payload["arch"] != profile.arch:
+    trained = model_class_of(payload)
+    if model is not None and type(model).__name__ != trained:
+        raise CheckpointError(f"{path}: that run trained a {trained}, not a "
+                              f"{type(model).__name__}: resume it with a fresh {trained}().")
+    if model is None and payload["arch"] is None:
+        raise CheckpointError(f"{path}: that run trained a network of your own, a {trained}: "
+                              f"resume it in Python, fit({trained}(), ..., resume_from=path).")
+    if model is None and payload["arch"] != profile.arch:
         raise CheckpointError(f"{path}: was trained as {payload['arch']!r}, not "
                               f"{profile.arch!r}: resume with the profile it was trained with.")
     if state.get("planned_epochs") != profile.epochs:
@@ -367,7 +389,7 @@ def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: Tr
         model.load_state_dict(state["model"])
         setup.optimizer.load_state_dict(state["optimizer"])
         setup.scheduler.load_state_dict(state["scheduler"])
-        setup.scaler.load_state_dict(state["scaler"])
+        setup.speedups.scaler.load_state_dict(state["scaler"])
         if state.get("torch_rng") is not None:
             torch.set_rng_state(state["torch_rng"])
         if setup.augment is not None and state.get("augment_rng") is not None:
@@ -378,7 +400,7 @@ def _resume(path: str | os.PathLike, model: nn.Module, train: Batches, setup: Tr
         history = History(**payload["metadata"]["history"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: its training state does not fit this run "
-                              f"({type(exc).__name__}: {exc}).") from None
+                              f"({type(exc).__name__}: {one_line(exc)}).") from None
     history.stopped, history.stop_reason = False, None
     if verbose:
         done = len(history.epoch)

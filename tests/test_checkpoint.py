@@ -156,9 +156,23 @@ def test_foreign_torch_file_is_not_mistaken_for_a_checkpoint(tmp_path, quick_mod
 
 def test_weights_of_another_architecture_are_refused(tmp_path, quick_model):
     path = save(tmp_path / "m.pt", quick_model)  # save_checkpoint itself refuses a mismatch
-    rewrite(path, lambda payload: payload.update(arch="classic_cnn"))
-    with pytest.raises(CheckpointError, match="do not fit architecture 'classic_cnn'"):
+    rewrite(path, lambda payload: payload.update(arch="classic_cnn", model_class="ClassicCNN"))
+    with pytest.raises(CheckpointError, match="do not fit architecture 'classic_cnn'") as caught:
         load_checkpoint(path)
+    assert "\n" not in str(caught.value) and "Missing key(s)" in str(caught.value)
+
+
+def test_a_model_passed_to_load_into_must_be_of_the_class_saved(tmp_path, quick_model, batch):
+    path = save(tmp_path / "m.pt", quick_model)
+    model, info = load_checkpoint(path, model=build_model("fast_cnn"))
+    assert info.model_class == "FastCNN"
+    with torch.no_grad():
+        assert torch.equal(model(batch), quick_model.eval()(batch))
+    with pytest.raises(CheckpointError, match="holds a FastCNN, not a TinyCNN: pass a fresh "
+                                              "FastCNN\\(\\)"):
+        load_checkpoint(path, model=build_model("tiny_cnn"))
+    with pytest.raises(TypeError, match="model must be a network"):
+        load_checkpoint(path, model=quick_model.state_dict())
 
 
 def test_save_leaves_no_temporary_file(tmp_path, quick_model):
@@ -257,6 +271,10 @@ def test_a_crafted_width_is_refused_before_anything_is_built(tmp_path, quick_mod
     (lambda p: p.update(arch_kwargs="width=16"), "must be a dict"),
     (lambda p: p.update(arch_kwargs={"depth": 3}), "takes no argument 'depth'"),
     (lambda p: p.update(arch="nonexistent_net"), "Unknown architecture"),
+    (lambda p: p.update(arch=None, arch_kwargs={"width": 8}), "Unknown architecture None"),
+    (lambda p: p.update(arch=None, arch_kwargs={}, model_class=5), "not a class name"),
+    (lambda p: p.update(arch=None, arch_kwargs={}, model_class="My\nNet"), "not a class name"),
+    (lambda p: p.update(arch="tiny_cnn", arch_kwargs={}), "another class than its arch"),
     (lambda p: p.update(state_dict=42), "not a mapping of names to tensors"),
     (lambda p: p.update(metadata=[1, 2]), "'metadata' is not a dict"),
     (lambda p: p.update(resume="x"), "'resume' is not a dict"),
@@ -299,6 +317,7 @@ def test_the_shipped_model_loads_and_is_intact():
 
     model, info = load_checkpoint(shipped_checkpoint_path())
     assert info.arch in ("fast_cnn", "deep_cnn", "tiny_cnn")
+    assert info.model_class == type(model).__name__
     assert info.profile.get("name") == "robust"
 
 
@@ -525,6 +544,17 @@ def test_save_refuses_what_are_not_weights_and_writes_nothing(tmp_path, quick_mo
     path = tmp_path / "m.pt"
     with pytest.raises(error, match=r"^state_dict.*" + re.escape(fragment)):
         save_checkpoint(path, weights(quick_model), arch="fast_cnn")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("arch", "model_class", "arch_kwargs"), [
+    (None, None, None), (None, "", None), (None, "MyNet", {"width": 8}),
+    ("fast_cnn", "MyNet", None)])
+def test_save_refuses_a_network_it_could_not_name_and_writes_nothing(tmp_path, quick_model, arch,
+                                                                     model_class, arch_kwargs):
+    with pytest.raises(ValueError, match="^save_checkpoint: .*(model_class|not a MyNet)"):
+        save_checkpoint(tmp_path / "m.pt", quick_model.state_dict(), arch=arch,
+                        model_class=model_class, arch_kwargs=arch_kwargs)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "mnist_helpers"
 #: Modules above the core: the command line, the notebook layers and the lab.
-UPPER = {"cli", "__main__", "display", "course", "lab"}
+UPPER = {"cli", "__main__", "display", "course", "exercises", "lab"}
 
 
 def contracts() -> list[dict]:
