@@ -5,12 +5,14 @@ its ``Figure``."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from PIL import Image
 
 from ..calibration import RefusalCurve, Reliability
@@ -177,33 +179,60 @@ def plot_error_rates(cm: torch.Tensor, title: str = "Mistakes per digit (test se
     return fig
 
 
+PERCENT_FLOOR = 1e-3  # the probability axis starts at 0.001%: smaller bars are not drawn
+
+
+def percent_text(percent: float) -> str:
+    """A probability in percent as plain text, 3 significant digits: "99.4%", "0.00586%",
+    "<0.001%" below the axis floor, ">99.9%" rather than a rounded "100%" that is not."""
+    if percent < PERCENT_FLOOR:
+        return f"<{PERCENT_FLOOR:g}%"
+    text = np.format_float_positional(percent, precision=3, fractional=False, trim="-")
+    return ">99.9%" if text == "100" and percent < 100 else f"{text}%"
+
+
 def plot_prediction(pixels: torch.Tensor | np.ndarray, probabilities: Sequence[float],
                     true_label: int | None = None, title: str | None = None) -> Figure:
-    """The 28×28 input beside every digit's probability in percent, on a log scale so that a
-    runner-up at 0.1% is as visible as the winner at 99.9%; the values are written beside the
-    axes (below 0.00001% as "<1e-05%", the axis floor)."""
-    floor = 1e-5  # percent
+    """The 28×28 input beside every digit's probability as a bar, with a legend for the colours.
+
+    The axis is logarithmic, from 0.001% to 100%, so that a runner-up at 0.1% is as visible
+    as the winner at 99.9% (on a linear axis it would be a bar 1/1000 as long: invisible).
+    Values are written only for the predicted digit, the true digit and runners-up of 0.01%
+    or more; the other bars are tiny."""
     percent = 100 * np.asarray(probabilities, dtype=float)
     predicted = int(percent.argmax())
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.5, 2.9),
+    wrong = true_label is not None and true_label != predicted
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.5, 3.2), layout="constrained",
                                    gridspec_kw={"width_ratios": [1, 2.4]})
     ax1.imshow(to_pixels(pixels), cmap="gray", vmin=0, vmax=1)
     ax1.axis("off")
     label = f"predicted {predicted}" + (f", true {true_label}" if true_label is not None else "")
-    ax1.set_title(title or label, fontsize=9)
+    ax1.set_title(textwrap.fill(title or label, 26), fontsize=9)  # a long title wraps
     colors = ["tab:gray"] * len(percent)
-    colors[predicted] = RIGHT if true_label in (None, predicted) else WRONG
-    if true_label is not None and true_label != predicted:
+    colors[predicted] = WRONG if wrong else RIGHT
+    legend = {WRONG: "predicted digit (wrong)"} if wrong else {
+        RIGHT: "predicted digit" + (" (right)" if true_label is not None else "")}
+    if true_label is not None and wrong:
         colors[true_label] = TRUE
-    ax2.barh([str(d) for d in range(len(percent))], np.clip(percent, floor, 100), color=colors)
+        legend[TRUE] = "true digit"
+    legend["tab:gray"] = "other digits"
+    # each bar runs from the axis floor to its value; one under the floor has no length
+    ax2.barh(range(len(percent)), np.clip(percent - PERCENT_FLOOR, 0, None), color=colors,
+             left=PERCENT_FLOOR)
     for y, p in enumerate(percent):
-        text = f"{p:.3g}%" if p >= floor else f"<{floor:g}%"
-        ax2.text(1.02, y, text, va="center", fontsize=7,
-                 transform=ax2.get_yaxis_transform())
-    ax2.set(xscale="log", xlim=(floor, 100), ylabel="digit", xlabel="probability (%, log scale)",
+        if y in (predicted, true_label) or p >= 0.01:
+            inside = p >= 20  # a long bar has room for its value; a short one gets it beside
+            ax2.text(p / 1.15 if inside else max(p, PERCENT_FLOOR) * 1.15, y, percent_text(p),
+                     va="center", ha="right" if inside else "left", fontsize=8,
+                     color="white" if inside else "black")
+    ax2.set_xscale("log")
+    ax2.xaxis.set_major_formatter(lambda x, _: f"{x:g}%")  # 0.01% rather than 10^-2
+    ax2.set(xlim=(PERCENT_FLOOR, 100), yticks=range(len(percent)), ylabel="digit",
+            xlabel=f"probability (%, log scale; under {PERCENT_FLOOR:g}% not drawn)",
             title=f"{label}: probability of each digit")
     ax2.invert_yaxis()
-    fig.tight_layout()
+    fig.legend(handles=[Patch(color=c, label=text) for c, text in legend.items()],
+               loc="outside lower right", ncol=len(legend), fontsize=8, frameon=False)
     return fig
 
 
