@@ -19,6 +19,7 @@ from torch import nn
 from ..config import BACKGROUND
 from ..device import model_device
 from ..evaluate import evaluation_mode
+from ..models import crop_border
 from .plots import to_pixels
 
 
@@ -56,9 +57,8 @@ def feature_maps(model: nn.Module, image: torch.Tensor) -> list[tuple[str, torch
         raise TypeError(f"model must hold its layers in an nn.Sequential named features, as "
                         f"this package's CNNs do (a {type(model).__name__} does not)")
     maps, x = [], image.to(model_device(model))
-    border = getattr(model, "border", 0)  # tiny_cnn and deep_cnn crop their input's border
-    if border:
-        x = x[:, :, border:-border, border:-border]
+    # tiny_cnn and deep_cnn crop their input's border, as their forward does
+    x = crop_border(x, getattr(model, "border", 0))
     with evaluation_mode(model):
         layers = list(features)
         for i, layer in enumerate(layers):
