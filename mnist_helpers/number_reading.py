@@ -137,14 +137,16 @@ def candidate_cuts(region: Region, typical: float, must_cut: bool = False
     return options
 
 
-def _line_angle(regions: list[Region]) -> float:
-    """The slope of the line of digits, in degrees (a least-squares line through their
-    centres, weighted by their ink)."""
-    x = np.array([r.x + r.width / 2 for r in regions])
-    y = np.array([r.y + r.height / 2 for r in regions])
-    if len(regions) < 2 or np.ptp(x) <= np.ptp(y):
-        return 0.0  # regions more above one another than side by side make no line
-    weights = np.array([r.ink.sum() for r in regions])
+def _line_angle(regions: list[Region], height: float) -> float:
+    """The slope of the line of digits, in degrees: a least-squares line through the centres
+    of the pieces at least half as tall as the digits (``height``), weighted by their ink. A
+    speck or a dash far from the digits would tilt it."""
+    tall = [r for r in regions if r.height >= SMALL * height]
+    x = np.array([r.x + r.width / 2 for r in tall])
+    y = np.array([r.y + r.height / 2 for r in tall])
+    if len(tall) < 2 or np.ptp(x) <= np.ptp(y):
+        return 0.0  # pieces more above one another than side by side make no line
+    weights = np.array([r.ink.sum() for r in tall])
     slope = np.polyfit(x, y, 1, w=np.sqrt(weights))[0]
     return math.degrees(math.atan(slope))
 
@@ -214,8 +216,10 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     best, best_score, best_start, start = 0, -math.inf, 0, 0
     for i, parts in enumerate(options):
         sure = confidence[start: start + len(parts)]
-        score = float(np.mean([math.log(max(c, 1e-6)) + _width_prior(p.width, typical)
-                               for c, p in zip(sure, parts, strict=True)]))
+        # The likelihood of a reading is the product of its pieces' (a sum of logs), so every
+        # cut must pay for itself: two halves of an 8 read at 80% each do not beat the 8 at 85%.
+        score = sum(math.log(max(c, 1e-6)) + _width_prior(p.width, typical)
+                    for c, p in zip(sure, parts, strict=True))
         score -= sum(INK_PENALTY * column_ink[p.x - region.x] for p in parts[1:])  # ink cut
         if score > best_score:
             best, best_score, best_start = i, score, start
@@ -269,7 +273,8 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
     if line.problem is not None or not line.regions:
         reading.reason = line.problem or "no number: only marks that are not digits"
         return reading
-    angle, typical = _line_angle(line.regions), typical_width(line.regions)
+    angle = _line_angle(line.regions, line.height)
+    typical = typical_width(line.regions)
     pieces = [piece for region in line.regions
               for piece in _best_split(model, region, typical, angle, found.threshold)]
     probabilities = class_probabilities(

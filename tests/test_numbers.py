@@ -28,14 +28,14 @@ def shipped():
 
 
 def written(digits: str, *, gap: float = 30, lean: float = 0.0, size: int = 100,
-            width: float = 10) -> np.ndarray:
-    """``digits`` drawn with the pen strokes of ``STROKES``, ``gap`` pixels apart (negative:
-    overlapping), black on white."""
+            width: float = 10, aspect: float = 0.7) -> np.ndarray:
+    """``digits`` drawn with the pen strokes of ``STROKES``, each ``aspect`` times as wide as
+    tall, ``gap`` pixels apart (negative: overlapping), black on white."""
     strokes, x = [], 20.0
     for ch in digits:
-        strokes += [[(x + 0.7 * size * (px + lean * (1 - py)), 20 + size * py) for px, py in s]
-                    for s in STROKES[int(ch)]]
-        x += 0.7 * size + gap
+        strokes += [[(x + aspect * size * (px + lean * (1 - py)), 20 + size * py)
+                     for px, py in s] for s in STROKES[int(ch)]]
+        x += aspect * size + gap
     return rasterize_strokes(strokes, (int(x + 40), size + 40), line_width=width)
 
 
@@ -71,6 +71,19 @@ def test_a_digit_in_two_strokes_is_one_digit(shipped):
     draw_strokes(image, five + four, width=9, ink=0)
     reading = read_number(model, np.asarray(image) / 255.0, refusal=refusal)
     assert reading.number == "54"
+
+
+def test_a_speck_far_from_the_digits_does_not_tilt_them(shipped):
+    """The slope of the line is measured on the digits: a dash in a corner of the picture,
+    far above them, changes nothing in what the model is shown."""
+    model, refusal = shipped
+    clean = np.pad(written("3148"), ((200, 0), (0, 200)), constant_values=1.0)
+    marked = clean.copy()
+    marked[2:6, -30:-2] = 0.0  # a short dark dash in the top right corner, far from them
+    plain, tilted = (read_number(model, image, refusal=refusal) for image in (clean, marked))
+    assert plain.number == tilted.number == "3148"
+    for a, b in zip(plain.digits, tilted.digits, strict=True):
+        np.testing.assert_array_equal(a.pixels, b.pixels)
 
 
 def test_a_slanted_line_is_read(shipped):
@@ -125,6 +138,43 @@ def test_composed_numbers_are_mostly_read(shipped, mnist_raw_dir, mnist_cache):
     exact = sum(read_number(model, image, refusal=refusal).number == truth
                 for image, truth in pictures)
     assert exact >= 9, f"{exact} of 12"
+
+
+def _mnist_number(pixels: np.ndarray, gap: int = 25, height: int = 80) -> np.ndarray:
+    """MNIST digits (white on black) cropped to their ink, each scaled to ``height`` pixels
+    tall keeping its shape, side by side ``gap`` pixels apart, as dark ink on white paper."""
+    tiles = []
+    for digit in pixels:
+        rows, cols = np.nonzero(digit > 30)
+        crop = digit[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+        width = max(1, round(crop.shape[1] * height / crop.shape[0]))
+        tiles.append(np.asarray(Image.fromarray(crop).resize((width, height),
+                                                             Image.Resampling.BILINEAR)))
+    canvas = np.zeros((height + 60, sum(t.shape[1] for t in tiles) + gap * (len(tiles) + 1)),
+                      np.uint8)
+    x = gap
+    for tile in tiles:
+        canvas[30: 30 + height, x: x + tile.shape[1]] = tile
+        x += tile.shape[1] + gap
+    return 255 - canvas
+
+
+def test_separate_real_digits_are_not_cut_in_two(shipped, mnist_raw_dir, mnist_cache):
+    """Handwritten digits apart from each other, each read by the model less surely than a
+    drawn one: a reading is as likely as all its pieces together, so cutting a digit in two
+    must make both halves likelier than the whole (an 8 is not read as "93")."""
+    from mnist_helpers import load_tensors
+
+    model, refusal = shipped
+    test = load_tensors(False, mnist_raw_dir, cache_dir=mnist_cache, download=False)
+    rng = np.random.default_rng(5)
+    exact = 0
+    for _ in range(60):
+        chosen = rng.choice(len(test.labels), 4, replace=False)
+        truth = "".join(str(int(d)) for d in test.labels[chosen])
+        exact += read_number(model, _mnist_number(test.pixels[chosen].numpy()),
+                             refusal=refusal).number == truth
+    assert exact >= 57, f"{exact} of 60"
 
 
 def test_a_word_is_not_a_digit_and_often_not_a_number(shipped):

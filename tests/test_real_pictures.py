@@ -113,6 +113,23 @@ def test_a_digits_own_bar_and_stem_are_not_taken_for_rules():
     assert np.array_equal(kept, ink)
 
 
+def test_a_long_stem_drawn_with_the_pen_is_a_stroke_not_a_rule():
+    """A 4 whose stem runs from the top of a tightly cropped photo to its bottom, thin for its
+    length but as thick as the rest of the digit: drawn with the pen, so it stays (a printed
+    rule is finer than the pen), while a fine rule across the same picture goes."""
+    page = _page((140, 260))
+    draw = ImageDraw.Draw(page)
+    draw.line([(0, 200), (page.width, 200)], fill=150, width=1)  # a fine printed rule
+    draw.line([(60, 25), (15, 75), (85, 75)], fill=30, width=4)  # the 4's open triangle
+    draw.line([(100, 2), (100, 258)], fill=30, width=4)  # its stem, nearly edge to edge
+    found = find_ink(page)
+    ink = found.ink > found.threshold
+    scale = found.ink.shape[0] / page.height
+    column = ink[:, round(97 * scale): round(104 * scale)].any(axis=1)
+    assert column[round(10 * scale): round(250 * scale)].mean() > 0.95, "the stem was erased"
+    assert ink[round(198 * scale): round(203 * scale), : round(90 * scale)].sum() == 0
+
+
 def test_a_shadow_at_the_edge_is_left_out_of_the_digits_box():
     """A dark corner (a finger, the edge of the desk) touches the picture's edge; the digit is
     drawn inside it. The crop holds the digit only."""
