@@ -123,9 +123,10 @@ def remove_ruled_lines(ink: np.ndarray, threshold: float) -> np.ndarray:
         return ink
     pen = pen_width(mask & ~across & ~down)
     cleaned = ink
-    for rules, axis in ((_finer_than(across, pen, 1), 0), (_finer_than(down, pen, 0), 1)):
+    # Each set of rules, with the axis across it (along which a stroke crosses it).
+    for rules, crossed_along in ((_finer_than(across, pen, 1), 0), (_finer_than(down, pen, 0), 1)):
         if rules.any():
             rest = (cleaned >= threshold) & ~rules
-            crossing = closing_along(rest, 9, axis) & rules
+            crossing = closing_along(rest, 9, crossed_along) & rules
             cleaned = np.where(rules & ~crossing, 0.0, cleaned)
     return cleaned
