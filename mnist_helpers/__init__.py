@@ -11,7 +11,9 @@ The core comes in layers, lowest first; a module imports only modules before it 
    → ``train``;
 4. pictures people make: ``images`` → ``preprocess`` → ``nondigits`` → ``predict``
    → ``digit_line`` → ``number_reading``; then ``calibration`` and ``imagefolder``;
-5. ``recipe``: a trained model from a ``Profile`` in one call (:func:`train_model`).
+5. ``recipe``: a trained model from a ``Profile`` in one call (:func:`train_model`);
+6. ``export``: a trained model as an ONNX file for programs without PyTorch (optional
+   packages: ``mnist-helpers[export]``).
 
 Above the core, ``display`` holds what notebooks show (figures, widgets, tables), ``course``
 the notebooks' setup cells and the notebook runner, ``lab`` the experiments and benchmarks,

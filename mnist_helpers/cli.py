@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_helpers {train,evaluate,predict,run-notebooks} ...``.
+"""Command line: ``python -m mnist_helpers {train,evaluate,predict,export,run-notebooks} ...``.
 
 Every error a user can fix is printed as one line naming the input and what to do, with exit
 status 2 (1 for ``predict`` when some inputs could not be used); a traceback means a bug.
@@ -34,6 +34,11 @@ from .train import check_resume
 #: A signal handler as ``signal.signal`` takes and returns it: a function, ``SIG_DFL`` or
 #: ``SIG_IGN``, or None (a handler not set from Python).
 SignalHandler = Callable[[int, FrameType | None], object] | int | None
+#: ``export`` compares the ONNX file with PyTorch on this many test images, and refuses a file
+#: whose logits are further apart than the tolerance (float32 rounding is about 1e-6 here).
+PARITY_IMAGES, PARITY_TOLERANCE = 1000, 1e-4
+#: Training images the 8-bit copy's activation ranges are measured on.
+CALIBRATION_IMAGES = 1000
 
 
 def shown(text: object) -> str:
@@ -141,6 +146,37 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from . import export  # onnx and onnxruntime are optional: imported only when exporting
+
+    _check_data_dir(args)
+    checkpoint = config.shipped_checkpoint_path() if args.checkpoint is None else args.checkpoint
+    model, info = load_checkpoint(checkpoint, "cpu")
+    out = export.export_onnx(model, info, checkpoint, args.onnx)
+    print(f"wrote {shown(out)} ({out.stat().st_size:,} bytes) and "
+          f"{shown(export.metadata_path(out).name)} beside it")
+    test = load_tensors(False, args.data_dir)
+    images, labels = test.batch(slice(0, len(test)))
+    parity = export.compare_with_onnxruntime(model, out, images[:PARITY_IMAGES])
+    print(f"onnxruntime against PyTorch on the first {parity.images:,} MNIST test images: "
+          f"largest difference of a logit {parity.max_abs_difference:.1e}, same prediction "
+          f"for {parity.same_predictions:,} of {parity.images:,}")
+    if parity.max_abs_difference > PARITY_TOLERANCE or not parity.all_same:
+        raise CheckpointError(f"{out}: the ONNX file does not compute what the checkpoint "
+                              f"does (more than {PARITY_TOLERANCE:g} apart): do not use it")
+    if args.int8 is not None:
+        train = load_tensors(True, args.data_dir)
+        calibration, _ = train.batch(slice(0, CALIBRATION_IMAGES))
+        quantized = export.quantize_int8(out, args.int8, calibration)
+        before = export.onnx_accuracy(out, images, labels)
+        after = export.onnx_accuracy(quantized, images, labels)
+        print(f"wrote {shown(quantized)} ({quantized.stat().st_size:,} bytes, "
+              f"{quantized.stat().st_size / out.stat().st_size:.0%} of the float file)")
+        print(f"MNIST test accuracy ({len(labels):,} images): float {100 * before:.2f}%, "
+              f"int8 {100 * after:.2f}% ({100 * (after - before):+.2f} points)")
+    return 0
+
+
 def _plain(result: NumberReading | Prediction) -> str:
     """A prediction or a number reading, as one line of text; a digit from a model that
     cannot refuse says so."""
@@ -215,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--number", action="store_true",
                     help="read a whole number (a line of digits) in each image")
     pr.set_defaults(func=_predict)
+
+    ex = sub.add_parser("export", help="write the model as an ONNX file, checked with onnxruntime")
+    ex.add_argument("--data-dir", default=None,
+                    help="folder with the four MNIST .gz files, for the check "
+                         "(default: $MNIST_DATA_DIR or download)")
+    ex.add_argument("--onnx", required=True, help="the ONNX file to write (its metadata goes "
+                                                  "beside it, as <name>.json)")
+    ex.add_argument("--checkpoint", default=None,
+                    help="default: the model shipped in the package")
+    ex.add_argument("--int8", default=None,
+                    help="also write an 8-bit copy here and measure its test accuracy")
+    ex.set_defaults(func=_export)
 
     nb = sub.add_parser("run-notebooks", help="execute the notebook series headless")
     nb.add_argument("notebooks", nargs="*",
