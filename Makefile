@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= default
 
-.PHONY: install run test test-slow lab outputs clean test-browser
+.PHONY: install run test test-slow lab outputs clean test-browser web serve-web
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
@@ -38,13 +38,29 @@ test-slow: install
 # The widgets in a real browser: JupyterLab and headless Chromium driven by Playwright.
 # Installs Debian's chromium and the playwright package when missing; screenshots go to
 # build/browser/.
-test-browser: install
+test-browser: install web
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update && $$sudo apt-get install -y chromium; \
 	fi
 	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install "playwright>=1.40"
 	MNIST_BROWSER_TEST=1 $(PY) -m pytest -v -s tests/browser
+
+# The model in a static web page (web/): onnxruntime-web pinned by web/package-lock.json, the
+# shipped model exported beside the page (float and int8, each with its .json), and
+# onnxruntime's .wasm and .mjs copied next to it, so the folder is all a static host needs.
+# The export checks the ONNX file against PyTorch on MNIST's test images (downloaded if
+# MNIST_DATA_DIR does not name them).
+WEB_PORT ?= 8000
+web: install
+	cd web && npm ci --no-audit --no-fund && npm run build
+	$(PY) -m mnist_helpers export --onnx web/model.onnx --int8 web/model_int8.onnx
+
+# Serve web/ on http://127.0.0.1:$(WEB_PORT)/ (only this machine can reach it); builds it first
+# when it has not been built.
+serve-web: install
+	@test -f web/model_int8.onnx -a -f web/ort-wasm-simd-threaded.wasm || $(MAKE) web
+	$(PY) -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory web
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

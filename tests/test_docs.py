@@ -231,7 +231,7 @@ See [the benchmarks](benchmarks.md#timing) and [a missing page](nowhere.md), and
 ```bash
 python -m mnist_helpers predict --number photo.png   # fine
 python -m mnist_helpers predict --numbers photo.png
-python -m mnist_helpers {train,evaluate,export} --help
+python -m mnist_helpers {train,evaluate,serve} --help
 make test && make tests
 python benchmarks/no_such_benchmark.py
 ```
@@ -251,7 +251,7 @@ def test_each_check_finds_a_planted_mistake(tmp_path):
     refused = bad_commands(SCRATCH)
     assert [p.split(":")[0] for p in refused] == [
         "python -m mnist_helpers predict --numbers photo.png",
-        "python -m mnist_helpers export --help",
+        "python -m mnist_helpers serve --help",
         "python -m mnist_helpers evaluate --checkpoint-file x.pt"]
     assert "unrecognized arguments: --numbers" in refused[0]
     assert unknown_names(SCRATCH) == ["mnist_helpers.numbers", "mnist_helpers.predict.wins"]
