@@ -156,3 +156,94 @@ def web_page(url: str) -> Iterator[Any]:
             assert not errors, errors
         finally:
             browser.close()
+
+
+# ---- whole numbers (test_web_numbers.py) -----------------------------------------------
+NUMBER_CANVAS = (840, 280)  # the page's canvas in number mode, in pixels (width, height)
+
+
+def number_strokes(text: str, left: float = 40, top: float = 50, size: float = 180,
+                   advance: float = 150) -> list[list[tuple[float, float]]]:
+    """``text`` (digits, "-" and ".") as pen strokes on the number canvas, one cell of
+    ``advance`` pixels per character: the digits of ``mnist_helpers.lab.pictures.STROKES`` in
+    a ``size`` square, a minus sign as a short bar at mid-height, a point as a dot low."""
+    from mnist_helpers.lab.pictures import STROKES as UNIT_STROKES
+
+    strokes: list[list[tuple[float, float]]] = []
+    x = left
+    for ch in text:
+        if ch == "-":
+            strokes.append([(x + 0.2 * size, top + 0.5 * size), (x + 0.6 * size, top + 0.5 * size)])
+        elif ch == ".":
+            strokes.append([(x + 0.1 * size, top + 0.95 * size)])
+            x += 0.4 * advance  # a point takes little room
+            continue
+        else:
+            strokes += [[(x + px * 0.8 * size, top + py * size) for px, py in stroke]
+                        for stroke in UNIT_STROKES[int(ch)]]
+        x += advance
+    return strokes
+
+
+def number_canvas(strokes: list[list[tuple[float, float]]],
+                  size: tuple[int, int] = NUMBER_CANVAS) -> np.ndarray:
+    """Strokes drawn as the page's number canvas draws them, as uint8 (dark on white)."""
+    return np.round(rasterize_strokes(strokes, size) * 255).astype(np.uint8)
+
+
+def _side_by_side(digits: list[np.ndarray], gap: int) -> np.ndarray:
+    """MNIST digits (28×28 uint8, white on black) in one line, ``gap`` pixels apart, with a
+    margin round them. A negative gap makes their 28×28 squares overlap; as MNIST's digits
+    have about 4 blank pixels each side, beyond -8 the ink of neighbours touches."""
+    width = 28 * len(digits) + gap * (len(digits) - 1) + 40
+    line = np.zeros((68, width), np.uint8)
+    x = 20
+    for digit in digits:
+        line[20:48, x: x + 28] = np.maximum(line[20:48, x: x + 28], digit)
+        x += 28 + gap
+    return line
+
+
+def number_cases(raw: Path) -> dict[str, np.ndarray]:
+    """Named pictures of numbers (uint8 grey, H×W) made with the package's own tools: MNIST
+    test digits side by side (apart and touching, so the cut search runs), numbers drawn with
+    pen strokes on the page's canvas (with a minus sign, a decimal point, a dash, an
+    underline), the benchmark's composed numbers (photo, scan and canvas styles, slanted,
+    some touching), a photo-like one on ruled paper, and pictures with no number."""
+    from mnist_helpers.lab.compose import number_picture
+    from mnist_helpers.nondigits import TEST_FONTS, draw_nondigit, load_fonts
+
+    pixels, labels = mnist_test_digits(raw, 10_000)
+    first = {d: pixels[int(np.nonzero(labels == d)[0][0])] for d in range(10)}
+    second = {d: pixels[int(np.nonzero(labels == d)[0][1])] for d in range(10)}
+    cases: dict[str, np.ndarray] = {}
+    for number, gap in (("1984", 6), ("305", 4), ("2718", 8), ("60", 3)):
+        cases[f"mnist_apart_{number}"] = _side_by_side([first[int(c)] for c in number], gap)
+    for number, gap in (("47", -10), ("583", -11), ("90", -4), ("2026", -11)):
+        cases[f"mnist_overlap{-gap}_{number}"] = 255 - _side_by_side(
+            [second[int(c)] for c in number], gap)  # dark on light, as on paper
+    for text in ("1984", "-42", "3.14", "705", "2-4"):
+        cases[f"strokes_{text}"] = number_canvas(number_strokes(text))
+    underlined = number_strokes("365") + [[(40, 258), (470, 258)]]
+    cases["strokes_365_underlined"] = number_canvas(underlined)
+    crossed = number_strokes("365") + [[(40, 228), (470, 228)]]  # drawn through the digits
+    cases["strokes_365_crossed"] = number_canvas(crossed)
+    mnist = (pixels, labels)
+    rng = np.random.default_rng(23)
+    for i, (digits, style, touching) in enumerate((
+            ("2048", "photo", 0.0), ("173", "scan", 0.0), ("95", "canvas", 0.0),
+            ("6401", "photo", 0.7), ("318", "scan", 0.7), ("7259", "canvas", 0.7),
+            ("80", "photo", 0.3), ("4136", "scan", 0.3))):
+        image, _ = number_picture(digits, rng, mnist, style=style, touching=touching)
+        cases[f"composed_{i}_{style}_{digits}"] = np.asarray(image.convert("L"))
+    ruled = np.asarray(number_picture("5280", rng, mnist, style="photo", touching=0.0)[0]
+                       .convert("L")).copy()
+    for row in range(12, ruled.shape[0], 28):  # lined paper: thin grey rules across the page
+        ruled[row] = np.minimum(ruled[row], 150)
+    cases["composed_ruled_5280"] = ruled
+    fonts = load_fonts(TEST_FONTS)
+    word = draw_nondigit("word", np.random.default_rng(5), fonts, size=120)
+    cases["word"] = np.round(np.clip(word, 0, 1) * 255).astype(np.uint8)
+    cases["noise"] = np.random.default_rng(7).integers(0, 256, (120, 300)).astype(np.uint8)
+    cases["blank"] = np.full((100, 300), 240, np.uint8)
+    return cases

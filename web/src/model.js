@@ -71,3 +71,16 @@ export function refusalThreshold(metadata) {
   const value = metadata.refusal_threshold;
   return typeof value === "number" && value >= 0 && value < 1 ? value : 0.0;
 }
+
+/** The class probabilities for many 28x28 inputs at once (one session.run with a batch
+ * dimension): ``inputs`` is a list of normalised Float32Arrays of 784; returns one list of
+ * probabilities each, rounded to float32 as torch's softmax gives them. */
+export async function batchProbabilities(session, inputs) {
+  const batch = new Float32Array(inputs.length * 784);
+  inputs.forEach((input, i) => batch.set(input, i * 784));
+  const tensor = new ort.Tensor("float32", batch, [inputs.length, 1, 28, 28]);
+  const outputs = await session.run({ [session.inputNames[0]]: tensor });
+  const values = outputs[session.outputNames[0]].data;
+  const classes = values.length / inputs.length;
+  return inputs.map((_, i) => softmax(Array.from(values.subarray(i * classes, (i + 1) * classes))).map(Math.fround));
+}

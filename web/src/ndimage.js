@@ -23,7 +23,9 @@ function window(size, origin = 0) {
 }
 
 /** scipy.ndimage.minimum_filter1d / maximum_filter1d along ``axis`` (0: down, 1: across),
- * any of scipy's modes "reflect" or "nearest" (the same for a minimum or maximum). */
+ * any of scipy's modes "reflect" or "nearest" (the same for a minimum or maximum). A running
+ * extreme over a queue of candidates (each pixel enters and leaves it once), so a long
+ * window costs no more than a short one, as scipy's does. */
 export function extremumFilter1d(g, size, axis, takeMax, origin = 0) {
   const out = { h: g.h, w: g.w, data: new g.data.constructor(g.data.length) };
   const [lo, hi] = window(size, -origin);
@@ -31,17 +33,23 @@ export function extremumFilter1d(g, size, axis, takeMax, origin = 0) {
   const lines = axis === 0 ? g.w : g.h;
   const step = axis === 0 ? g.w : 1;
   const lineStep = axis === 0 ? 1 : g.w;
+  const queue = new Int32Array(n); // positions whose values only get worse from front to back
+  const beats = takeMax ? (a, b) => a >= b : (a, b) => a <= b;
   for (let line = 0; line < lines; line++) {
     const base = line * lineStep;
+    let head = 0;
+    let tail = 0;
+    let next = 0; // the next position to enter the queue
     for (let i = 0; i < n; i++) {
       const a = Math.max(0, i + lo);
       const b = Math.min(n - 1, i + hi);
-      let best = g.data[base + a * step];
-      for (let j = a + 1; j <= b; j++) {
-        const v = g.data[base + j * step];
-        if (takeMax ? v > best : v < best) best = v;
+      for (; next <= b; next++) {
+        const v = g.data[base + next * step];
+        while (tail > head && beats(v, g.data[base + queue[tail - 1] * step])) tail--;
+        queue[tail++] = next;
       }
-      out.data[base + i * step] = best;
+      while (queue[head] < a) head++;
+      out.data[base + i * step] = g.data[base + queue[head] * step];
     }
   }
   return out;
@@ -197,4 +205,161 @@ export function findObjects(labels) {
     }
   }
   return boxes;
+}
+
+/** scipy.ndimage.distance_transform_edt(mask): every pixel's Euclidean distance to the
+ * nearest pixel of ``mask`` that is 0 (float64). Exact, as scipy's is: the squared distances
+ * are whole numbers (Felzenszwalb and Huttenlocher's lower envelope of parabolas, one axis
+ * at a time), and their square roots are taken once at the end. */
+export function distanceTransformEdt(mask) {
+  const { h, w, data } = mask;
+  const FAR = 1e20;
+  const squared = new Float64Array(h * w);
+  for (let i = 0; i < squared.length; i++) squared[i] = data[i] ? FAR : 0;
+  const n = Math.max(h, w);
+  const f = new Float64Array(n);
+  const d = new Float64Array(n);
+  const v = new Int32Array(n);
+  const z = new Float64Array(n + 1);
+  const pass = (length, lines, step, lineStep) => {
+    for (let line = 0; line < lines; line++) {
+      const base = line * lineStep;
+      for (let q = 0; q < length; q++) f[q] = squared[base + q * step];
+      let k = 0;
+      v[0] = 0;
+      z[0] = -Infinity;
+      z[1] = Infinity;
+      for (let q = 1; q < length; q++) {
+        // Where the parabola from q starts to lie below the envelope; z[0] = -Infinity stops
+        // the search at the first one.
+        const from = (p) => ((f[q] + q * q) - (f[p] + p * p)) / (2 * q - 2 * p);
+        let s = from(v[k]);
+        while (s <= z[k]) {
+          k -= 1;
+          s = from(v[k]);
+        }
+        k += 1;
+        v[k] = q;
+        z[k] = s;
+        z[k + 1] = Infinity;
+      }
+      k = 0;
+      for (let q = 0; q < length; q++) {
+        while (z[k + 1] < q) k += 1;
+        const p = v[k];
+        d[q] = (q - p) * (q - p) + f[p];
+      }
+      for (let q = 0; q < length; q++) squared[base + q * step] = d[q];
+    }
+  };
+  pass(h, w, w, 1); // down each column
+  pass(w, h, 1, w); // across each row
+  const out = { h, w, data: new Float64Array(h * w) };
+  for (let i = 0; i < out.data.length; i++) out.data[i] = Math.sqrt(squared[i]);
+  return out;
+}
+
+// Cephes' sindg and cosdg (scipy.special.sindg, cosdg): sine and cosine of an angle in
+// degrees, reduced to within 45 degrees exactly before any rounding.
+const SINCOF = [1.58962301572218447952E-10, -2.50507477628503540135E-8, 2.75573136213856773549E-6,
+  -1.98412698295895384658E-4, 8.33333333332211858862E-3, -1.66666666666666307295E-1];
+const COSCOF = [1.13678171382044553091E-11, -2.08758833757683644217E-9, 2.75573155429816611547E-7,
+  -2.48015872936186303776E-5, 1.38888888888806666760E-3, -4.16666666666666348141E-2,
+  4.99999999999999999798E-1];
+const PI180 = 1.74532925199432957692E-2;
+
+function polevl(x, coefficients) {
+  let ans = coefficients[0];
+  for (let i = 1; i < coefficients.length; i++) ans = ans * x + coefficients[i];
+  return ans;
+}
+
+/** The octant of ``x`` degrees (x >= 0): [j, z in radians within 45 degrees of it]. */
+function octant(x) {
+  let y = Math.floor(x / 45.0);
+  let j = y - 16 * Math.floor(y / 16);
+  if (j & 1) { j += 1; y += 1.0; }
+  j &= 7;
+  return [j, (x - y * 45.0) * PI180];
+}
+
+/** scipy.special.sindg: sin of ``x`` degrees. */
+export function sindg(x) {
+  let sign = x < 0 ? -1 : 1;
+  let [j, z] = octant(Math.abs(x));
+  if (j > 3) { sign = -sign; j -= 4; }
+  const zz = z * z;
+  const y = j === 1 || j === 2 ? 1.0 - zz * polevl(zz, COSCOF) : z + z * (zz * polevl(zz, SINCOF));
+  return sign < 0 ? -y : y;
+}
+
+/** scipy.special.cosdg: cos of ``x`` degrees. */
+export function cosdg(x) {
+  let sign = 1;
+  let [j, z] = octant(Math.abs(x));
+  if (j > 3) { j -= 4; sign = -sign; }
+  if (j > 1) sign = -sign;
+  const zz = z * z;
+  const y = j === 1 || j === 2 ? z + z * (zz * polevl(zz, SINCOF)) : 1.0 - zz * polevl(zz, COSCOF);
+  return sign < 0 ? -y : y;
+}
+
+/** scipy.ndimage.rotate(g, angle, reshape=True, order=1) of a float32 grid, mode
+ * "constant" with 0 beyond the edges: turned ``angle`` degrees, the output made large
+ * enough to hold the whole input, each output pixel interpolated bilinearly from where it
+ * comes from in the input (in double precision, stored as float32). */
+export function rotate(g, angle) {
+  const c = cosdg(angle);
+  const s = sindg(angle);
+  const m = [[c, s], [-s, c]];
+  const { h: iy, w: ix } = g;
+  // out_bounds = rot_matrix @ [[0, 0, iy, iy], [0, ix, 0, ix]]; the shape is its spread.
+  const corners = [[0, 0], [0, ix], [iy, 0], [iy, ix]];
+  const spread = (row) => {
+    const values = corners.map(([a, b]) => m[row][0] * a + m[row][1] * b);
+    return Math.max(...values) - Math.min(...values);
+  };
+  const oh = Math.trunc(spread(0) + 0.5);
+  const ow = Math.trunc(spread(1) + 0.5);
+  const outCentre = [(oh - 1) / 2, (ow - 1) / 2];
+  const offset = [0, 1].map((row) => ((row === 0 ? iy : ix) - 1) / 2 -
+    (m[row][0] * outCentre[0] + m[row][1] * outCentre[1]));
+  const out = { h: oh, w: ow, data: new Float32Array(oh * ow) };
+  const sizes = [iy, ix];
+  for (let r = 0; r < oh; r++) {
+    for (let q = 0; q < ow; q++) {
+      const coordinates = [0, 1].map((row) => {
+        let value = 0.0;
+        value += r * m[row][0];
+        value += q * m[row][1];
+        return value + offset[row];
+      });
+      // Beyond the edges: the constant 0, no interpolation (scipy's mode "constant").
+      if (coordinates.some((value, axis) => value < 0 || value > sizes[axis] - 1)) continue;
+      const starts = coordinates.map(Math.floor);
+      const weights = coordinates.map((value, axis) => {
+        const t = value - starts[axis];
+        return [1 - t, t];
+      });
+      // At the last row or column, the neighbour past the edge is mirrored back (it has
+      // weight 0 there, or nearly).
+      const index = (start, k, axis) => {
+        const i = start + k;
+        return i >= sizes[axis] ? 2 * sizes[axis] - 2 - i : i;
+      };
+      let t = 0.0;
+      for (let a = 0; a < 2; a++) {
+        for (let b = 0; b < 2; b++) {
+          const y = index(starts[0], a, 0);
+          const x = index(starts[1], b, 1);
+          let coefficient = g.data[Math.max(0, y) * ix + Math.max(0, x)];
+          coefficient *= weights[0][a];
+          coefficient *= weights[1][b];
+          t += coefficient;
+        }
+      }
+      out.data[r * ow + q] = t;
+    }
+  }
+  return out;
 }
