@@ -71,7 +71,10 @@ def edge_strength(gray: np.ndarray) -> float:
 
 
 def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
-    """Otsu's threshold: the level that best splits ``values`` (0..1) into ink and paper."""
+    """Otsu's threshold: the level that best splits ``values`` (0..1) into ink and paper, the
+    split with the largest between-group variance w0·w1·(m1 − m0)² (each group's share of the
+    values, and its mean), tried at every one of ``bins`` levels; the middle of the dark
+    group's last bin is returned."""
     levels = np.clip((values * bins).astype(np.intp), 0, bins - 1)
     hist = np.bincount(levels.ravel(), minlength=bins)
     centers = (np.arange(bins) + 0.5) / bins
@@ -87,8 +90,11 @@ def find_ink(image: ImageLike, work_size: int = WORK_SIZE) -> Ink:
     :func:`mnist_helpers.images.to_grayscale`) as white on black.
 
     The polarity comes from the image itself (the paper is most of it, whatever its
-    brightness); uneven light and shadows are divided out (a flat field), and what is left
-    of the paper's texture falls below half of Otsu's threshold. Raises :class:`NoInkError`
+    brightness); uneven light and shadows are divided out (a *flat field*: the picture is
+    divided by the bare paper's brightness at each pixel, estimated by :func:`paper_brightness`),
+    and what is left of the paper's texture falls below half of Otsu's threshold (the grey
+    level that splits the pixels into the two most different groups, ink and paper: see
+    :func:`_otsu_threshold`). Raises :class:`NoInkError`
     ("no ink found") when there is no ink to speak of. How sharp its edges are is measured,
     not judged: a smooth shadow is still found as ink, which the project's non-digits need.
     """
@@ -142,9 +148,9 @@ def thicken_thin_strokes(ink: np.ndarray) -> np.ndarray:
 
 def to_mnist_pixels(ink: np.ndarray, steps: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """A crop of white-on-black ink -> a 28×28 MNIST-style digit: strokes thinner than
-    MNIST's widened, fitted into 20×20 keeping the aspect ratio, then shifted so its centre
-    of mass is at the centre, pixel (14, 14) (the training digits' centres of mass average
-    14.0 ± 0.3 in both axes)."""
+    MNIST's widened, fitted into 20×20 keeping the aspect ratio, then shifted by whole pixels
+    so its centre of mass is at the centre, pixel (14, 14), where the training digits have
+    theirs (notebook 06 measures them)."""
     ink = thicken_thin_strokes(ink)
     h, w = ink.shape
     factor = 20.0 / max(h, w)
