@@ -3,7 +3,8 @@
 * Calibration: a model that says "90%" should be right 9 times in 10. The reliability
   diagram compares the two; the expected calibration error (ECE) sums the gaps; temperature
   scaling (Guo et al., 2017) divides the logits by one number, fitted on the validation
-  split, which leaves every prediction as it was and makes the probabilities honest.
+  split (the one that makes the validation labels most likely), which leaves every prediction
+  as it was: T > 1 softens an over-confident model's probabilities, T < 1 sharpens a timid one's.
 * Refusal: a threshold on how surely the model reads a digit, fitted on validation images
   (real digits and non-digits the model did not train on), never on the test set.
 """

@@ -1,9 +1,11 @@
 """Looking inside a trained network: what its first layer learned, what each layer makes of
-one digit, which pixels decided its answer, and which training images it finds most alike.
+one digit, which pixels decided its answer, which training images it finds most alike, and
+how far its probabilities can be trusted.
 
 Attributions come from Captum, PyTorch's library for explaining models: integrated
-gradients (how much each pixel contributed, summed along a path from a blank image) and
-occlusion (how much the answer changes when a patch of the image is covered).
+gradients (how much each pixel contributed, summed along a path from a baseline image) and
+occlusion (how much the answer's score drops when a square of the image is replaced by the
+baseline). The reliability diagram of notebook 05 is drawn here too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from ..calibration import Reliability
 from ..config import BACKGROUND
 from ..device import model_device
 from ..evaluate import evaluation_mode
@@ -90,38 +93,86 @@ def plot_feature_maps(maps: list[tuple[str, torch.Tensor]], image: torch.Tensor,
     return fig
 
 
-def attributions(model: nn.Module, image: torch.Tensor, target: int) -> dict[str, np.ndarray]:
-    """Which pixels made ``model`` answer ``target`` for one normalised 1×1×28×28 image:
-    integrated gradients (from a blank image) and occlusion (a 4×4 patch slid over it)."""
+def attributions(model: nn.Module, image: torch.Tensor, target: int, *,
+                 baseline: float = BACKGROUND, steps: int = 32, window: int = 4,
+                 stride: int = 2) -> dict[str, np.ndarray]:
+    """Which pixels made ``model`` give a high score (logit) to ``target`` for one normalised
+    1×1×28×28 image, measured against a ``baseline`` image of one value (the default: the
+    background, no ink at all), in logits:
+
+    * integrated gradients: the gradient of the score, averaged over ``steps`` images on the
+      straight path from the baseline to the image, times (image − baseline) for each pixel;
+    * occlusion: every ``window``×``window`` square, ``stride`` pixels apart, is replaced by
+      the baseline in turn; a pixel's value is the score's drop, averaged over the squares
+      that covered it.
+
+    Where the image equals the baseline (the background, by default) both give 0: what is
+    not there (missing ink) cannot show.
+    """
     from captum.attr import IntegratedGradients, Occlusion
 
-    device = model_device(model)
-    image = image.to(device)
-    blank = torch.full_like(image, BACKGROUND)
+    image = image.to(model_device(model))
     with evaluation_mode(model):
-        torch.set_grad_enabled(True)
-        gradients = IntegratedGradients(model).attribute(image, baselines=blank, target=target,
-                                                         n_steps=32)
-        torch.set_grad_enabled(False)
-        occlusion = Occlusion(model).attribute(image, sliding_window_shapes=(1, 4, 4),
-                                               strides=(1, 2, 2), baselines=BACKGROUND,
+        with torch.enable_grad():  # evaluation_mode turns gradients off; IG needs them
+            gradients = IntegratedGradients(model).attribute(
+                image, baselines=torch.full_like(image, baseline), target=target, n_steps=steps)
+        occlusion = Occlusion(model).attribute(image, sliding_window_shapes=(1, window, window),
+                                               strides=(1, stride, stride), baselines=baseline,
                                                target=target)
     return {"integrated gradients": gradients[0, 0].detach().cpu().numpy(),
             "occlusion": occlusion[0, 0].detach().cpu().numpy()}
 
 
-def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: str) -> Figure:
-    """The image beside each attribution map (red: pushed towards the answer, blue: away)."""
-    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1), 2.9))
-    axes[0].imshow(to_pixels(image[0]), cmap="gray", vmin=0, vmax=1)
+def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: str,
+                      unit: str = "logit") -> Figure:
+    """The image, then each attribution map drawn over it (the digit in grey underneath; red:
+    pushed the score up, blue: down), all maps on one symmetric colour scale with its bar."""
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.7 * (len(maps) + 1) + 0.8, 3.0))
+    pixels = to_pixels(image[0])
+    axes[0].imshow(pixels, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("input", fontsize=9)
+    # One scale for every map, so equal colours mean equal amounts in every panel.
+    limit = max(float(np.abs(values).max()) for values in maps.values()) or 1.0
     for ax, (name, values) in zip(axes[1:], maps.items(), strict=True):
-        limit = float(np.abs(values).max()) or 1.0
-        ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.imshow(pixels, cmap="gray_r", vmin=0, vmax=2.5)  # the ink as light grey on white
+        shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.8)
         ax.set_title(name, fontsize=9)
     for ax in axes:
-        ax.axis("off")
+        ax.set_xticks([])
+        ax.set_yticks([])
     fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02,
+                 label=f"attribution ({unit})")
+    return fig
+
+
+def plot_calibration(diagrams: dict[str, Reliability],
+                     title: str = "Reliability: how sure against how often right") -> Figure:
+    """One reliability diagram per entry: per confidence bin, a bar up to the share right, the
+    gap to the bin's mean confidence shaded, the diagonal of perfect calibration, and the
+    number of predictions in each bin written under its bar."""
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.3 * len(diagrams), 4.2),
+                             squeeze=False)
+    for ax, (name, diagram) in zip(axes.flat, diagrams.items(), strict=True):
+        width = float(diagram.edges[1] - diagram.edges[0])
+        left = diagram.edges[:-1].numpy()
+        used = (diagram.count > 0).numpy()
+        accuracy, confidence = diagram.accuracy.numpy(), diagram.confidence.numpy()
+        ax.bar(left[used], accuracy[used], width=width, align="edge", color="tab:blue",
+               alpha=0.6, edgecolor="white", label="share right in the bin")
+        ax.bar(left[used], (confidence - accuracy)[used], bottom=accuracy[used], width=width,
+               align="edge", color="tab:red", alpha=0.35, hatch="//", edgecolor="tab:red",
+               label="gap to the bin's mean confidence")
+        ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+        for x, count in zip(left[used] + width / 2, diagram.count[used].tolist(), strict=True):
+            ax.text(x, 0.02, f"{int(count):,}", rotation=90, ha="center", va="bottom",
+                    fontsize=7)
+        ax.set(xlabel="confidence (largest probability)", ylabel="share right",
+               title=f"{name}\nECE {100 * diagram.expected_calibration_error:.2f}%",
+               xlim=(0, 1), ylim=(0, 1.01))
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title + " (numbers: predictions in each bin)")
     fig.tight_layout()
     return fig
 

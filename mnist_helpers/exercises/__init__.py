@@ -1,4 +1,4 @@
-"""Checks for the notebooks' exercises, one module a notebook (``ch01`` … ``ch04``).
+"""Checks for the notebooks' exercises, one module a notebook (``ch01`` … ``ch10``).
 
 Each ``check_…`` function takes what the learner wrote (a number, a function, a model), says
 in one line whether it is right and, when it is not, gives a hint; it returns ``True`` or
