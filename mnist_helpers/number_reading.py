@@ -190,6 +190,18 @@ def _width_prior(width: float, typical: float) -> float:
     return -(ratio ** 2) / (2 * (WIDE if ratio > 0 else NARROW) ** 2)
 
 
+def reading_score(confidences: Sequence[float], widths: Sequence[float], typical: float,
+                  cut_inks: Sequence[float]) -> float:
+    """How likely one way of reading a group is, as a log-probability up to a constant: for
+    each piece, how surely the model reads it as a digit plus how usual its width is; less
+    ``INK_PENALTY`` for each cut's ink (its column's ink over the group's fullest column).
+    The likelihood of a reading is the product of its pieces' (a sum of logs), so every cut
+    must pay for itself: two halves of an 8 read at 80% each do not beat the 8 at 85%."""
+    score = sum(math.log(max(c, 1e-6)) + _width_prior(w, typical)
+                for c, w in zip(confidences, widths, strict=True))
+    return score - sum(INK_PENALTY * ink for ink in cut_inks)
+
+
 def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
                 threshold: float, depth: int = 0) -> list[tuple[Region, np.ndarray]]:
     """``region`` as one digit or cut into several, whichever reading is likeliest: how surely
@@ -215,12 +227,8 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     column_ink = region.ink.sum(axis=0) / max(float(region.ink.sum(axis=0).max()), 1e-9)
     best, best_score, best_start, start = 0, -math.inf, 0, 0
     for i, parts in enumerate(options):
-        sure = confidence[start: start + len(parts)]
-        # The likelihood of a reading is the product of its pieces' (a sum of logs), so every
-        # cut must pay for itself: two halves of an 8 read at 80% each do not beat the 8 at 85%.
-        score = sum(math.log(max(c, 1e-6)) + _width_prior(p.width, typical)
-                    for c, p in zip(sure, parts, strict=True))
-        score -= sum(INK_PENALTY * column_ink[p.x - region.x] for p in parts[1:])  # ink cut
+        score = reading_score(confidence[start: start + len(parts)], [p.width for p in parts],
+                              typical, [column_ink[p.x - region.x] for p in parts[1:]])
         if score > best_score:
             best, best_score, best_start = i, score, start
         start += len(parts)

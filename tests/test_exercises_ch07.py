@@ -1,0 +1,126 @@
+"""Notebook 07's exercise checks: a right answer passes; the usual wrong answers fail, each with
+the hint that leads to the fix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from mnist_helpers.exercises.ch07 import (
+    check_reading_score,
+    check_stroke_boxes,
+    package_boxes,
+    package_score,
+)
+from mnist_helpers.number_reading import INK_PENALTY, _width_prior
+
+
+def passed(capsys) -> None:
+    out = capsys.readouterr().out
+    assert out.startswith("✓") and "hint" not in out, out
+
+
+def failed_with(capsys, hint: str) -> None:
+    out = capsys.readouterr().out
+    assert out.startswith("✗"), out
+    assert hint in out, out
+
+
+def not_written(*_args):
+    raise NotImplementedError
+
+
+# --- boxes of the connected strokes ---------------------------------------------------------
+
+
+def stroke_boxes(mask):
+    labels, _count = ndimage.label(mask, structure=np.ones((3, 3)))
+    return sorted((cols.start, rows.start, cols.stop, rows.stop)
+                  for rows, cols in ndimage.find_objects(labels))
+
+
+def test_the_package_finds_a_diagonal_stroke_as_one():
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[np.arange(5), np.arange(5)] = True
+    assert package_boxes(mask) == [(0, 0, 5, 5)]
+
+
+def test_right_stroke_boxes_pass(capsys):
+    assert check_stroke_boxes(stroke_boxes) is True
+    passed(capsys)
+
+
+def four_connected(mask):
+    labels, _count = ndimage.label(mask)
+    return sorted((c.start, r.start, c.stop, r.stop) for r, c in ndimage.find_objects(labels))
+
+
+def rows_first(mask):
+    return sorted((r.start, c.start, r.stop, c.stop)
+                  for r, c in ndimage.find_objects(ndimage.label(mask, np.ones((3, 3)))[0]))
+
+
+def inclusive(mask):
+    return [(x0, y0, x1 - 1, y1 - 1) for x0, y0, x1, y1 in stroke_boxes(mask)]
+
+
+def unsorted(mask):
+    return list(reversed(stroke_boxes(mask)))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (four_connected, "touch at a corner"),
+    (rows_first, "the column first"),
+    (inclusive, "one past the last pixel"),
+    (unsorted, "left to right"),
+    (lambda mask: stroke_boxes(mask)[:1], "strokes, not"),
+    (lambda mask: None, "a list of boxes"),
+    (lambda mask: mask[100, 100], "raised IndexError"),
+    (not_written, "not written yet"),
+])
+def test_wrong_stroke_boxes_fail_with_their_hint(wrong, hint, capsys):
+    assert check_stroke_boxes(wrong) is False
+    failed_with(capsys, hint)
+
+
+# --- the score of a way of cutting ----------------------------------------------------------
+
+
+def reading_score(confidences, widths, typical, cut_inks):
+    pieces = zip(confidences, widths, strict=True)
+    return (sum(math.log(c) + _width_prior(w, typical) for c, w in pieces)
+            - INK_PENALTY * sum(cut_inks))
+
+
+def test_the_package_score_of_a_group_read_whole_is_its_log_and_prior():
+    assert package_score([0.5], [40.0], 40.0, []) == pytest.approx(math.log(0.5))
+    assert package_score([0.5], [80.0], 40.0, []) < math.log(0.5)  # twice as wide: unusual
+
+
+def test_a_right_reading_score_passes(capsys):
+    assert check_reading_score(reading_score) is True
+    passed(capsys)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda c, w, t, k: (sum(math.log(x) for x in c) / len(c)
+                         + sum(_width_prior(x, t) for x in w) / len(w)
+                         - INK_PENALTY * sum(k)), "not their mean"),
+    (lambda c, w, t, k: math.prod(c), "not their mean"),
+    (lambda c, w, t, k: sum(math.log(x) for x in c) - INK_PENALTY * sum(k), "width prior"),
+    (lambda c, w, t, k: sum(math.log(x) + _width_prior(y, t) for x, y in zip(c, w, strict=True)),
+     "take off INK_PENALTY"),
+    (lambda c, w, t, k: reading_score(c, w, t, k) + INK_PENALTY * sum(k) - sum(k),
+     "not the ink itself"),
+    (lambda c, w, t, k: reading_score(c, w, t, k) + 2 * INK_PENALTY * sum(k), "subtract it"),
+    (lambda c, w, t, k: reading_score(c, w, t, k) + 1.0, "the sum over the pieces"),
+    (lambda c, w, t, k: [reading_score(c, w, t, k)] * 2, "one number"),
+    (lambda c, w, t, k: c[5], "raised IndexError"),
+    (not_written, "not written yet"),
+])
+def test_a_wrong_reading_score_fails_with_its_hint(wrong, hint, capsys):
+    assert check_reading_score(wrong) is False
+    failed_with(capsys, hint)
