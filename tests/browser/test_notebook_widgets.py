@@ -7,6 +7,14 @@ Playwright's own browser download is not used.
 
 A copy of the notebook is run in ``build/browser/work/`` (the committed one is left as it is),
 under the ``quick`` profile. Screenshots go to ``build/browser/``.
+
+``MNIST_REFRESH_FIGURES=1`` refreshes the screenshots the notebook shows: the copy is run under
+the ``default`` profile, the profile of the notebook's committed outputs, and the four
+screenshots it shows are also written to ``notebooks/figures/09_*.png``. Before any screenshot,
+the test checks that what the notebook printed in the browser about its networks (the number of
+mistakes, the drawing model) is what the committed notebook printed, so the screenshots and the
+printed outputs show the same networks: re-execute the notebook first
+(``python -m mnist_helpers run-notebooks --in-place notebooks/09_interactive.ipynb``).
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 MS = 1000  # Playwright counts in milliseconds
+REFRESH = os.environ.get("MNIST_REFRESH_FIGURES") == "1"
+PROFILE = "default" if REFRESH else "quick"
+FIGURES = REPO / "notebooks" / "figures"
+#: Lines the notebook prints about the networks its screenshots show (see printed_lines).
+NETWORK_LINES = ("mistakes in", "drawing model:")
 
 
 def log(message: str) -> None:
@@ -96,7 +109,7 @@ def lab(mnist_raw_dir: Path) -> Iterator[str]:
     port, token = free_port(), os.urandom(16).hex()
     env = dict(
         os.environ,
-        MNIST_PROFILE="quick",
+        MNIST_PROFILE=PROFILE,
         MNIST_DATA_DIR=str(mnist_raw_dir),
         JUPYTER_CONFIG_DIR=str(home / "config"),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -163,8 +176,11 @@ def page(lab: str) -> Iterator[object]:
             log("Run > Run All Cells")
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            wait_for_all_cells(page, 240)
+            # Section 1 trains a dozen small networks (longer in the default profile).
+            wait_for_all_cells(page, 2400 if REFRESH else 300)
             log("all cells ran")
+            if REFRESH:
+                check_same_networks_as_committed(page)
             page.screenshot(path=str(OUT / "00_after_run_all.png"))
             page.javascript_errors = errors  # type: ignore[attr-defined]
             yield page
@@ -204,10 +220,39 @@ def wait_for_all_cells(page, seconds: float) -> None:
     wait_for_kernel_idle(page, seconds)
 
 
-def shot(locator, name: str) -> None:
+def printed_lines(notebook: Path) -> list[str]:
+    """The lines of ``notebook``'s printed outputs that name the networks it uses."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    text = "".join("".join(o.get("text", "")) for c in cells if c["cell_type"] == "code"
+                   for o in c.get("outputs", []) if o["output_type"] == "stream")
+    return [line for line in text.splitlines() if any(m in line for m in NETWORK_LINES)]
+
+
+def check_same_networks_as_committed(page) -> None:
+    """Fail unless the browser's run printed the committed notebook's lines about its networks
+    (so the screenshots go with the committed outputs)."""
+    committed = printed_lines(NOTEBOOK)
+    assert len(committed) == len(NETWORK_LINES), (
+        f"{NOTEBOOK.name} has no saved outputs naming its networks: re-execute it in place "
+        "(default profile) first")
+    body = page.locator("body").inner_text()
+    differ = [line for line in committed if line not in body]
+    assert not differ, (f"the browser's run did not print {differ}: the committed outputs come "
+                        "from other networks; re-execute the notebook in place (default "
+                        "profile), then refresh the figures")
+    log(f"same networks as the committed outputs: {committed}")
+
+
+def shot(locator, name: str, figure: str | None = None) -> None:
+    """A screenshot of ``locator`` in build/browser/; when refreshing, also the notebook's
+    ``figure`` in notebooks/figures/."""
     locator.scroll_into_view_if_needed()
     locator.screenshot(path=str(OUT / name))
     log(f"screenshot {OUT / name}")
+    if REFRESH and figure:
+        FIGURES.mkdir(exist_ok=True)
+        shutil.copyfile(OUT / name, FIGURES / figure)
+        log(f"figure {FIGURES / figure}")
 
 
 def test_every_widget_renders(page):
@@ -231,15 +276,27 @@ def test_train_updates_the_figure_live_and_stop_keeps_the_best(page):
     seen = {figure.get_attribute("src")}
     page.locator("button.mnist-train").click()
     log("Train clicked")
-    deadline = time.monotonic() + 120
+    page.wait_for_function(
+        "() => /Training|Epoch/.test(document.querySelector('.mnist-playground-status')"
+        ".textContent)", timeout=60 * MS)
+    deadline = time.monotonic() + 300
     during_shot = False
-    while "Finished" not in status.inner_text():
-        assert time.monotonic() < deadline, "training did not finish: " + status.inner_text()
-        seen.add(figure.get_attribute("src"))
-        if len(seen) >= 3 and not during_shot:
-            shot(page.locator(".mnist-playground"), "02_playground_training.png")
-            during_shot = True
+    epoch_src = None  # the figure when the status first named an epoch
+    while "Finished" not in (text := status.inner_text()):
+        assert time.monotonic() < deadline, "training did not finish: " + text
+        src = figure.get_attribute("src")
+        seen.add(src)
+        # The screenshot once the figure has been redrawn after the first epoch ended, so it
+        # shows a validation point (or as soon as a later epoch is under way).
+        if not during_shot and re.match(r"Epoch \d+/", text):
+            if epoch_src is None:
+                epoch_src = src
+            elif src != epoch_src or not text.startswith("Epoch 1/"):
+                shot(page.locator(".mnist-playground"), "02_playground_training.png",
+                     "09_playground_training.png")
+                during_shot = True
         time.sleep(0.1)
+    assert during_shot, "no screenshot after the first epoch ended and before the run finished"
     updates_while_training = len(seen) - 1
     seen.add(figure.get_attribute("src"))
     log(f"figure changed {len(seen) - 1} times ({updates_while_training} while training); "
@@ -292,7 +349,7 @@ def test_browser_next_changes_the_sample(page):
         page.wait_for_function(
             "old => document.querySelector('.mnist-browser-title').textContent !== old",
             arg=before, timeout=20 * MS)
-    shot(page.locator(".mnist-browser"), "06_browser_mistakes.png")
+    shot(page.locator(".mnist-browser"), "06_browser_mistakes.png", "09_browser_mistakes.png")
 
 
 def draw_stroke(page, box: dict, points: list[tuple[float, float]], steps: int = 12,
@@ -364,7 +421,7 @@ def test_drawn_digits_are_predicted(page):
     # A "7": the bar, then down to the left, in one stroke.
     draw_stroke(page, box, [(0.28, 0.2), (0.72, 0.2), (0.45, 0.85)])
     assert predicted_digit(page, 7) == 7
-    shot(page.locator(".mnist-draw"), "08_draw_seven.png")
+    shot(page.locator(".mnist-draw"), "08_draw_seven.png", "09_draw_seven.png")
 
 
 def test_a_written_number_is_read(page):
@@ -384,7 +441,7 @@ def test_a_written_number_is_read(page):
         timeout=30 * MS)
     log(f"number read: {result.inner_text()!r}")
     assert ink_pixels(page, ".mnist-number canvas") > 1000
-    shot(page.locator(".mnist-number"), "10_draw_number.png")
+    shot(page.locator(".mnist-number"), "10_draw_number.png", "09_draw_number.png")
     page.locator("button.mnist-number-clear").click()
     page.wait_for_function(
         "() => /Write a number/.test(document.querySelector('.mnist-number-result').textContent)",
