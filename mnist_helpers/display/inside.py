@@ -76,20 +76,26 @@ def feature_maps(model: nn.Module, image: torch.Tensor) -> list[tuple[str, torch
 def plot_feature_maps(maps: list[tuple[str, torch.Tensor]], image: torch.Tensor,
                       channels: int = 8, title: str = "What each stage sees") -> Figure:
     """The input, then the first ``channels`` feature maps of every stage (brighter: a
-    stronger response)."""
+    stronger response; each map on its own scale, from its smallest to its largest value)."""
     fig, axes = plt.subplots(len(maps) + 1, channels, figsize=(channels * 1.0,
-                                                              (len(maps) + 1) * 1.15 + 0.4))
+                                                              (len(maps) + 1) * 1.15 + 0.7))
     for ax in axes.flat:
         ax.axis("off")
     axes[0, 0].imshow(to_pixels(image[0]), cmap="gray", vmin=0, vmax=1)
     axes[0, 0].set_title("input", fontsize=8)
-    for row, (name, stage) in enumerate(maps, start=1):
+    for row, (_, stage) in enumerate(maps, start=1):
         for c in range(min(channels, stage.shape[0])):
             axes[row, c].imshow(stage[c].numpy(), cmap="magma")
-        axes[row, 0].set_title(f"{name}: {stage.shape[0]}×{stage.shape[1]}×{stage.shape[2]}",
-                               fontsize=8, loc="left")
-    fig.suptitle(title)
+    # Each map gets its own brightness scale, so a weak map looks as bright as a strong one.
+    fig.suptitle(f"{title}\n(each map on its own brightness scale: black = its smallest "
+                 "value, pale yellow = its largest)", fontsize=10)
     fig.tight_layout()
+    # Row labels are placed after the layout: each runs over its row's width, not one map's.
+    for row, (name, stage) in enumerate(maps, start=1):
+        box = axes[row, 0].get_position()
+        fig.text(box.x0, box.y1 + 0.01, f"{name}: {stage.shape[0]}×{stage.shape[1]}×"
+                 f"{stage.shape[2]} (maps 0–{min(channels, stage.shape[0]) - 1} of "
+                 f"{stage.shape[0]} shown)", fontsize=8, va="bottom")
     return fig
 
 
@@ -125,8 +131,8 @@ def attributions(model: nn.Module, image: torch.Tensor, target: int, *,
 
 def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: str,
                       unit: str = "logit") -> Figure:
-    """The image, then each attribution map drawn over it (the digit in grey underneath; red:
-    pushed the score up, blue: down), all maps on one symmetric colour scale with its bar."""
+    """The image, then each attribution map with the digit's outline drawn on it (red: pushed
+    the score up, blue: down), all maps on one symmetric colour scale with its bar."""
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.7 * (len(maps) + 1) + 0.8, 3.0))
     pixels = to_pixels(image[0])
     axes[0].imshow(pixels, cmap="gray", vmin=0, vmax=1)
@@ -134,8 +140,9 @@ def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: s
     # One scale for every map, so equal colours mean equal amounts in every panel.
     limit = max(float(np.abs(values).max()) for values in maps.values()) or 1.0
     for ax, (name, values) in zip(axes[1:], maps.items(), strict=True):
-        ax.imshow(pixels, cmap="gray_r", vmin=0, vmax=2.5)  # the ink as light grey on white
-        shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.8)
+        shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        # The outline (half-ink level) stays visible where the attribution is white (about 0).
+        ax.contour(pixels, levels=[0.5], colors="black", linewidths=0.7)
         ax.set_title(name, fontsize=9)
     for ax in axes:
         ax.set_xticks([])
@@ -150,8 +157,8 @@ def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: s
 def plot_calibration(diagrams: dict[str, Reliability],
                      title: str = "Reliability: how sure against how often right") -> Figure:
     """One reliability diagram per entry: per confidence bin, a bar up to the share right, the
-    gap to the bin's mean confidence shaded, the diagonal of perfect calibration, and the
-    number of predictions in each bin written under its bar."""
+    gap to the bin's mean confidence hatched (red: above it, orange: below it), the diagonal
+    of perfect calibration, and the number of predictions in each bin written under its bar."""
     fig, axes = plt.subplots(1, len(diagrams), figsize=(4.3 * len(diagrams), 4.2),
                              squeeze=False)
     for ax, (name, diagram) in zip(axes.flat, diagrams.items(), strict=True):
@@ -161,9 +168,17 @@ def plot_calibration(diagrams: dict[str, Reliability],
         accuracy, confidence = diagram.accuracy.numpy(), diagram.confidence.numpy()
         ax.bar(left[used], accuracy[used], width=width, align="edge", color="tab:blue",
                alpha=0.6, edgecolor="white", label="share right in the bin")
-        ax.bar(left[used], (confidence - accuracy)[used], bottom=accuracy[used], width=width,
-               align="edge", color="tab:red", alpha=0.35, hatch="//", edgecolor="tab:red",
-               label="gap to the bin's mean confidence")
+        gap = confidence - accuracy
+        # Gaps up (over-sure) and down (under-sure) drawn apart, each with its own legend entry;
+        # the gap down is left unfilled, or its colour would mix with the bar's under it.
+        up = dict(color="tab:red", alpha=0.35, hatch="//", edgecolor="tab:red",
+                  label="over-sure: mean confidence above")
+        down = dict(facecolor="none", hatch="\\\\", edgecolor="tab:orange", linewidth=1.2,
+                    label="under-sure: mean confidence below")
+        for side, style in ((used & (gap > 0), up), (used & (gap < 0), down)):
+            if side.any():
+                ax.bar(left[side], gap[side], bottom=accuracy[side], width=width, align="edge",
+                       **style)
         ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
         for x, count in zip(left[used] + width / 2, diagram.count[used].tolist(), strict=True):
             ax.text(x, 0.02, f"{int(count):,}", rotation=90, ha="center", va="bottom",
