@@ -9,18 +9,24 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from scipy import ndimage
 
+from mnist_helpers.calibration import score_curve
 from mnist_helpers.digit_line import find_line
 from mnist_helpers.display.numbers_view import (
     Candidate,
+    matched_digits,
     plot_cut_search,
     plot_pictures_and_inputs,
+    plot_reading_against_truth,
     plot_reading_steps,
+    plot_refusal_zoom,
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
+from mnist_helpers.number_reading import DigitReading, NumberReading
 from mnist_helpers.preprocess import find_ink
 
 
@@ -89,3 +95,51 @@ def test_pictures_and_inputs_pair_each_picture_with_its_input(tmp_path):
 def test_pictures_and_inputs_must_be_as_many():
     with pytest.raises(ValueError, match="as many; got 2, 1 and 2"):
         plot_pictures_and_inputs([np.zeros((5, 5))] * 2, [np.zeros((28, 28))], ["a", "b"])
+
+
+@pytest.mark.parametrize(("read", "written", "expected"), [
+    ("468", "468", [True, True, True]),
+    ("4681", "468", [True, True, True, False]),  # a stray mark read as an extra 1
+    ("4118", "408", [True, False, False, True]),  # a 0 read as two 1s
+    ("498", "448", [True, False, True]),  # a 4 read as a 9
+    ("8", "23", [False]),
+    ("", "23", []),
+])
+def test_matched_digits_lines_the_reading_up_with_what_was_written(read, written, expected):
+    assert matched_digits(read, written) == expected
+
+
+def _digit(box, digit):
+    return DigitReading(box=box, digit=digit, probabilities=[0.1] * 10,
+                        pixels=np.zeros((28, 28)))
+
+
+def test_a_wrong_digit_is_boxed_in_another_colour_than_a_right_one(tmp_path):
+    picture = Image.fromarray(np.full((150, 330), 240, dtype=np.uint8))  # a PIL picture too
+    reading = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 4),
+                                             _digit((110, 20, 60, 100), 9),
+                                             _digit((200, 20, 60, 100), 8)],
+                            refused=[_digit((280, 60, 20, 20), None)])
+    fig = plot_reading_against_truth(picture, reading, "448")
+    ax = fig.axes[0]
+    colours = [tuple(p.get_edgecolor()) for p in ax.patches]
+    assert colours[0] == colours[2] != colours[1]  # the 9 stands out
+    assert [t.get_text() for t in ax.texts] == ["4", "9", "8"]
+    assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 3
+    assert ax.patches[3].get_linestyle() == "--"  # the refused piece
+    _saved(fig, tmp_path, "truth")
+
+
+def test_the_refusal_zoom_shows_each_threshold_and_each_budget(tmp_path):
+    thresholds = torch.linspace(0, 1, 5)
+    scores = torch.tensor([0.1, 0.5, 0.9, 0.95])
+    curve = score_curve(scores, torch.ones(4, dtype=torch.bool), torch.tensor([0.2, 0.6]),
+                        thresholds)
+    fig = plot_refusal_zoom({"a method": curve}, {"a method": 0.25}, budget=0.003)
+    ax = fig.axes[0]
+    line = ax.lines[0]
+    assert line.get_marker() == "." and len(line.get_xdata()) == len(thresholds)
+    floor = ax.lines[1].get_ydata()[0]
+    assert floor == pytest.approx(100 * float(curve.digits_right[0]) - 0.3)
+    assert ax.get_ylim()[0] < floor < ax.get_ylim()[1] <= 100.2  # the budget is on screen
+    _saved(fig, tmp_path, "zoom")

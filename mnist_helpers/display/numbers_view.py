@@ -1,21 +1,28 @@
 """Figures of notebook 07 that show how a whole number is read, one step at a time: the ink,
 its connected strokes, the groups made of them, the line and its slope, the pieces read
-(:func:`plot_reading_steps`), and the search for where to cut touching digits
-(:func:`plot_cut_search`). They draw what the notebook computed with the package's own
-functions; they compute nothing of their own but the colours and the line drawn."""
+(:func:`plot_reading_steps`), the search for where to cut touching digits
+(:func:`plot_cut_search`), a reading checked digit by digit against what was written
+(:func:`plot_reading_against_truth`), and the refusal curves zoomed on the digits kept
+(:func:`plot_refusal_zoom`). They draw what the notebook computed with the package's own
+functions; they compute nothing of their own but the colours, the line drawn and which digits
+match."""
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from PIL import Image
 
+from ..calibration import RefusalCurve
 from ..digit_line import SMALL, Region
+from ..number_reading import NumberReading
 
 RIGHT, WRONG, BEST = "tab:green", "tab:red", "tab:orange"
 
@@ -184,5 +191,73 @@ def plot_pictures_and_inputs(pictures: Sequence[np.ndarray], inputs: Sequence[np
                                      vmax=1)
         axes[row + 1, column].set_title("model's input", fontsize=7)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def matched_digits(read: str, written: str) -> list[bool]:
+    """For each digit of ``read``, whether it matches a digit of ``written`` once the two are
+    aligned (``difflib``'s longest matching blocks): a digit read wrong, or one too many,
+    does not."""
+    matched = [False] * len(read)
+    for block in difflib.SequenceMatcher(a=read, b=written, autojunk=False).get_matching_blocks():
+        matched[block.a: block.a + block.size] = [True] * block.size
+    return matched
+
+
+def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberReading,
+                               written: str, ax: Axes | None = None,
+                               title: str | None = None) -> Figure:
+    """The picture with a box round every digit read: green where it matches the number
+    ``written`` (aligned by :func:`matched_digits`), red where it does not, dashed grey round
+    a piece refused as not a digit; a legend says which is which."""
+    image = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(10, 1 + image.shape[1] / 80),
+                                      1.2 + image.shape[0] / 80))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
+    right = matched_digits("".join(str(d.digit) for d in reading.digits), written)
+    for digit, ok in zip(reading.digits, right, strict=True):
+        x, y, w, h = digit.box
+        colour = RIGHT if ok else WRONG
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=2 if ok else 3, edgecolor=colour))
+        ax.text(x + w / 2, y - 3, str(digit.digit), color=colour, ha="center", va="bottom",
+                fontsize=11, fontweight="bold")
+    for piece in reading.refused:
+        x, y, w, h = piece.box
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5, edgecolor="grey",
+                                   linestyle="--"))
+    ax.legend(handles=[plt.Line2D([], [], color=RIGHT, lw=2, label="digit read as written"),
+                       plt.Line2D([], [], color=WRONG, lw=3, label="digit read wrong or extra"),
+                       plt.Line2D([], [], color="grey", lw=1.5, ls="--", label="refused piece")],
+              fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3,
+              frameon=False)  # below the picture, where it hides no digit
+    ax.set_title(title or f"written {written}, read {reading.number}", fontsize=9)
+    ax.axis("off")
+    return ax.figure
+
+
+def plot_refusal_zoom(curves: Mapping[str, RefusalCurve], chosen: Mapping[str, float],
+                      budget: float, title: str = "Zoomed on the digits kept") -> Figure:
+    """The refusal curves with the digits' axis zoomed to a few points: every threshold a dot
+    (so a straight stretch with no dots is a jump between two thresholds, not measured points),
+    each method's budget (its share of digits right with no threshold, less ``budget``) a
+    dashed line, and the chosen threshold a large dot."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    lowest = []
+    for name, curve in curves.items():
+        refused, right = 100 * curve.nondigits_refused, 100 * curve.digits_right
+        line, = ax.plot(refused, right, ".-", ms=3, lw=0.8, label=name)
+        floor = float(right[0]) - 100 * budget
+        ax.axhline(floor, color=line.get_color(), ls="--", lw=1)
+        lowest.append(floor)
+        at = int((curve.thresholds <= chosen[name]).nonzero().max())
+        ax.plot(refused[at], right[at], "o", ms=9, color=line.get_color(), markeredgecolor="black")
+    top = max(100 * float(c.digits_right[0]) for c in curves.values())
+    ax.set(xlabel="non-digits refused (%)", ylabel="real digits accepted and right (%)",
+           ylim=(min(lowest) - 0.5, top + 0.2), xlim=(0, 101), title=title)
+    ax.plot([], [], "k--", lw=1, label=f"budget: {100 * budget:.1f} points below no threshold")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
