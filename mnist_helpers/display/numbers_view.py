@@ -234,7 +234,10 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
               frameon=False)  # below the picture, where it hides no digit
     ax.set_title(title or f"written {written}, read {reading.number}", fontsize=9)
     ax.axis("off")
-    return ax.figure
+    figure = ax.get_figure(root=True)
+    if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
+        raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
+    return figure
 
 
 def plot_refusal_zoom(curves: Mapping[str, RefusalCurve], chosen: Mapping[str, float],
