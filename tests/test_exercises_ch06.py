@@ -9,10 +9,13 @@ import torch
 from scipy import ndimage
 
 from mnist_helpers.exercises.ch06 import (
+    bootstrap_difference,
     centring_images,
     check_centre_by_mass,
+    check_compare_variants,
     check_otsu_threshold,
     threshold_samples,
+    variant_results,
 )
 from mnist_helpers.preprocess import to_mnist_pixels
 
@@ -130,6 +133,112 @@ def test_the_check_does_not_let_the_learner_change_its_images():
         pixels[:] = centre_by_mass(pixels)
         return pixels
     assert check_centre_by_mass(centre_in_place) is True
+
+
+# --- two variants on the same pictures ------------------------------------------------------
+
+
+def compare_variants(right_a, right_b, resamples=2000):
+    only_a = int((right_a & ~right_b).sum())
+    only_b = int((right_b & ~right_a).sum())
+    picks = torch.randint(len(right_a), (resamples, len(right_a)))
+    difference = (right_a[picks].sum(1) - right_b[picks].sum(1)).double()
+    low, high = difference.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return only_a, only_b, low, high
+
+
+def compare_with_numpy(right_a, right_b):
+    """The same with numpy, its own seed and 1,000 resamples, returning numpy numbers."""
+    a, b = np.asarray(right_a), np.asarray(right_b)
+    picks = np.random.default_rng(7).integers(0, len(a), (1000, len(a)))
+    low, high = np.percentile(a[picks].sum(1) - b[picks].sum(1), [2.5, 97.5])
+    return (a & ~b).sum(), (b & ~a).sum(), low, high
+
+
+@pytest.mark.parametrize("answer", [compare_variants, compare_with_numpy])
+def test_a_right_comparison_passes(answer, capsys):
+    torch.manual_seed(3)
+    assert check_compare_variants(answer) is True
+    assert capsys.readouterr().out == "✓ two variants on the same pictures\n"
+
+
+def test_a_right_comparison_passes_whatever_its_seed(capsys):
+    """The learner's bootstrap is random: every seed must pass, not only a lucky one."""
+    for seed in range(20):
+        torch.manual_seed(seed)
+        assert check_compare_variants(compare_variants) is True
+    assert capsys.readouterr().out.count("✓") == 20
+
+
+def test_the_test_pairs_tell_a_paired_bootstrap_from_separate_draws():
+    """Else a learner who redraws a and b separately would pass: on some pair the separate
+    draws' interval must be wider than the tolerance allows."""
+    widths = [(bootstrap_difference(a, b, paired=False), bootstrap_difference(a, b))
+              for a, b in variant_results()]
+    assert any((hi_u - lo_u) - (hi - lo) > 4 for (lo_u, hi_u), (lo, hi) in widths)
+
+
+def separate_draws(right_a, right_b):
+    only_a, only_b, _, _ = compare_variants(right_a, right_b)
+    n = len(right_a)
+    first, second = torch.randint(n, (2000, n)), torch.randint(n, (2000, n))
+    difference = (right_a[first].sum(1) - right_b[second].sum(1)).double()
+    low, high = difference.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return only_a, only_b, low, high
+
+
+def with_interval(transform):
+    """compare_variants with its interval changed by ``transform(low, high, n)``."""
+    def answer(right_a, right_b):
+        only_a, only_b, low, high = compare_variants(right_a, right_b)
+        return (only_a, only_b, *transform(float(low), float(high), len(right_a)))
+    return answer
+
+
+def all_right(right_a, right_b):
+    return (int(right_a.sum()), int(right_b.sum()), *compare_variants(right_a, right_b)[2:])
+
+
+def swapped_counts(right_a, right_b):
+    only_a, only_b, low, high = compare_variants(right_a, right_b)
+    return only_b, only_a, low, high
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (separate_draws, "same picks for a and b"),
+    (with_interval(lambda low, high, n: (high, low)), "lower end of the interval first"),
+    (with_interval(lambda low, high, n: (-high, -low)), "interval of b − a"),
+    (with_interval(lambda low, high, n: (low / n, high / n)), "in pictures"),
+    (with_interval(lambda low, high, n: (100 * low / n, 100 * high / n)), "in pictures"),
+    (with_interval(lambda low, high, n: (low + 3, high - 3)), "2.5th and 97.5th"),
+    (swapped_counts, "swapped"),
+    (all_right, "all the pictures each reads right"),
+    (lambda right_a, right_b: (0, 0, 0, 0), "right_a & ~right_b"),
+    (lambda right_a, right_b: (1, 2, 3), "four numbers"),
+    (lambda right_a, right_b: None, "four numbers"),
+    (lambda right_a, right_b: right_a.logical_xor(right_b).mean(), "raised RuntimeError"),
+])
+def test_a_wrong_comparison_fails_with_its_hint(wrong, hint, capsys):
+    torch.manual_seed(0)
+    assert check_compare_variants(wrong) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗ two variants on the same pictures") and hint in out
+
+
+def test_an_unwritten_comparison_says_so(capsys):
+    def compare(right_a, right_b):
+        raise NotImplementedError
+    assert check_compare_variants(compare) is False
+    assert "not written yet" in capsys.readouterr().out
+
+
+def test_the_check_does_not_let_the_learner_change_its_pictures():
+    """A function that writes into its arguments must not change the reference it is held to."""
+    def compare_and_clear(right_a, right_b):
+        answer = compare_variants(right_a, right_b)
+        right_a[:] = False
+        return answer
+    assert check_compare_variants(compare_and_clear) is True
 
 
 # --- Otsu's threshold -----------------------------------------------------------------------

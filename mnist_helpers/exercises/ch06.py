@@ -1,9 +1,9 @@
-"""Checks for notebook 06's exercises: centring a digit by its centre of mass, and Otsu's
-threshold.
+"""Checks for notebook 06's exercises: centring a digit by its centre of mass, comparing two
+preprocessing variants on the same pictures, and Otsu's threshold.
 
-Each check runs the learner's function on images it makes itself (seeded, so every run asks
-the same) and compares the answer with scipy's centre of mass and shift, or with the package's
-own threshold, never with a number typed in here.
+Each check runs the learner's function on inputs it makes itself (seeded, so every run asks
+the same) and compares the answer with scipy's centre of mass and shift, with its own
+bootstrap, or with the package's own threshold, never with a number typed in here.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 from ..preprocess import _otsu_threshold
 from . import raised, verdict
 
 CENTRE = "centring by the centre of mass"
+COMPARE = "two variants on the same pictures"
 OTSU = "Otsu's threshold"
 
 # --- core: centre a 28×28 digit by its centre of mass ---------------------------------------
@@ -104,6 +106,111 @@ def check_centre_by_mass(centre: Callable[[np.ndarray], Any]) -> bool:
                        "(ys * pixels).sum() / pixels.sum(), columns likewise), then shift by "
                        "round(14 − cy), round(14 − cx) with zero fill")
     return verdict(True, CENTRE, "")
+
+
+# --- core: two preprocessing variants compared on the same pictures -------------------------
+
+#: How far the learner's interval ends may be from the check's, in pictures: 2,000 redrawn
+#: sets (or 1,000) land within one picture of the check's 20,000 on these test sets.
+TOLERANCE = 1.5
+
+
+def variant_results() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The test pairs (variant a right?, variant b right?) on the same pictures, shuffled
+    (seeded): a a little ahead of b with disagreements both ways; a losing no picture that b
+    gets; two identical variants; and b well ahead of a."""
+    rng = np.random.default_rng(64)
+    pairs = []
+    for pictures, both, only_a, only_b in ((120, 90, 12, 6), (120, 110, 10, 0), (100, 80, 0, 0),
+                                           (200, 160, 3, 15)):
+        a, b = np.zeros(pictures, bool), np.zeros(pictures, bool)
+        a[:both + only_a] = True
+        b[:both] = True
+        b[both + only_a:both + only_a + only_b] = True
+        order = rng.permutation(pictures)
+        pairs.append((torch.from_numpy(a[order]), torch.from_numpy(b[order])))
+    return pairs
+
+
+def bootstrap_difference(right_a: torch.Tensor, right_b: torch.Tensor, resamples: int = 20_000,
+                         seed: int = 0, paired: bool = True) -> tuple[float, float]:
+    """The 95% bootstrap interval of (pictures a reads right − pictures b reads right), as
+    notebook 04 makes it: the pictures redrawn with replacement, the same picks for a and b
+    (``paired=False`` draws them separately, the slip the check recognises)."""
+    generator = torch.Generator().manual_seed(seed)
+    n = len(right_a)
+    picks = torch.randint(n, (resamples, n), generator=generator)
+    other = picks if paired else torch.randint(n, (resamples, n), generator=generator)
+    difference = right_a[picks].sum(1).double() - right_b[other].sum(1).double()
+    low, high = difference.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return float(low), float(high)
+
+
+def _four_numbers(answer: Any) -> list[float] | None:
+    """The answer as four floats, or None if it is not four numbers."""
+    try:
+        numbers = [float(np.asarray(v, dtype=np.float64).reshape(())) for v in answer]
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return numbers if len(numbers) == 4 else None
+
+
+def _near(interval: tuple[float, float], expected: tuple[float, float]) -> bool:
+    """Whether both ends of ``interval`` are within :data:`TOLERANCE` of ``expected``'s."""
+    return all(abs(x - y) <= TOLERANCE for x, y in zip(interval, expected, strict=True))
+
+
+def _interval_hint(interval: tuple[float, float], expected: tuple[float, float], n: int) -> str:
+    """Why ``interval`` is not the paired bootstrap interval ``expected`` on ``n`` pictures."""
+    low, high = interval
+    if low > high:
+        return "return the lower end of the interval first, then the upper end"
+    if _near((-high, -low), expected):
+        return ("that is the interval of b − a: the difference is a's pictures right minus b's, "
+                "in that order")
+    if _near((low * n, high * n), expected) or _near((low * n / 100, high * n / 100), expected):
+        return ("give the interval in pictures (a difference of counts), not as a share or in "
+                "points")
+    if high - low > expected[1] - expected[0] + 2 * TOLERANCE:
+        return ("too wide: redraw the pictures once per resample and use the same picks for a "
+                "and b (right_a[picks], right_b[picks]); drawn separately, the interval forgets "
+                "that both variants saw the same pictures")
+    return ("redraw n pictures with replacement 2,000 times (torch.randint(n, (2000, n))), take "
+            "right_a[picks].sum(1) − right_b[picks].sum(1) on each, and its 2.5th and 97.5th "
+            "percentiles (quantile 0.025 and 0.975)")
+
+
+def check_compare_variants(compare: Callable[..., Any]) -> bool:
+    """Right if ``compare(right_a, right_b)`` (two tensors of True/False, one value a picture,
+    True where that variant read the picture right) returns ``(only_a, only_b, low, high)``:
+    the pictures only a reads right, those only b reads right, and the 95% bootstrap interval
+    of a's pictures right minus b's, the same pictures redrawn for both, on four test pairs."""
+    for right_a, right_b in variant_results():
+        try:
+            answer = compare(right_a.clone(), right_b.clone())
+        except Exception as error:  # noqa: BLE001 - the learner's code may raise anything
+            return verdict(False, COMPARE, raised(error, "your function"))
+        numbers = _four_numbers(answer)
+        if numbers is None:
+            return verdict(False, COMPARE, "return four numbers: only_a, only_b, low, high")
+        only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+        counts = (numbers[0], numbers[1])
+        if counts != (only_a, only_b):
+            if counts == (only_b, only_a):
+                hint = "the two counts are swapped: first the pictures only a reads right"
+            elif counts == (int(right_a.sum()), int(right_b.sum())):
+                hint = ("those are all the pictures each reads right; count only those one "
+                        "variant reads right and the other wrong (right_a & ~right_b)")
+            else:
+                hint = ("only_a counts the pictures a reads right and b wrong "
+                        "(right_a & ~right_b).sum(); only_b the other way round")
+            return verdict(False, COMPARE, f"{hint} (on {len(right_a)} pictures)")
+        expected = bootstrap_difference(right_a, right_b)
+        interval = (numbers[2], numbers[3])
+        if not _near(interval, expected):
+            return verdict(False, COMPARE, _interval_hint(interval, expected, len(right_a))
+                           + f" (on {len(right_a)} pictures, {only_a} only a, {only_b} only b)")
+    return verdict(True, COMPARE, "")
 
 
 # --- stretch: Otsu's threshold ---------------------------------------------------------------
