@@ -11,87 +11,89 @@ from scipy import ndimage
 from mnist_helpers.exercises.ch06 import (
     bootstrap_difference,
     centring_images,
-    check_centre_by_mass,
+    check_centre_by_box,
     check_compare_variants,
-    check_otsu_threshold,
-    threshold_samples,
+    check_separation,
+    paper_and_ink,
     variant_results,
 )
-from mnist_helpers.preprocess import to_mnist_pixels
+from mnist_helpers.preprocess import _otsu_threshold, to_mnist_pixels
 
-# --- centring by the centre of mass ----------------------------------------------------------
+# --- centring by the bounding box ------------------------------------------------------------
 
 
-def centre_by_mass(pixels):
-    ys, xs = np.indices(pixels.shape)
-    mass = pixels.sum()
-    dy = round(14 - (ys * pixels).sum() / mass)
-    dx = round(14 - (xs * pixels).sum() / mass)
+def centre_by_box(pixels):
+    rows, cols = np.nonzero(pixels)
+    height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    dy, dx = (28 - height) // 2 - rows.min(), (28 - width) // 2 - cols.min()
     return ndimage.shift(pixels, (dy, dx), order=0, mode="constant", cval=0.0)
 
 
-def centre_by_slicing(pixels):
-    """The same with slices into a blank image, returned as a torch tensor."""
-    cy, cx = ndimage.center_of_mass(pixels)
-    dy, dx = round(14 - cy), round(14 - cx)
-    out = np.zeros_like(pixels)
-    h, w = pixels.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        pixels[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
-    return torch.from_numpy(out)
+def centre_by_rolling(pixels):
+    """np.roll wraps round, but a box that fits never crosses an edge: also right, as a tensor."""
+    rows, cols = np.nonzero(pixels)
+    dy = (28 - (rows.max() - rows.min() + 1)) // 2 - rows.min()
+    dx = (28 - (cols.max() - cols.min() + 1)) // 2 - cols.min()
+    return torch.from_numpy(np.roll(pixels, (dy, dx), axis=(0, 1)))
 
 
-@pytest.mark.parametrize("answer", [centre_by_mass, centre_by_slicing])
+@pytest.mark.parametrize("answer", [centre_by_box, centre_by_rolling])
 def test_a_right_centring_passes(answer, capsys):
-    assert check_centre_by_mass(answer) is True
-    assert capsys.readouterr().out == "✓ centring by the centre of mass\n"
+    assert check_centre_by_box(answer) is True
+    assert capsys.readouterr().out == "✓ centring by the bounding box\n"
 
 
-def test_the_test_images_have_no_ties_to_round():
-    """Half a pixel from 14 in either axis, two right answers could round differently."""
-    for pixels in centring_images():
-        for centre in ndimage.center_of_mass(pixels):
-            assert abs((14 - centre) % 1 - 0.5) > 0.1
+def test_the_package_pastes_a_box_where_the_check_puts_it():
+    """A crop of 20 rows is not resized by to_mnist_pixels: its fitted step is pasted at
+    (28 − height) // 2, (28 − width) // 2, where the check's reference puts the same box."""
+    crop = np.zeros((20, 9))
+    crop[:, 2:7] = 204 / 255  # a level the package's 8-bit resampling keeps exactly
+    steps = {}
+    to_mnist_pixels(crop, steps)
+    field = np.zeros((28, 28))
+    field[0:20, 19:28] = crop
+    assert np.allclose(steps["fitted_20x20"], centre_by_box(field))
 
 
-def test_the_package_centres_the_same_way():
-    """A crop of exactly 20×20 is not resized: to_mnist_pixels then only pads and centres,
-    and its answer is the check's."""
-    rng = np.random.default_rng(0)
-    crop = np.zeros((20, 20))
-    crop[2:18, 1:9] = rng.uniform(0.6, 1.0, (16, 8))
-    crop[10:20, 12:15] = 0.7
-    canvas = np.zeros((28, 28))
-    canvas[4:24, 4:24] = np.asarray(np.clip(crop, 0, 1) * 255, np.uint8) / 255.0
-    assert np.allclose(to_mnist_pixels(crop), centre_by_mass(canvas))
+def test_the_test_images_tell_the_box_from_the_centre_of_mass():
+    """Else a learner centring by mass would pass."""
+    moved = [not np.allclose(centre_by_box(p), ndimage.shift(
+        p, [round(14 - c) for c in ndimage.center_of_mass(p)], order=0)) for p in centring_images()]
+    assert any(moved)
 
 
 def unmoved(pixels):
     return pixels
 
 
-def rolled(pixels):
+def by_mass(pixels):
     cy, cx = ndimage.center_of_mass(pixels)
-    return np.roll(pixels, (round(14 - cy), round(14 - cx)), axis=(0, 1))
+    return ndimage.shift(pixels, (round(14 - cy), round(14 - cx)), order=0, mode="constant")
 
 
 def backwards(pixels):
-    cy, cx = ndimage.center_of_mass(pixels)
-    return ndimage.shift(pixels, (round(cy - 14), round(cx - 14)), order=0, mode="constant")
+    rows, cols = np.nonzero(pixels)
+    dy = (28 - (rows.max() - rows.min() + 1)) // 2 - rows.min()
+    dx = (28 - (cols.max() - cols.min() + 1)) // 2 - cols.min()
+    return ndimage.shift(pixels, (-dy, -dx), order=0, mode="constant")
 
 
 def swapped(pixels):
-    cy, cx = ndimage.center_of_mass(pixels)
-    return ndimage.shift(pixels, (round(14 - cx), round(14 - cy)), order=0, mode="constant")
-
-
-def unweighted(pixels):
     rows, cols = np.nonzero(pixels)
-    return ndimage.shift(pixels, (round(14 - rows.mean()), round(14 - cols.mean())), order=0,
-                         mode="constant")
+    dy = (28 - (rows.max() - rows.min() + 1)) // 2 - rows.min()
+    dx = (28 - (cols.max() - cols.min() + 1)) // 2 - cols.min()
+    return ndimage.shift(pixels, (dx, dy), order=0, mode="constant")
 
 
-def box_centred(pixels):
+def one_short(pixels):
+    rows, cols = np.nonzero(pixels)
+    dy = (28 - (rows.max() - rows.min())) // 2 - rows.min()
+    dx = (28 - (cols.max() - cols.min())) // 2 - cols.min()
+    return ndimage.shift(pixels, (dy, dx), order=0, mode="constant")
+
+
+def box_middle_at_14(pixels):
+    """The box's middle moved to pixel 14: a pixel off for odd sizes."""
     rows, cols = np.nonzero(pixels)
     dy = round(14 - (rows.min() + rows.max()) / 2)
     dx = round(14 - (cols.min() + cols.max()) / 2)
@@ -99,8 +101,7 @@ def box_centred(pixels):
 
 
 def interpolated(pixels):
-    cy, cx = ndimage.center_of_mass(pixels)
-    return ndimage.shift(pixels, (14 - cy, 14 - cx), order=1, mode="constant")
+    return ndimage.shift(centre_by_box(pixels), (0.4, 0.3), order=1, mode="constant")
 
 
 def not_written(pixels):
@@ -109,30 +110,29 @@ def not_written(pixels):
 
 @pytest.mark.parametrize("wrong, hint", [
     (unmoved, "nothing moved"),
-    (rolled, "wrapped round"),
+    (by_mass, "centres the centre of mass"),
     (backwards, "wrong way"),
     (swapped, "swapped"),
-    (unweighted, "weigh each pixel by its brightness"),
-    (box_centred, "centres the box"),
-    (interpolated, "whole pixels"),
+    (one_short, "rows.max() − rows.min() + 1"),
+    (box_middle_at_14, "belongs at (8, 3)"),
+    (interpolated, "no interpolation"),
     (lambda pixels: pixels[:20, :20], "28×28"),
     (lambda pixels: None, "28×28"),
     (lambda pixels: pixels[40], "raised IndexError"),
     (not_written, "not written yet"),
-    (lambda pixels: np.zeros((28, 28)), "np.indices"),
 ])
 def test_a_wrong_centring_fails_with_its_hint(wrong, hint, capsys):
-    assert check_centre_by_mass(wrong) is False
+    assert check_centre_by_box(wrong) is False
     out = capsys.readouterr().out
-    assert out.startswith("✗ centring by the centre of mass") and hint in out
+    assert out.startswith("✗ centring by the bounding box") and hint in out
 
 
 def test_the_check_does_not_let_the_learner_change_its_images():
     """A function that writes into its argument must not change what the next call gets."""
     def centre_in_place(pixels):
-        pixels[:] = centre_by_mass(pixels)
+        pixels[:] = centre_by_box(pixels)
         return pixels
-    assert check_centre_by_mass(centre_in_place) is True
+    assert check_centre_by_box(centre_in_place) is True
 
 
 # --- two variants on the same pictures ------------------------------------------------------
@@ -241,56 +241,67 @@ def test_the_check_does_not_let_the_learner_change_its_pictures():
     assert check_compare_variants(compare_and_clear) is True
 
 
-# --- Otsu's threshold -----------------------------------------------------------------------
+# --- ink and paper on either side of a threshold -------------------------------------------
 
 
-def otsu(values, bins=64):
-    levels = np.clip((values * bins).astype(int), 0, bins - 1)
-    counts = np.bincount(levels, minlength=bins)
-    centres = (np.arange(bins) + 0.5) / bins
-    best, best_k = -1.0, 0
-    for k in range(bins - 1):
-        n0, n1 = counts[: k + 1].sum(), counts[k + 1:].sum()
-        if n0 == 0 or n1 == 0:
-            continue
-        m0 = (counts[: k + 1] * centres[: k + 1]).sum() / n0
-        m1 = (counts[k + 1:] * centres[k + 1:]).sum() / n1
-        between = n0 * n1 * (m0 - m1) ** 2
-        if between > best:
-            best, best_k = between, k
-    return centres[best_k]
+def wrong_side(values, is_ink, threshold):
+    taken = values > threshold
+    return taken[~is_ink].mean(), (~taken[is_ink]).mean()
 
 
-@pytest.mark.parametrize("answer", [otsu, lambda values, bins: torch.tensor(otsu(values, bins))])
-def test_a_right_otsu_threshold_passes(answer, capsys):
-    assert check_otsu_threshold(answer) is True
-    assert capsys.readouterr().out == "✓ Otsu's threshold\n"
+def wrong_side_torch(values, is_ink, threshold):
+    values, is_ink = torch.from_numpy(values), torch.from_numpy(is_ink)
+    paper, ink = values[~is_ink], values[is_ink]
+    return (paper > threshold).double().mean(), (ink <= threshold).double().mean()
 
 
-def unclipped(values, bins=64):
-    levels = (values * bins).astype(int)
-    centres = (np.arange(bins) + 0.5) / bins
-    return centres[levels.max()] / 2
+@pytest.mark.parametrize("answer", [wrong_side, wrong_side_torch])
+def test_a_right_separation_passes(answer, capsys):
+    assert check_separation(answer) is True
+    assert capsys.readouterr().out == "✓ ink and paper on either side of a threshold\n"
+
+
+def test_otsu_separates_at_a_tenth_of_ink_and_not_at_a_five_hundredth():
+    """The exercise's finding, on the check's own data: with 10% ink, Otsu's threshold leaves
+    (almost) no paper above it; with 0.2%, it falls inside the paper's own spread."""
+    for share, most in ((0.1, 0.001), (0.002, 1.0)):
+        values, is_ink = paper_and_ink(share)
+        paper_above, _ = wrong_side(values, is_ink, _otsu_threshold(values))
+        assert (paper_above < most) if share == 0.1 else (paper_above > 0.2)
+
+
+def counts(values, is_ink, threshold):
+    taken = values > threshold
+    return taken[~is_ink].sum(), (~taken[is_ink]).sum()
+
+
+def of_all(values, is_ink, threshold):
+    taken = values > threshold
+    return taken[~is_ink].sum() / len(values), (~taken[is_ink]).sum() / len(values)
+
+
+def at_or_above(values, is_ink, threshold):
+    taken = values >= threshold
+    return taken[~is_ink].mean(), (~taken[is_ink]).mean()
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda values, bins=64: values.mean(), "mean grey level"),
-    (lambda values, bins=64: (values.min() + values.max()) / 2, "halfway"),
-    (lambda values, bins=64: otsu(values, bins) - 1 / bins, "a bin or half a bin off"),
-    (lambda values, bins=64: otsu(values, bins) + 0.5 / bins, "a bin or half a bin off"),
-    (lambda values, bins=64: otsu(values, bins) * bins, "not a bin number"),
-    (lambda values, bins=64: [0.2, 0.3], "return one number"),
-    (unclipped, "clip the bin numbers"),
-    (lambda values, bins=64: 0.9, "largest w0·w1·(m0 − m1)²"),
-    (lambda values, bins: values.median(), "raised AttributeError"),
+    (lambda values, is_ink, threshold: wrong_side(values, is_ink, threshold)[::-1], "swapped"),
+    (counts, "counts of pixels"),
+    (of_all, "shares of all the pixels"),
+    (at_or_above, "exactly at the threshold is not ink"),
+    (lambda values, is_ink, threshold: wrong_side(values, ~is_ink, threshold),
+     "the paper is where is_ink is False"),
+    (lambda values, is_ink, threshold: 0.1, "return two numbers"),
+    (lambda values, is_ink, threshold: values.median(), "raised AttributeError"),
 ])
-def test_a_wrong_otsu_threshold_fails_with_its_hint(wrong, hint, capsys):
-    assert check_otsu_threshold(wrong) is False
+def test_a_wrong_separation_fails_with_its_hint(wrong, hint, capsys):
+    assert check_separation(wrong) is False
     out = capsys.readouterr().out
-    assert out.startswith("✗ Otsu's threshold") and hint in out
+    assert out.startswith("✗ ink and paper on either side of a threshold") and hint in out
 
 
-def test_the_mean_and_otsu_split_one_test_set_differently():
-    """Else a learner splitting at the mean would pass."""
-    differs = [not np.array_equal(v > v.mean(), v > otsu(v, b)) for v, b in threshold_samples()]
-    assert any(differs)
+@pytest.mark.parametrize("share", [-0.1, 1.5, "0.1", True])
+def test_paper_and_ink_names_a_bad_share(share):
+    with pytest.raises(ValueError, match="share must be a number from 0 to 1"):
+        paper_and_ink(share)

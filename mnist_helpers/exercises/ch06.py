@@ -1,9 +1,10 @@
-"""Checks for notebook 06's exercises: centring a digit by its centre of mass, comparing two
-preprocessing variants on the same pictures, and Otsu's threshold.
+"""Checks for notebook 06's exercises: centring a digit by its bounding box, comparing two
+preprocessing variants on the same pictures, and how much paper and ink fall on the wrong side
+of a threshold.
 
 Each check runs the learner's function on inputs it makes itself (seeded, so every run asks
-the same) and compares the answer with scipy's centre of mass and shift, with its own
-bootstrap, or with the package's own threshold, never with a number typed in here.
+the same) and compares the answer with scipy's shift, with its own bootstrap, or with its own
+count of the two groups, never with a number typed in here.
 """
 
 from __future__ import annotations
@@ -18,28 +19,28 @@ from scipy import ndimage
 from ..preprocess import _otsu_threshold
 from . import raised, verdict
 
-CENTRE = "centring by the centre of mass"
+CENTRE = "centring by the bounding box"
 COMPARE = "two variants on the same pictures"
-OTSU = "Otsu's threshold"
+OTSU = "ink and paper on either side of a threshold"
 
-# --- core: centre a 28×28 digit by its centre of mass ---------------------------------------
+# --- core: centre a 28×28 digit by its bounding box ----------------------------------------
 
 
 def centring_images() -> list[np.ndarray]:
     """The test images: a bright piece and a faint one, off-centre towards the top left and
-    (turned round) the bottom right, so that their centre of mass is neither the middle of
-    their box nor where the unweighted pixels would put it; ink at the left edge with a faint
-    speck at the right edge, which centring pushes off the image; and an image already
-    centred."""
+    (turned round) the bottom right, so that the middle of their box is far from their centre
+    of mass; a heavy bar with a faint tail, 7 rows by 9 columns (odd sizes, where a box placed
+    by its middle and one placed as ``to_mnist_pixels`` pastes differ by a pixel); and an image
+    whose box is already where it belongs."""
     two_pieces = np.zeros((28, 28))
     two_pieces[3:10, 2:6] = 1.0
     two_pieces[12:15, 19:24] = 0.3
-    edge = np.zeros((28, 28))
-    edge[8:19, 0:6] = np.linspace(1.0, 0.4, 6)  # brighter towards the edge
-    edge[14, 27] = 0.05  # a speck: shifted right, it must fall off, not wrap round
-    centred = np.zeros((28, 28))
-    centred[11:18, 11:18] = 0.8  # its centre of mass is pixel (14, 14) already
-    return [two_pieces, np.flip(two_pieces).copy(), edge, centred]
+    tail = np.zeros((28, 28))
+    tail[18:20, 17:26] = 1.0  # the bar
+    tail[20:25, 24] = 0.2  # a faint tail
+    placed = np.zeros((28, 28))
+    placed[4:24, 9:19] = 0.8  # 20 rows from row (28 − 20) // 2 = 4, 10 columns from 9
+    return [two_pieces, np.flip(two_pieces).copy(), tail, placed]
 
 
 def _shift(pixels: np.ndarray, dy: float, dx: float) -> np.ndarray:
@@ -47,38 +48,43 @@ def _shift(pixels: np.ndarray, dy: float, dx: float) -> np.ndarray:
     return ndimage.shift(pixels, (round(dy), round(dx)), order=0, mode="constant", cval=0.0)
 
 
-def reference_centring(pixels: np.ndarray) -> np.ndarray:
-    """The reference: ``pixels`` moved by whole pixels so that the centre of mass of its
-    ink is as near pixel (14, 14) as whole pixels allow, as ``to_mnist_pixels`` centres."""
-    cy, cx = ndimage.center_of_mass(pixels)
-    return _shift(pixels, 14 - cy, 14 - cx)
+def _box(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    """The ink's bounding box: its top row, left column, height and width, in pixels."""
+    rows, cols = np.nonzero(pixels)
+    top, left = int(rows.min()), int(cols.min())
+    return top, left, int(rows.max()) - top + 1, int(cols.max()) - left + 1
+
+
+def reference_box_centring(pixels: np.ndarray) -> np.ndarray:
+    """The reference: ``pixels`` moved by whole pixels so that its ink's bounding box sits
+    where ``to_mnist_pixels`` pastes the fitted ink, top row (28 − height) // 2 and left
+    column (28 − width) // 2."""
+    top, left, height, width = _box(pixels)
+    return _shift(pixels, (28 - height) // 2 - top, (28 - width) // 2 - left)
 
 
 def _centring_slips(pixels: np.ndarray) -> dict[str, np.ndarray]:
     """Typical wrong centrings of ``pixels``, each with its hint."""
+    top, left, height, width = _box(pixels)
     cy, cx = ndimage.center_of_mass(pixels)
-    rows, cols = np.nonzero(pixels)
-    my, mx = rows.mean(), cols.mean()  # every inked pixel counted once, however faint
-    by, bx = (rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2
     return {
-        "the ink wrapped round to the opposite edge (np.roll does that): use a shift with "
-        "zero fill, scipy.ndimage.shift(pixels, (dy, dx), order=0, mode='constant')":
-            np.roll(pixels, (round(14 - cy), round(14 - cx)), axis=(0, 1)),
-        "the shift went the wrong way: move the ink by 14 − centre (towards the middle), "
-        "not by centre − 14": _shift(pixels, cy - 14, cx - 14),
+        "that centres the centre of mass (what MNIST did); this exercise places the ink's "
+        "bounding box instead": _shift(pixels, 14 - cy, 14 - cx),
         "rows and columns are swapped: axis 0 is y (rows, down), axis 1 is x (columns); "
-        "shift by (dy, dx) in that order": _shift(pixels, 14 - cx, 14 - cy),
-        "weigh each pixel by its brightness: (ys * pixels).sum() / pixels.sum(), not the "
-        "average position of the inked pixels": _shift(pixels, 14 - my, 14 - mx),
-        "that centres the box round the ink; MNIST centres the centre of mass (the ink's "
-        "average position, weighted by brightness)": _shift(pixels, 14 - by, 14 - bx),
+        "shift by (dy, dx) in that order": _shift(pixels, (28 - width) // 2 - left,
+                                                   (28 - height) // 2 - top),
+        "the box is one pixel taller and wider than last − first: its height is "
+        "rows.max() − rows.min() + 1": _shift(pixels, (28 - height + 1) // 2 - top,
+                                               (28 - width + 1) // 2 - left),
+        "the shift went the wrong way: move the ink by (where the box belongs) − (where it "
+        "is)": _shift(pixels, top - (28 - height) // 2, left - (28 - width) // 2),
     }
 
 
-def check_centre_by_mass(centre: Callable[[np.ndarray], Any]) -> bool:
-    """Right if ``centre(pixels)`` returns the 28×28 image moved by whole pixels (rounded),
-    with zero fill, so that the centre of mass of its ink is at pixel (14, 14), on four test
-    images: two off-centre digits, ink at an edge, one already centred."""
+def check_centre_by_box(centre: Callable[[np.ndarray], Any]) -> bool:
+    """Right if ``centre(pixels)`` returns the 28×28 image moved by whole pixels so that its
+    ink's bounding box has its top row at (28 − height) // 2 and its left column at
+    (28 − width) // 2, on four test images."""
     for pixels in centring_images():
         try:
             answer = centre(pixels.copy())
@@ -90,21 +96,22 @@ def check_centre_by_mass(centre: Callable[[np.ndarray], Any]) -> bool:
             answer = None
         if answer is None or answer.shape != (28, 28):
             return verdict(False, CENTRE, "return the moved image: a 28×28 array")
-        expected = reference_centring(pixels)
+        expected = reference_box_centring(pixels)
         if np.allclose(answer, expected):
             continue
         if np.allclose(answer, pixels):
-            return verdict(False, CENTRE, "nothing moved: find the centre of mass (cy, cx) "
-                           "and shift the image by round(14 − cy) rows, round(14 − cx) columns")
+            return verdict(False, CENTRE, "nothing moved: find the ink's first and last rows "
+                           "and columns (np.nonzero), then shift the image by whole pixels")
         for hint, slip in _centring_slips(pixels).items():
             if np.allclose(answer, slip):
                 return verdict(False, CENTRE, hint)
-        if np.isclose(answer.sum(), expected.sum(), rtol=0.02):
-            return verdict(False, CENTRE, "nearly: move by whole pixels (round 14 − centre to "
-                           "the nearest integer) and do not interpolate (order=0)")
-        return verdict(False, CENTRE, "compute the centre of mass with np.indices (rows: "
-                       "(ys * pixels).sum() / pixels.sum(), columns likewise), then shift by "
-                       "round(14 − cy), round(14 − cx) with zero fill")
+        top, left, height, width = _box(pixels)
+        if answer.any() and _box(answer)[:2] != _box(expected)[:2]:
+            return verdict(False, CENTRE, f"your box's top-left pixel is at {_box(answer)[:2]}; "
+                           f"a box of {height}×{width} pixels belongs at "
+                           f"({(28 - height) // 2}, {(28 - width) // 2})")
+        return verdict(False, CENTRE, "move the image by whole pixels with no interpolation "
+                       "(order=0): the ink keeps its values, only its place changes")
     return verdict(True, CENTRE, "")
 
 
@@ -213,72 +220,85 @@ def check_compare_variants(compare: Callable[..., Any]) -> bool:
     return verdict(True, COMPARE, "")
 
 
-# --- stretch: Otsu's threshold ---------------------------------------------------------------
+# --- stretch: where Otsu's threshold stops separating ink from paper ------------------------
 
 
-def _paper_and_ink(rng: np.random.Generator, n_ink: int) -> np.ndarray:
-    """5,000 grey levels: dark paper near 0.08 and ``n_ink`` values of ink near 0.75."""
-    paper = rng.normal(0.08, 0.05, 5000 - n_ink)
-    ink = rng.normal(0.75, 0.12, n_ink)
-    return np.clip(np.concatenate([paper, ink]), 0.0, 1.0)
+def paper_and_ink(share: float, n: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` grey levels 0..1 as a flat field leaves them (seeded): dark paper near 0.08 and a
+    ``share`` (0..1) of ink near 0.75; and which of them are ink (True/False)."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise ValueError(f"share must be a number from 0 to 1 (the share of ink), got {share!r}")
+    rng = np.random.default_rng(seed)
+    n_ink = round(share * n)
+    values = np.concatenate([rng.normal(0.08, 0.05, n - n_ink), rng.normal(0.75, 0.12, n_ink)])
+    return np.clip(values, 0.0, 1.0), np.arange(n) >= n - n_ink
 
 
-def threshold_samples() -> list[tuple[np.ndarray, int]]:
-    """The test sets of grey levels 0..1 and the number of bins for each: a tiny histogram on
-    8 levels, paper with 10% ink, paper with 3% ink (the mean is no split there), and values
-    of exactly 0 and 1 (the last bin must hold 1.0)."""
-    rng = np.random.default_rng(60)
-    tiny = np.repeat((np.arange(8) + 0.5) / 8, [30, 12, 4, 1, 2, 3, 5, 3])
-    ends = np.concatenate([np.zeros(300), np.ones(100), rng.uniform(0, 1, 50)])
-    return [(tiny, 8), (_paper_and_ink(rng, 500), 64), (_paper_and_ink(rng, 150), 64),
-            (ends, 64)]
+def separation_samples() -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """The test sets (values, which are ink, threshold): seven pixels by hand, two of them
+    exactly at the threshold (the package keeps as ink what is *above* it); 10% ink at Otsu's
+    threshold; 0.2% ink at Otsu's threshold (the paper then lands partly above it); and 30%
+    ink at a threshold of 0.3."""
+    tiny = np.array([0.1, 0.5, 0.6, 0.2, 0.5, 0.9, 0.3])
+    tiny_ink = np.array([False, False, False, False, True, True, True])
+    some, few = paper_and_ink(0.1, 2000, seed=1), paper_and_ink(0.002, 20_000, seed=2)
+    more = paper_and_ink(0.3, 1000, seed=3)
+    return [(tiny, tiny_ink, 0.5), (*some, _otsu_threshold(some[0])),
+            (*few, _otsu_threshold(few[0])), (*more, 0.3)]
 
 
-def _as_level(answer: object) -> float | None:
-    """The answer as one float, or None if it is not one number."""
+def _wrong_sides(kept: np.ndarray, is_ink: np.ndarray) -> tuple[float, float]:
+    """The share of the paper that ``kept`` (True: taken for ink) puts with the ink, and the
+    share of the ink it leaves out."""
+    paper_share = float(kept[~is_ink].mean()) if (~is_ink).any() else 0.0
+    ink_share = float((~kept[is_ink]).mean()) if is_ink.any() else 0.0
+    return paper_share, ink_share
+
+
+def _two_numbers(answer: Any) -> tuple[float, float] | None:
+    """The answer as two floats, or None if it is not two numbers."""
     try:
-        return float(np.asarray(answer, dtype=np.float64).reshape(()))
+        numbers = [float(np.asarray(v, dtype=np.float64).reshape(())) for v in answer]
     except (TypeError, ValueError, RuntimeError):
         return None
+    return (numbers[0], numbers[1]) if len(numbers) == 2 else None
 
 
-def _otsu_hint(values: np.ndarray, bins: int, level: float, right: float) -> str:
-    """Why the split at ``level`` is not the split at Otsu's threshold ``right``."""
-    split = values > level
-    if level > 1:
-        return ("return a grey level between 0 and 1 (bin k's centre is (k + 0.5) / bins), "
-                "not a bin number")
-    if np.array_equal(split, values > values.mean()):
-        return ("that splits at the mean grey level; Otsu tries every bin k and keeps the one "
-                "with the largest between-group variance w0·w1·(m0 − m1)²")
-    if np.array_equal(split, values > (values.min() + values.max()) / 2):
-        return "that splits halfway between the darkest and the brightest value, not Otsu's"
-    if any(np.array_equal(split, values > right + step / bins) for step in (-1, -0.5, 0.5, 1)):
-        return ("a bin or half a bin off: return the centre of the last bin of the dark "
-                "group, (k + 0.5) / bins")
-    return ("for each bin k: w0 = the share of values in bins 0..k, w1 = 1 − w0, m0 and m1 "
-            "the means of the two groups; keep the k with the largest w0·w1·(m0 − m1)² and "
-            "return (k + 0.5) / bins")
+def _separation_hint(got: tuple[float, float], values: np.ndarray, is_ink: np.ndarray,
+                     threshold: float) -> str:
+    """Why ``got`` is not (share of the paper above ``threshold``, share of the ink not)."""
+    paper, ink = _wrong_sides(values > threshold, is_ink)
+    counts = (paper * int((~is_ink).sum()), ink * int(is_ink.sum()))
+    if np.allclose(got, (ink, paper)):
+        return "the two are swapped: first the share of the paper above the threshold"
+    if np.allclose(got, counts):
+        return ("those are counts of pixels: divide each by the size of its own group "
+                "(the paper's pixels, the ink's pixels)")
+    if np.allclose(got, (counts[0] / len(values), counts[1] / len(values))):
+        return ("those are shares of all the pixels: divide by the size of each group instead "
+                "(the paper's pixels for the first, the ink's for the second)")
+    if np.allclose(got, _wrong_sides(values >= threshold, is_ink)):
+        return ("a pixel exactly at the threshold is not ink: the package keeps what is "
+                "above it (values > threshold)")
+    return ("the paper is where is_ink is False: the first number is the share of those "
+            "values above the threshold, the second the share of the ink's values at or below it")
 
 
-def check_otsu_threshold(otsu: Callable[..., Any]) -> bool:
-    """Right if ``otsu(values, bins)`` returns a level that splits ``values`` (grey levels
-    0..1, put into ``bins`` equal bins) where the package's Otsu threshold splits them (the
-    values above it are the ink), on four test sets."""
-    for values, bins in threshold_samples():
+def check_separation(wrong_side: Callable[..., Any]) -> bool:
+    """Right if ``wrong_side(values, is_ink, threshold)`` returns the share of the paper
+    above ``threshold`` and the share of the ink at or below it (each of its own group), on
+    four test sets."""
+    for values, is_ink, threshold in separation_samples():
         try:
-            answer = otsu(values.copy(), bins)
-        except IndexError as error:
-            return verdict(False, OTSU, f"{raised(error, 'your function')}; a value of "
-                           "exactly 1.0 falls in bin number `bins`: clip the bin numbers to "
-                           "bins − 1")
+            answer = wrong_side(values.copy(), is_ink.copy(), threshold)
         except Exception as error:  # noqa: BLE001 - the learner's code may raise anything
             return verdict(False, OTSU, raised(error, "your function"))
-        level = _as_level(answer)
-        if level is None:
-            return verdict(False, OTSU, "return one number: the grey level of the threshold")
-        right = _otsu_threshold(values, bins)
-        if not np.array_equal(values > level, values > right):
-            return verdict(False, OTSU, _otsu_hint(values, bins, level, right)
-                           + f" (on {len(values):,} values in {bins} bins)")
+        got = _two_numbers(answer)
+        if got is None:
+            return verdict(False, OTSU, "return two numbers: the share of the paper above the "
+                           "threshold, the share of the ink at or below it")
+        expected = _wrong_sides(values > threshold, is_ink)
+        if not np.allclose(got, expected):
+            return verdict(False, OTSU, _separation_hint(got, values, is_ink, threshold)
+                           + f" (on {len(values):,} values, {int(is_ink.sum()):,} of them ink)")
     return verdict(True, OTSU, "")
