@@ -75,3 +75,36 @@ def test_picture_accuracy_rejects_bad_arguments(quick_model):
         picture_accuracy(quick_model, [(None, 1)], preprocess="other")
     with pytest.raises(ValueError, match="No pictures"):
         picture_accuracy(quick_model, [])
+
+
+def test_the_ladder_changes_one_setting_per_rung_from_the_classic_way_to_the_fast_path():
+    from mnist_helpers.lab import bench
+    from mnist_helpers.lab.experiments import LADDER, changed_fields
+
+    assert LADDER[0][1] == bench.REFERENCE.profile
+    # measure_throughput plans its own epochs, so only the epochs may still differ.
+    assert changed_fields(LADDER[-1][1], bench.FAST.profile) == ["epochs"]
+    for (_, before), (label, after) in zip(LADDER[:-1], LADDER[1:], strict=True):
+        changed = changed_fields(before, after)
+        assert changed in (["optimizer", "lr"], ["lr", "optimizer"]) or len(changed) == 1, label
+
+
+def test_time_ladder_times_every_rung_in_every_round(mnist_raw_dir):
+    from mnist_helpers.lab.experiments import LADDER, time_ladder
+
+    speeds = time_ladder(LADDER[-2:], 256, 2, str(mnist_raw_dir))
+    assert len(speeds) == 2 and all(len(rung) == 2 for rung in speeds)
+    assert all(speed > 0 for rung in speeds for speed in rung)
+
+
+def test_the_seed_spread_and_ladder_figures_render(tmp_path):
+    from mnist_helpers.lab import plots
+
+    fig = plots.plot_seed_spread({"a": [95.0, 96.0, 95.5], "b": [97.0, 97.2, 96.9]},
+                                 xlabel="test accuracy (%)")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b"], "best on top"
+    fig.savefig(tmp_path / "spread.png")
+    fig = plots.plot_speed_ladder(["slow", "fast"], [[100.0, 90.0, 110.0], [200.0, 200.0, 330.0]])
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels == ["  100/s", "  200/s  ×2.22 (2.00 to 3.00)"]
+    fig.savefig(tmp_path / "ladder.png")

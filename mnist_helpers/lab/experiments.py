@@ -1,5 +1,6 @@
 """Small, fair experiments for the experiments notebook: train a configuration, sweep two
-hyperparameters, and split a training step's time into its phases.
+hyperparameters, split a training step's time into its phases, and time a ladder of speed
+levers that changes one setting per rung.
 
 Every run here starts from the same seed and the same data split, trains with
 :func:`mnist_helpers.train.fit` (so it picks its epoch on the validation split), and only then
@@ -10,18 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch import nn
 
 from ..data import Batches, TensorBatches, TrainingData
 from ..device import place_model, seed_everything
-from ..evaluate import evaluate
 from ..loop import TrainingSetup, training_steps
 from ..models import build_model, count_parameters
 from ..profiles import Profile
 from ..recipe import train_model
+from .bench import FAST, REFERENCE, measure_throughput
+from .paired import right_answers
 
 
 @dataclass
@@ -37,6 +39,7 @@ class RunResult:
     val_accuracy: float  # of the epoch kept
     test_accuracy: float
     model: nn.Module = field(repr=False)
+    test_right: torch.Tensor | None = field(default=None, repr=False)  # True: image right
 
     @property
     def images_per_second(self) -> float:
@@ -55,17 +58,19 @@ def train_config(name: str, profile: Profile, data: TrainingData, device: torch.
     """Train a fresh ``profile.arch`` with ``profile``'s hyperparameters on ``data.train``.
 
     The batch size is ``profile.batch_size`` (the batches of ``data.train`` are re-cut); the
-    epoch kept is the best on ``data.val``; the test accuracy is measured once, at the end.
+    epoch kept is the best on ``data.val``; the test accuracy is measured once, at the end,
+    and which test images the model gets right is kept (``test_right``).
     """
     train = TensorBatches(data.train.dataset, profile.batch_size, shuffle=True, seed=seed)
     trained = train_model(profile, device, seed=seed, data=replace(data, train=train))
     model, history = trained.model, trained.history
+    right = right_answers(model, data.test)  # kept, for paired comparisons on the same images
     return RunResult(
         name=name, arch=profile.arch, parameters=count_parameters(model),
         epochs=len(history.epoch), train_images=len(train.dataset),
         seconds_per_epoch=sum(history.train_seconds) / max(len(history.train_seconds), 1),
-        val_accuracy=history.best_val_accuracy, test_accuracy=evaluate(model, data.test).accuracy,
-        model=model)
+        val_accuracy=history.best_val_accuracy, test_accuracy=float(right.double().mean()),
+        model=model, test_right=right)
 
 
 def lr_batch_sweep(profile: Profile, data: TrainingData, device: torch.device | str, *,
@@ -170,3 +175,48 @@ def step_breakdown(profile: Profile, batches: Batches,
     rest = totals["total"] - totals["batch"] - totals["forward"]
     return {"batch": 1000 * totals["batch"] / steps, "forward": 1000 * totals["forward"] / steps,
             "loss, backward and optimizer": 1000 * rest / steps}
+
+
+def changed_fields(before: Profile, after: Profile) -> list[str]:
+    """The names of the settings in which two profiles differ (the name aside)."""
+    return [f.name for f in fields(Profile)
+            if f.name != "name" and getattr(before, f.name) != getattr(after, f.name)]
+
+
+def _one_lever_ladder() -> list[tuple[str, Profile]]:
+    """From the classic way (``bench.REFERENCE``) to the fast path (``bench.FAST``), one
+    setting per rung; a learning rate belongs to its optimizer, so those two change together."""
+    steps: list[tuple[str, dict]] = [
+        ("+ data as in-memory tensors", {"loader": "tensors"}),
+        ("+ SGD with Nesterov momentum", {"optimizer": "sgd", "lr": FAST.profile.lr}),
+        ("+ weight decay", {"weight_decay": FAST.profile.weight_decay}),
+        ("+ one-cycle schedule", {"schedule": "onecycle"}),
+        ("+ batch 128", {"batch_size": FAST.profile.batch_size}),
+        ("+ fast_cnn", {"arch": "fast_cnn"}),
+        ("+ channels-last layout", {"channels_last": True}),
+        ("+ tiny_cnn (the fast path)", {"arch": FAST.profile.arch}),
+    ]
+    ladder = [("the classic way: DataLoader + classic_cnn", REFERENCE.profile)]
+    for label, change in steps:
+        ladder.append((label, ladder[-1][1].with_overrides(**change)))
+    return ladder
+
+
+#: What each speed lever buys, one setting at a time (the optimizer with its learning rate),
+#: from the classic way to the fast path: the experiments notebook times every rung.
+LADDER: list[tuple[str, Profile]] = _one_lever_ladder()
+
+
+def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
+                data_dir: str | None = None) -> list[list[float]]:
+    """Training images per second of every rung, ``rounds`` times: ``result[rung][round]``.
+
+    Each round times every rung in turn (:func:`~mnist_helpers.lab.bench.measure_throughput`,
+    ``images`` images after a short warm-up), so neighbouring rungs are timed close together
+    and a slow moment of the machine falls on one round of all of them, not on one rung.
+    """
+    speeds: list[list[float]] = [[] for _ in ladder]
+    for _round in range(rounds):
+        for rung, (_label, profile) in enumerate(ladder):
+            speeds[rung].append(measure_throughput(profile, images, data_dir))
+    return speeds

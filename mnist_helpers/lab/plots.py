@@ -1,9 +1,10 @@
-"""Figures of the experiments notebook: accuracy against time, a hyperparameter sweep, where
-a training step's time goes, and what each speed lever bought."""
+"""Figures of the experiments notebook: accuracy against time, the spread of accuracies over
+seeds, a hyperparameter sweep, where a training step's time goes, and what each speed lever
+bought."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -84,7 +85,7 @@ def plot_step_breakdown(breakdowns: dict[str, dict[str, float]],
         ax.text(total, y, f" {total:,.0f} ms", va="center", fontsize=8)
     ax.set(xlabel="milliseconds per 1,000 training images", title=title)
     ax.invert_yaxis()
-    ax.margins(x=0.15)
+    ax.margins(x=0.2)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -103,5 +104,75 @@ def plot_ladder(labels: Sequence[str], images_per_second: Sequence[float],
     ax.set(xlabel="training images per second", title=title)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.9 * speeds.max())  # room for the labels right of the longest bar
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_spread(accuracies: Mapping[str, Sequence[float]], *, xlabel: str,
+                     title: str = "Accuracy of every seed") -> Figure:
+    """One row per configuration (the highest mean on top): a dot for every seed's accuracy
+    (in %), a line from the lowest to the highest, and a tick at the mean."""
+    order = sorted(accuracies, key=lambda name: float(np.mean(accuracies[name])))
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(order) + 1.5))
+    for y, name in enumerate(order):
+        values = np.asarray(accuracies[name], dtype=float)
+        ax.hlines(y, values.min(), values.max(), color="tab:gray", lw=2, alpha=0.6)
+        ax.plot(values, np.full(len(values), y), "o", color="tab:blue", ms=5, alpha=0.8,
+                label="one seed" if y == 0 else None)
+        ax.plot(values.mean(), y, "|", color="black", ms=14, mew=2,
+                label="mean" if y == 0 else None)
+    ax.set(yticks=range(len(order)), yticklabels=order, xlabel=xlabel, title=title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_speed_ladder(labels: Sequence[str], speeds: Sequence[Sequence[float]],
+                      title: str = "Training speed, one setting changed per rung") -> Figure:
+    """One row per rung, on a log scale (equal ratios, equal distances): a dot for every
+    timing, a tick at their median, and the rung's gain over the rung above (the median of the
+    per-round ratios, and their lowest and highest)."""
+    timings = np.asarray(speeds, dtype=float)  # rungs × rounds
+    median = np.median(timings, axis=1)
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(labels) + 1.5))
+    for y in range(len(labels)):
+        ax.hlines(y, timings[y].min(), timings[y].max(), color="tab:gray", lw=2, alpha=0.6)
+        ax.plot(timings[y], np.full(timings.shape[1], y), "o", color="tab:green", ms=5,
+                alpha=0.8, label="one timing" if y == 0 else None)
+        ax.plot(median[y], y, "|", color="black", ms=14, mew=2,
+                label="median" if y == 0 else None)
+        text = f"  {median[y]:,.0f}/s"
+        if y > 0:
+            ratios = timings[y] / timings[y - 1]
+            text += f"  ×{np.median(ratios):.2f} ({ratios.min():.2f} to {ratios.max():.2f})"
+        ax.text(timings[y].max(), y, text, va="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set(yticks=range(len(labels)), yticklabels=list(labels),
+           xlabel="training images per second (log scale)", title=title,
+           xlim=(timings.min() / 1.5, timings.max() * 8))  # room for the labels on the right
+    ax.invert_yaxis()
+    ax.grid(axis="x", which="both", alpha=0.2)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
+                        groups: Sequence[str], *, ylabel: str, title: str) -> Figure:
+    """For each group, one bar per series at the mean over seeds, and a dot for every seed
+    (``values[series][group]`` holds one value per random seed; the numbers go in a table)."""
+    fig, ax = plt.subplots(figsize=(min(10.0, 2.0 + 0.5 * len(groups) * len(values)), 3.6))
+    width = 0.8 / len(values)
+    x = np.arange(len(groups))
+    for k, (name, by_group) in enumerate(values.items()):
+        offset = x + k * width - 0.4 + width / 2
+        means = [float(np.mean(by_group[g])) for g in groups]
+        ax.bar(offset, means, width, alpha=0.6, label=f"{name} (mean)")
+        for xi, group in zip(offset, groups, strict=True):
+            ax.plot(np.full(len(by_group[group]), xi), by_group[group], "o", ms=3,
+                    color="black", label="one seed" if k == 0 and group == groups[0] else None)
+    ax.set(xticks=x, xticklabels=list(groups), ylabel=ylabel, title=title, ylim=(0, 105))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
