@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mnist_helpers.exercises.ch07 import (
-    check_reading_score,
-    check_stroke_boxes,
-    package_boxes,
-    package_score,
-)
-from mnist_helpers.number_reading import INK_PENALTY, _width_prior
+from mnist_helpers.exercises.ch07 import check_mean_score, check_stroke_boxes, package_boxes
+from mnist_helpers.exercises.ch07 import mean_score as reference_mean_score
+from mnist_helpers.number_reading import INK_PENALTY, _width_prior, reading_score
 
 
 def passed(capsys) -> None:
@@ -86,41 +82,50 @@ def test_wrong_stroke_boxes_fail_with_their_hint(wrong, hint, capsys):
     failed_with(capsys, hint)
 
 
-# --- the score of a way of cutting ----------------------------------------------------------
+# --- the mean score of a way of cutting ---------------------------------------------------
 
 
-def reading_score(confidences, widths, typical, cut_inks):
-    pieces = zip(confidences, widths, strict=True)
-    return (sum(math.log(c) + _width_prior(w, typical) for c, w in pieces)
+def mean_score(confidences, widths, typical, cut_inks):
+    return (math.log(sum(confidences) / len(confidences))
+            + sum(_width_prior(w, typical) for w in widths) / len(widths)
             - INK_PENALTY * sum(cut_inks))
 
 
-def test_the_package_score_of_a_group_read_whole_is_its_log_and_prior():
-    assert package_score([0.5], [40.0], 40.0, []) == pytest.approx(math.log(0.5))
-    assert package_score([0.5], [80.0], 40.0, []) < math.log(0.5)  # twice as wide: unusual
+def test_the_mean_score_of_one_piece_is_the_package_score():
+    assert reference_mean_score([0.5], [52.0], 40.0, []) == pytest.approx(
+        reading_score([0.5], [52.0], 40.0, []))
 
 
-def test_a_right_reading_score_passes(capsys):
-    assert check_reading_score(reading_score) is True
-    passed(capsys)
+def test_a_right_mean_score_passes_and_shows_the_8_it_cuts(capsys):
+    assert check_mean_score(mean_score) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✓") and "hint" not in out, out
+    mine, package = out.splitlines()[2:4]
+    assert "your mean" in mine and mine.endswith("cuts the 8 in two"), out
+    assert "product" in package and package.endswith("keeps the 8 whole"), out
+
+
+def mean_of_logs(c, w, t, k):
+    return (sum(math.log(x) for x in c) / len(c) + sum(_width_prior(y, t) for y in w) / len(w)
+            - INK_PENALTY * sum(k))
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda c, w, t, k: (sum(math.log(x) for x in c) / len(c)
-                         + sum(_width_prior(x, t) for x in w) / len(w)
-                         - INK_PENALTY * sum(k)), "not their mean"),
-    (lambda c, w, t, k: math.prod(c), "not their mean"),
-    (lambda c, w, t, k: sum(math.log(x) for x in c) - INK_PENALTY * sum(k), "width prior"),
-    (lambda c, w, t, k: sum(math.log(x) + _width_prior(y, t) for x, y in zip(c, w, strict=True)),
-     "take off INK_PENALTY"),
-    (lambda c, w, t, k: reading_score(c, w, t, k) + INK_PENALTY * sum(k) - sum(k),
-     "not the ink itself"),
-    (lambda c, w, t, k: reading_score(c, w, t, k) + 2 * INK_PENALTY * sum(k), "subtract it"),
-    (lambda c, w, t, k: reading_score(c, w, t, k) + 1.0, "the sum over the pieces"),
-    (lambda c, w, t, k: [reading_score(c, w, t, k)] * 2, "one number"),
+    (reading_score, "that is reading_score"),
+    (mean_of_logs, "not the mean of their logs"),
+    (lambda c, w, t, k: mean_score(c, w, t, k) - math.log(sum(c) / len(c)) + sum(c) / len(c),
+     "take the log of the mean"),
+    (lambda c, w, t, k: mean_score(c, w, t, k) + sum(_width_prior(y, t) for y in w)
+     * (1 - 1 / len(w)), "not their sum"),
+    (lambda c, w, t, k: math.log(sum(c) / len(c)) - INK_PENALTY * sum(k), "add the mean"),
+    (lambda c, w, t, k: mean_score(c, w, t, k) + INK_PENALTY * sum(k), "take off INK_PENALTY"),
+    (lambda c, w, t, k: mean_score(c, w, t, k) + INK_PENALTY * (sum(k) - sum(k) / max(len(k), 1)),
+     "summed, not averaged"),
+    (lambda c, w, t, k: mean_score(c, w, t, k) + 1.0, "log(mean of the confidences)"),
+    (lambda c, w, t, k: [mean_score(c, w, t, k)] * 2, "one number"),
     (lambda c, w, t, k: c[5], "raised IndexError"),
     (not_written, "not written yet"),
 ])
-def test_a_wrong_reading_score_fails_with_its_hint(wrong, hint, capsys):
-    assert check_reading_score(wrong) is False
+def test_a_wrong_mean_score_fails_with_its_hint(wrong, hint, capsys):
+    assert check_mean_score(wrong) is False
     failed_with(capsys, hint)

@@ -1,5 +1,6 @@
 """Checks for notebook 07's exercises: the boxes of the connected strokes of a picture, and
-the score of one way of cutting a group of touching digits.
+a score of one way of cutting a group of touching digits that averages its pieces (to see why
+the package's :func:`~mnist_helpers.number_reading.reading_score` multiplies them).
 
 Each check runs what the learner wrote on inputs it makes itself (seeded, so every run asks
 the same) and compares the answer with the package's own code (:mod:`mnist_helpers.digit_line`
@@ -19,7 +20,7 @@ from ..number_reading import INK_PENALTY, _width_prior, reading_score
 from . import close, number, raised, verdict
 
 BOXES = "boxes of the connected strokes"
-SCORE = "score of a way of cutting"
+MEAN = "the mean score of a way of cutting"
 
 Box = tuple[int, int, int, int]
 
@@ -96,64 +97,93 @@ def check_stroke_boxes(stroke_boxes: Callable[[np.ndarray], object]) -> bool:
     return verdict(True, BOXES, "")
 
 
-def package_score(confidences: list[float], widths: list[float], typical: float,
-                  cut_inks: list[float]) -> float:
-    """The score the number reader gives one way of reading a group (its own function)."""
-    return float(reading_score(confidences, widths, typical, cut_inks))
+def mean_score(confidences: list[float], widths: list[float], typical: float,
+               cut_inks: list[float]) -> float:
+    """The exercise's answer: :func:`~mnist_helpers.number_reading.reading_score` with each
+    sum over the pieces made a mean (the log of the mean confidence, the mean width prior),
+    less ``INK_PENALTY`` times the sum of the cuts' inks."""
+    priors = [_width_prior(w, typical) for w in widths]
+    return (math.log(max(float(np.mean(confidences)), 1e-6)) + float(np.mean(priors))
+            - INK_PENALTY * sum(cut_inks))
 
 
-def _readings() -> list[tuple[list[float], list[float], float, list[float]]]:
+Reading = tuple[list[float], list[float], float, list[float]]
+
+#: An 8 that the mean cuts in two and the product keeps whole: the whole group read at 85%,
+#: 1.3 typical widths wide; its halves read at 93% and 90%, the cut crossing 10% ink.
+WIDE_EIGHT: Reading = ([0.85], [52.0], 40.0, [])
+EIGHT_HALVES: Reading = ([0.93, 0.90], [26.0, 26.0], 40.0, [0.1])
+
+
+def _readings() -> list[Reading]:
     """Test readings (confidences, widths, typical width, cut inks): a group read whole, cut
     in two and in three, with seeded values."""
     rng = np.random.default_rng(70)
-    cases: list[tuple[list[float], list[float], float, list[float]]] = [
-        ([0.86], [52.0], 40.0, [])]
-    for pieces in (2, 3, 2):
+    cases: list[Reading] = [([0.86], [52.0], 40.0, [])]
+    for pieces in (2, 3, 3):
         cases.append(([float(c) for c in rng.uniform(0.3, 0.99, pieces)],
                       [float(w) for w in rng.uniform(10, 70, pieces)], 40.0,
                       [float(k) for k in rng.uniform(0.05, 0.9, pieces - 1)]))
     return cases
 
 
-def _score_hint(answer: float, case: tuple[list[float], list[float], float, list[float]]
-                ) -> str:
-    """What is wrong with the score ``answer`` for ``case``."""
+def _mean_hint(answer: float, case: Reading) -> str:
+    """What is wrong with the mean score ``answer`` for ``case``."""
     confidences, widths, typical, inks = case
-    logs = [math.log(c) for c in confidences]
+    log_mean = math.log(float(np.mean(confidences)))
     priors = [_width_prior(w, typical) for w in widths]
-    right = package_score(*case)
-    if close(answer, sum(logs) / len(logs) + sum(priors) / len(priors)
-             - INK_PENALTY * sum(inks)) or close(answer, math.prod(confidences)):
-        return ("add the logs of the pieces' confidences (a product of probabilities), not "
-                "their mean: every cut must pay for itself")
-    if close(answer, right - sum(priors)):
-        return "add each piece's width prior, _width_prior(width, typical)"
-    if close(answer, right + INK_PENALTY * sum(inks)):
-        return "take off INK_PENALTY times the ink at each cut"
-    if close(answer, right + INK_PENALTY * sum(inks) - sum(inks)):
-        return "each cut's ink costs INK_PENALTY times its ink, not the ink itself"
-    if close(answer, right + 2 * INK_PENALTY * sum(inks)):
-        return "the ink at a cut lowers the score: subtract it"
-    return ("the score is the sum over the pieces of log(confidence) + _width_prior(width, "
-            "typical), minus INK_PENALTY times the sum of the cuts' inks")
+    ink = INK_PENALTY * sum(inks)
+    right = mean_score(*case)
+    if close(answer, float(reading_score(*case))):
+        return ("that is reading_score, the product of the confidences (a sum of logs): take "
+                "the log of their mean instead")
+    if close(answer, float(np.mean(np.log(confidences))) + float(np.mean(priors)) - ink):
+        return "the log of the mean of the confidences, not the mean of their logs"
+    if close(answer, float(np.mean(confidences)) + float(np.mean(priors)) - ink):
+        return "take the log of the mean confidence: math.log(sum(confidences) / len(confidences))"
+    if close(answer, log_mean + sum(priors) - ink):
+        return "the mean of the width priors, not their sum"
+    if close(answer, log_mean - ink):
+        return "add the mean of the width priors, _width_prior(width, typical) of each piece"
+    if close(answer, right + ink):
+        return "take off INK_PENALTY times the sum of the cuts' inks"
+    if inks and close(answer, right + ink - INK_PENALTY * float(np.mean(inks))):
+        return "every cut costs: the cuts' inks are summed, not averaged"
+    return ("the score is log(mean of the confidences) + the mean of the pieces' "
+            "_width_prior(width, typical), minus INK_PENALTY times the sum of the cuts' inks")
 
 
-def check_reading_score(reading_score: Callable[..., object]) -> bool:
-    """Right if ``reading_score(confidences, widths, typical, cut_inks)`` gives the score the
-    number reader gives that way of reading a group (:func:`package_score`), on a group read
-    whole, cut in two and cut in three."""
+def _whole_and_halves(score: Callable[..., object]) -> tuple[float, float]:
+    """The scores ``score`` gives the wide 8 read whole and cut into its halves."""
+    return tuple(float(number(score(*[list(v) if isinstance(v, list) else v for v in case]))
+                       or 0.0) for case in (WIDE_EIGHT, EIGHT_HALVES))  # type: ignore[return-value]
+
+
+def check_mean_score(mean_score_: Callable[..., object]) -> bool:
+    """Right if ``mean_score_(confidences, widths, typical, cut_inks)`` gives
+    :func:`mean_score` on a group read whole, cut in two and cut in three; then it shows the
+    wide 8 that the mean cuts in two while the package's product keeps it whole."""
     for case in _readings():
         try:
-            answer = number(reading_score(*[list(v) if isinstance(v, list) else v
-                                            for v in case]))
+            answer = number(mean_score_(*[list(v) if isinstance(v, list) else v
+                                         for v in case]))
         except Exception as error:  # noqa: BLE001 - the learner's code may raise anything
-            return verdict(False, SCORE, raised(error, "your function"))
+            return verdict(False, MEAN, raised(error, "your function"))
         if answer is None:
-            return verdict(False, SCORE, "return one number, the score")
-        if not close(answer, package_score(*case)):
-            return verdict(False, SCORE, f"{_score_hint(answer, case)} (for confidences "
+            return verdict(False, MEAN, "return one number, the score")
+        if not close(answer, mean_score(*case)):
+            return verdict(False, MEAN, f"{_mean_hint(answer, case)} (for confidences "
                            f"{[round(c, 3) for c in case[0]]}, widths "
                            f"{[round(w, 1) for w in case[1]]}, typical {case[2]:g}, cut inks "
                            f"{[round(k, 3) for k in case[3]]}: expected about "
-                           f"{package_score(*case):.3f}, you gave {answer:.3f})")
-    return verdict(True, SCORE, "")
+                           f"{mean_score(*case):.3f}, you gave {answer:.3f})")
+    verdict(True, MEAN, "")
+    (whole_c, whole_w, typical, _), (halves_c, halves_w, _, inks) = WIDE_EIGHT, EIGHT_HALVES
+    print(f"  an 8 {whole_w[0]:g} px wide (digits typically {typical:g} px), read whole at "
+          f"{whole_c[0]:.0%}, or cut into halves {halves_w[0]:g} px wide read at "
+          f"{halves_c[0]:.0%} and {halves_c[1]:.0%} (the cut crossing {inks[0]:.0%} ink):")
+    for name, score in (("your mean", mean_score_), ("the package's product", reading_score)):
+        whole, halves = _whole_and_halves(score)
+        print(f"  {name:>21}: whole {whole:.3f}, halves {halves:.3f} -> "
+              + ("cuts the 8 in two" if halves > whole else "keeps the 8 whole"))
+    return True
