@@ -108,3 +108,32 @@ def test_the_seed_spread_and_ladder_figures_render(tmp_path):
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert labels == ["  100/s", "  200/s  ×2.22 (2.00 to 3.00)"]
     fig.savefig(tmp_path / "ladder.png")
+
+
+def test_the_seed_spread_follows_a_given_order_and_refuses_a_wrong_one():
+    from mnist_helpers.lab import plots
+
+    accuracies = {"a": [95.0, 96.0, 95.5], "b": [97.0, 97.2, 96.9]}
+    fig = plots.plot_seed_spread(accuracies, xlabel="test accuracy (%)", order=["a", "b"])
+    # The first of the order (ranked first elsewhere, e.g. on validation) is the top row.
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["b", "a"]
+    with pytest.raises(ValueError, match="order must name every configuration"):
+        plots.plot_seed_spread(accuracies, xlabel="x", order=["a"])
+
+
+def test_the_grouped_spread_shows_tied_seeds_apart_on_an_axis_that_spans_the_values(tmp_path):
+    from mnist_helpers.lab import plots
+
+    values = {"off": {"mnist": [96.0, 96.0, 97.0], "font": [82.0, 84.0, 88.0]},
+              "on": {"mnist": [96.5, 96.1, 96.3], "font": [68.0, 72.0, 76.0]}}
+    fig = plots.plot_grouped_spread(values, ["mnist", "font"], ylabel="accuracy (%)", title="t")
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert 60 < low < 68 and 97 < high < 100, "the axis spans the values, not 0 to 100"
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(dots) == 4, "one set of dots per series and group"
+    tied = dots[0]  # "off" on "mnist": two seeds at 96.0
+    xs, ys = tied.get_xdata(), tied.get_ydata()
+    assert list(ys) == [96.0, 96.0, 97.0]
+    assert len(set(xs)) == 3, "tied seeds sit side by side, not on top of each other"
+    fig.savefig(tmp_path / "grouped.png")

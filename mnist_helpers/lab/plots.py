@@ -109,10 +109,18 @@ def plot_ladder(labels: Sequence[str], images_per_second: Sequence[float],
 
 
 def plot_seed_spread(accuracies: Mapping[str, Sequence[float]], *, xlabel: str,
-                     title: str = "Accuracy of every seed") -> Figure:
-    """One row per configuration (the highest mean on top): a dot for every seed's accuracy
-    (in %), a line from the lowest to the highest, and a tick at the mean."""
-    order = sorted(accuracies, key=lambda name: float(np.mean(accuracies[name])))
+                     title: str = "Accuracy of every seed",
+                     order: Sequence[str] | None = None) -> Figure:
+    """One row per configuration: a dot for every seed's accuracy (in %), a line from the
+    lowest to the highest, and a tick at the mean. Rows run top to bottom in ``order`` (a
+    ranking made elsewhere, say on validation), else from the highest mean down."""
+    if order is None:
+        order = sorted(accuracies, key=lambda name: float(np.mean(accuracies[name])),
+                       reverse=True)
+    elif sorted(order) != sorted(accuracies):
+        raise ValueError(f"order must name every configuration once; got {list(order)} for "
+                         f"{list(accuracies)}")
+    order = list(reversed(order))  # matplotlib puts the first row at the bottom
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(order) + 1.5))
     for y, name in enumerate(order):
         values = np.asarray(accuracies[name], dtype=float)
@@ -158,21 +166,41 @@ def plot_speed_ladder(labels: Sequence[str], speeds: Sequence[Sequence[float]],
     return fig
 
 
+def _spread_out(center: float, count: int, width: float) -> np.ndarray:
+    """``count`` x positions spread evenly over ``width`` around ``center``, so that dots with
+    the same value (tied seeds) sit side by side instead of on top of each other."""
+    if count == 1:
+        return np.array([center])
+    return center + np.linspace(-width / 2, width / 2, count)
+
+
 def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
                         groups: Sequence[str], *, ylabel: str, title: str) -> Figure:
-    """For each group, one bar per series at the mean over seeds, and a dot for every seed
-    (``values[series][group]`` holds one value per random seed; the numbers go in a table)."""
+    """For each group, one column of dots per series, a dot for every seed side by side (so
+    tied seeds show), and a short line at their mean (``values[series][group]`` holds one
+    value per random seed; the numbers go in a table). The y axis spans the values, not 0 to
+    100: the differences between the series are what is read."""
     fig, ax = plt.subplots(figsize=(min(10.0, 2.0 + 0.5 * len(groups) * len(values)), 3.6))
     width = 0.8 / len(values)
     x = np.arange(len(groups))
+    everything = [v for by_group in values.values() for g in groups for v in by_group[g]]
     for k, (name, by_group) in enumerate(values.items()):
-        offset = x + k * width - 0.4 + width / 2
-        means = [float(np.mean(by_group[g])) for g in groups]
-        ax.bar(offset, means, width, alpha=0.6, label=f"{name} (mean)")
-        for xi, group in zip(offset, groups, strict=True):
-            ax.plot(np.full(len(by_group[group]), xi), by_group[group], "o", ms=3,
-                    color="black", label="one seed" if k == 0 and group == groups[0] else None)
-    ax.set(xticks=x, xticklabels=list(groups), ylabel=ylabel, title=title, ylim=(0, 105))
+        color = f"C{k}"
+        for xi, group in zip(x + k * width - 0.4 + width / 2, groups, strict=True):
+            dots = np.asarray(by_group[group], dtype=float)
+            first = group == groups[0]
+            ax.hlines(dots.mean(), xi - 0.4 * width, xi + 0.4 * width, color=color, lw=2.5,
+                      label=f"{name} (mean)" if first else "_nolegend_")
+            ax.plot(_spread_out(xi, len(dots), 0.5 * width), dots, "o", ms=4, color=color,
+                    markeredgecolor="black", markeredgewidth=0.5,
+                    label=f"{name} (one seed)" if first else None)
+    low, high = min(everything), max(everything)
+    margin = max(0.5, 0.08 * (high - low))
+    ax.set(xticks=x, xticklabels=list(groups), ylabel=f"{ylabel}, axis not from 0", title=title,
+           ylim=(low - margin, high + margin))
+    for boundary in x[1:] - 0.5:  # thin lines between the groups
+        ax.axvline(boundary, color="tab:gray", lw=0.5, alpha=0.4)
+    ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
