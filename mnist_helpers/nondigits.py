@@ -168,7 +168,8 @@ def _drawn(strokes: Strokes, rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def _object(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A photographed object after thresholding: one or more filled shapes, some textured."""
+    """A synthetic stand-in for an object: one to three filled polygons or ellipses, with a
+    blurred random texture (drawn, not photographed)."""
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(1, 4))):
