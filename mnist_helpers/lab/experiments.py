@@ -212,8 +212,9 @@ def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
     """Training images per second of every rung, ``rounds`` times: ``result[rung][round]``.
 
     Each round times every rung in turn (:func:`~mnist_helpers.lab.bench.measure_throughput`,
-    ``images`` images after a short warm-up), so neighbouring rungs are timed close together
-    and a slow moment of the machine falls on one round of all of them, not on one rung.
+    ``images`` images after a short warm-up), so neighbouring rungs are timed close together.
+    A slow moment of the machine falls on the rungs timed at that moment; alternating rounds
+    spread it over the rungs instead of leaving it all on one.
     """
     speeds: list[list[float]] = [[] for _ in ladder]
     for _round in range(rounds):
