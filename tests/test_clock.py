@@ -137,9 +137,9 @@ CLOCK_READS = {
     ("cli.py", "_train"): "prints the training time",
     ("course/runner.py", "run_notebooks"): "prints each notebook's time",
     ("display/widgets/playground.py", "_redraw"): "paces redrawing; every batch is recorded",
-    ("lab/bench.py", "measure_throughput"): "measures a fixed number of steps",
-    ("lab/bench.py", "run_one"): "measures; checks are at fixed image counts",
-    ("lab/bench.py", "check"): "measures evaluation time, to leave it out",
+    ("lab/bench.py", "_clock"): "the benchmark's one clock (after the GPU finishes): it times "
+                                "a fixed number of steps, checks at fixed image counts and "
+                                "leaves evaluation time out",
     ("lab/experiments.py", "__iter__"): "times fetching a batch",
     ("lab/experiments.py", "before"): "times the forward pass",
     ("lab/experiments.py", "after"): "times the forward pass",
