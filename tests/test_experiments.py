@@ -137,3 +137,32 @@ def test_the_grouped_spread_shows_tied_seeds_apart_on_an_axis_that_spans_the_val
     assert list(ys) == [96.0, 96.0, 97.0]
     assert len(set(xs)) == 3, "tied seeds sit side by side, not on top of each other"
     fig.savefig(tmp_path / "grouped.png")
+
+
+def test_time_ladder_throws_the_warm_up_round_away(monkeypatch):
+    """A fresh process's first round can carry its start-up costs: it runs, and is not kept."""
+    from mnist_helpers.lab import experiments
+
+    calls = []
+
+    def numbered(profile, images, data_dir):  # each timing is its call's number, from 1
+        calls.append((profile.name, images))
+        return float(len(calls))
+
+    monkeypatch.setattr(experiments, "measure_throughput", numbered)
+    ladder = experiments.LADDER[:3]
+    assert experiments.time_ladder(ladder, 64, 2) == [[4.0, 7.0], [5.0, 8.0], [6.0, 9.0]]
+    assert len(calls) == 9 and all(images == 64 for _, images in calls)
+    calls.clear()
+    assert experiments.time_ladder(ladder, 64, 2, warmup_rounds=0) == [[1.0, 4.0], [2.0, 5.0],
+                                                                       [3.0, 6.0]]
+
+
+@pytest.mark.parametrize(("images", "rounds", "warmup_rounds", "named"),
+                         [(0, 2, 1, "images"), (64, "3", 1, "rounds"), (64, 2, -1, "warmup_rounds"),
+                          (64, 2, True, "warmup_rounds")])
+def test_time_ladder_names_a_wrong_count(images, rounds, warmup_rounds, named):
+    from mnist_helpers.lab.experiments import LADDER, time_ladder
+
+    with pytest.raises(ValueError, match=f"^{named} must be a whole number"):
+        time_ladder(LADDER[:1], images, rounds, warmup_rounds=warmup_rounds)

@@ -95,3 +95,26 @@ def test_markdown_table_of_dicts_and_dataclasses():
     assert typed.splitlines()[0] == "| run | size |" and "| a | 1,000 |" in typed
     with pytest.raises(ValueError, match="No rows"):
         markdown_table([])
+
+
+def test_the_grouped_spread_labels_do_not_run_into_each_other(tmp_path):
+    """Nine groups, as notebook 08 draws them: no two neighbouring tick labels overlap."""
+    groups = ["MNIST test\n(10,000)", "turned and shifted\n(10,000)", "photo\n(50)", "thick\n(50)",
+              "thin\n(50)", "chalk\n(50)", "pen\n(50)", "font\n(50)", "30 samples\n(30)"]
+    values = {arm: {g: [90.0 + k, 91.0, 92.0 - k] for k, g in enumerate(groups)}
+              for arm in ("no augmentation", "augmentation")}
+    fig = lab_plots.plot_grouped_spread(values, groups, ylabel="accuracy (%)", title="t")
+    _saved(fig, tmp_path, "grouped")
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels()]
+    assert len(boxes) == 9
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left.x1 < right.x0, "two neighbouring group names overlap"
+    assert fig.axes[0].get_xticklabels()[1].get_text().startswith("turned\n")
+
+
+def test_the_ladder_figure_says_what_its_labels_are(tmp_path):
+    fig = lab_plots.plot_speed_ladder(["slow", "fast"], [[100.0, 90.0], [200.0, 210.0]])
+    title = fig.axes[0].get_title()
+    assert "median images/s" in title and "× the rung above" in title
+    _saved(fig, tmp_path, "ladder")

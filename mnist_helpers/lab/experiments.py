@@ -208,16 +208,25 @@ LADDER: list[tuple[str, Profile]] = _one_lever_ladder()
 
 
 def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
-                data_dir: str | None = None) -> list[list[float]]:
+                data_dir: str | None = None, *, warmup_rounds: int = 1) -> list[list[float]]:
     """Training images per second of every rung, ``rounds`` times: ``result[rung][round]``.
 
     Each round times every rung in turn (:func:`~mnist_helpers.lab.bench.measure_throughput`,
-    ``images`` images after a short warm-up), so neighbouring rungs are timed close together.
-    A slow moment of the machine falls on the rungs timed at that moment; alternating rounds
-    spread it over the rungs instead of leaving it all on one.
+    ``images`` images after a few untimed batches), so neighbouring rungs are timed close
+    together. A slow moment of the machine falls on the rungs timed at that moment; repeated
+    rounds spread it over the rungs instead of leaving it all on one. The first
+    ``warmup_rounds`` rounds are timed too but thrown away: a fresh process's first timings
+    can carry its start-up costs (one committed run timed its first rung at a third of its
+    later speed), and the untimed batches of one rung are too few to absorb them.
     """
+    for name, value, least in (("images", images, 1), ("rounds", rounds, 1),
+                               ("warmup_rounds", warmup_rounds, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
     speeds: list[list[float]] = [[] for _ in ladder]
-    for _round in range(rounds):
+    for round_number in range(warmup_rounds + rounds):
         for rung, (_label, profile) in enumerate(ladder):
-            speeds[rung].append(measure_throughput(profile, images, data_dir))
+            speed = measure_throughput(profile, images, data_dir)
+            if round_number >= warmup_rounds:  # a warm-up round's timings are not kept
+                speeds[rung].append(speed)
     return speeds

@@ -4,6 +4,7 @@ bought."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -140,7 +141,7 @@ def plot_speed_ladder(labels: Sequence[str], speeds: Sequence[Sequence[float]],
                       title: str = "Training speed, one setting changed per rung") -> Figure:
     """One row per rung, on a log scale (equal ratios, equal distances): a dot for every
     timing, a tick at their median, and the rung's gain over the rung above (the median of the
-    per-round ratios, and their lowest and highest)."""
+    per-round ratios, and their lowest and highest); the title's second line says so."""
     timings = np.asarray(speeds, dtype=float)  # rungs × rounds
     median = np.median(timings, axis=1)
     fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(labels) + 1.5))
@@ -156,8 +157,10 @@ def plot_speed_ladder(labels: Sequence[str], speeds: Sequence[Sequence[float]],
             text += f"  ×{np.median(ratios):.2f} ({ratios.min():.2f} to {ratios.max():.2f})"
         ax.text(timings[y].max(), y, text, va="center", fontsize=8)
     ax.set_xscale("log")
+    key = ("label: median images/s, then × the rung above "
+           "(median of the rounds' ratios; lowest to highest)")
     ax.set(yticks=range(len(labels)), yticklabels=list(labels),
-           xlabel="training images per second (log scale)", title=title,
+           xlabel="training images per second (log scale)", title=f"{title}\n{key}",
            xlim=(timings.min() / 1.5, timings.max() * 8))  # room for the labels on the right
     ax.invert_yaxis()
     ax.grid(axis="x", which="both", alpha=0.2)
@@ -174,13 +177,24 @@ def _spread_out(center: float, count: int, width: float) -> np.ndarray:
     return center + np.linspace(-width / 2, width / 2, count)
 
 
+def _wrapped(label: str, width: int) -> str:
+    """``label`` with each of its lines broken at spaces into lines of at most ``width``
+    characters where it can be (a tick label that does not run into its neighbours)."""
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) or line
+                     for line in label.split("\n"))
+
+
 def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
                         groups: Sequence[str], *, ylabel: str, title: str) -> Figure:
     """For each group, one column of dots per series, a dot for every seed side by side (so
     tied seeds show), and a short line at their mean (``values[series][group]`` holds one
     value per random seed; the numbers go in a table). The y axis spans the values, not 0 to
-    100: the differences between the series are what is read."""
-    fig, ax = plt.subplots(figsize=(min(10.0, 2.0 + 0.5 * len(groups) * len(values)), 3.6))
+    100: the differences between the series are what is read. Group names are wrapped at
+    spaces to fit their column."""
+    fig_width = min(10.0, 2.0 + 0.5 * len(groups) * len(values))
+    fig, ax = plt.subplots(figsize=(fig_width, 3.6))
+    # The axes take about 3/4 of the width; a character of a 9-point label is under 7 points.
+    chars = max(5, int(0.75 * fig_width * 72 / len(groups) / 7))
     width = 0.8 / len(values)
     x = np.arange(len(groups))
     everything = [v for by_group in values.values() for g in groups for v in by_group[g]]
@@ -196,8 +210,9 @@ def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
                     label=f"{name} (one seed)" if first else None)
     low, high = min(everything), max(everything)
     margin = max(0.5, 0.08 * (high - low))
-    ax.set(xticks=x, xticklabels=list(groups), ylabel=f"{ylabel}, axis not from 0", title=title,
+    ax.set(xticks=x, ylabel=f"{ylabel}, axis not from 0", title=title,
            ylim=(low - margin, high + margin))
+    ax.set_xticklabels([_wrapped(group, chars) for group in groups], fontsize=9)
     for boundary in x[1:] - 0.5:  # thin lines between the groups
         ax.axvline(boundary, color="tab:gray", lw=0.5, alpha=0.4)
     ax.grid(axis="y", alpha=0.3)
