@@ -13,11 +13,12 @@ repositories, and scikit-learn's UCI digits, next to MNIST's test set.
                                           kind of picture (photo, scan, drawing) for the
                                           per-kind counts.
 
-The UCI digits (``sklearn.datasets.load_digits``: 1,797 real 8×8 digits by 43 writers) are drawn
-as 64×64 dark ink on light paper with bilinear upscaling, as a user's small scan would be.
-These images are for measuring only: they are never committed to the project or shipped. The
-benchmark prints a table, the counts per kind, and the worst cases; it exits with status 2 when
-the folder is missing.
+The UCI digits (``sklearn.datasets.load_digits``: UCI's test set, 1,797 real 8×8 digits by
+13 writers) are drawn as 64×64 dark ink on light paper with bilinear upscaling, as a user's
+small scan would be (``mnist_helpers.lab.uci.uci_digit_images``). These images are for
+measuring only: they are never committed to the project or shipped. The benchmark prints a
+table, the counts per kind, and the worst cases; it exits with status 2 when the folder is
+missing.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from mnist_helpers.checkpoint import load_checkpoint
 from mnist_helpers.config import shipped_checkpoint_path
 from mnist_helpers.errors import ImageError
 from mnist_helpers.images import IMAGE_SUFFIXES, open_image
+from mnist_helpers.lab.uci import uci_digit_images
 from mnist_helpers.number_reading import read_number
 from mnist_helpers.predict import Refusal, predict_file, predict_image
 
@@ -105,19 +106,15 @@ def read_folder(data: Path, model, refusal: Refusal) -> list[Case]:
 
 def uci_digits(model, refusal: Refusal) -> tuple[int, int, int, int]:
     """(right, refused, likeliest digit right, total) over scikit-learn's 1,797 UCI digits."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
+    images, labels = uci_digit_images()
     right = refused = likeliest = 0
-    for pixels, label in zip(digits.images, digits.target, strict=True):
-        ink = (255 - pixels / 16 * 255).astype(np.uint8)  # dark ink on light paper
-        image = Image.fromarray(ink).resize((64, 64), Image.Resampling.BILINEAR)
+    for image, label in zip(images, labels, strict=True):
         prediction = predict_image(model, image, "", refusal)
         right += prediction.digit == label
         refused += prediction.digit is None
         if prediction.probabilities is not None:
             likeliest += int(np.argmax(prediction.probabilities)) == label
-    return right, refused, likeliest, len(digits.target)
+    return right, refused, likeliest, len(labels)
 
 
 def _share(right: int, total: int) -> str:
