@@ -138,7 +138,8 @@ MOSTLY_OFF_THE_LINE = 1 / 3
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Group]]:
-    """Connected strokes (8-neighbours): the label image and one :class:`Group` each."""
+    """Connected strokes (pixels touching at a side or a corner): the label image and one
+    :class:`Group` each."""
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
         return labels, []

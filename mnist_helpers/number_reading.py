@@ -7,12 +7,13 @@ The steps of :func:`read_number`:
    pieces to read as digits, with specks, rules, underlines and pages of dots or noise left
    out, and the signs and separators sorted out (see :mod:`mnist_helpers.digit_line`);
 3. a group may hold several digits that touch: :func:`candidate_cuts` proposes where to cut it,
-   and the model reads every way of cutting; the reading it is surest of wins (a group the
-   model reads as "two digits" is always cut);
+   and the model reads every way of cutting; the reading :func:`reading_score` scores highest
+   wins, not cutting included (a group the model reads as "two digits" is always cut);
 4. every piece, left to right, is prepared like a single digit (cropped, fitted into 20×20,
-   centred in 28×28) and classified; a piece refused as "not a digit" is left out, unless it
-   stands as tall as the digits around it (a bare stroke between digits is a 1), and a line
-   that is mostly refused is not a number at all.
+   centred in 28×28) and classified; a line that is mostly refused is not a number at all. A
+   piece refused as "not a digit" is left out, unless at least ``CONTEXT_DIGITS`` pieces were
+   accepted and it is at least ``CONTEXT_HEIGHT`` of their median height: then it is read as
+   its likeliest digit, wherever it stands in the line.
 
 Signs, separators and decimal points are never dropped in silence, since "-42", "3.14" and
 "1,000,000" read without them are other numbers:
@@ -183,21 +184,25 @@ MAX_DEPTH = 3
 
 
 def _width_prior(width: float, typical: float) -> float:
-    """How usual a digit ``width`` wide is in this line, as a log-probability up to a
-    constant: a log-normal around the typical width, wider on the narrow side (a 1 is narrow,
-    while a region much wider than a digit is likely two)."""
+    """How usual a digit ``width`` wide is in this line: the log of a log-normal curve around
+    the typical width, 0 at its peak, wider on the narrow side (a 1 is narrow, while a region
+    much wider than a digit is likely two). The curve's normalising term, the same for every
+    width (log(2 / (sqrt(2π) (WIDE + NARROW))), about -0.66), is left out."""
     ratio = math.log(max(width, 1.0) / typical)
     return -(ratio ** 2) / (2 * (WIDE if ratio > 0 else NARROW) ** 2)
 
 
 def reading_score(confidences: Sequence[float], widths: Sequence[float], typical: float,
                   cut_inks: Sequence[float]) -> float:
-    """How likely one way of reading a group is, as a log-probability up to a constant: for
-    each piece, how surely the model reads it as a digit plus how usual its width is; less
+    """How likely one way of reading a group is, on a log-probability scale: for each piece,
+    the log of how surely the model reads it as a digit plus its :func:`_width_prior`; less
     ``INK_PENALTY`` for each cut's ink (its column's ink over the group's fullest column).
+    The width prior leaves out its normalising term, which would add the same amount (about
+    -0.66) once per piece; so this is not an exact log-probability, and a reading with more
+    pieces is not charged that amount for each extra piece.
     The likelihood of a reading is the product of its pieces' (a sum of logs), so every cut
-    must pay for itself: halves of an 8 read at 93% and 90% (a product of 0.837) do not beat
-    the 8 at 85%, though their average (0.915) would."""
+    must pay for itself: made-up halves of an 8 read at 93% and 90% (a product of 0.837) do
+    not beat the 8 at 85%, though their average (0.915) would."""
     score = sum(math.log(max(c, 1e-6)) + _width_prior(w, typical)
                 for c, w in zip(confidences, widths, strict=True))
     return score - sum(INK_PENALTY * ink for ink in cut_inks)
@@ -300,7 +305,7 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
     scale = max(image.size) / max(found.ink.shape)
     for (region, pixels), probs, (digit, reason), in_context in zip(
             pieces, probabilities, decisions, in_line, strict=True):
-        if digit is None and in_context:  # a lone stroke may be an "l"; between digits, a 1
+        if digit is None and in_context:  # tall beside enough digits, wherever it stands
             digit, reason = int(np.argmax(probs[DIGIT_OUTPUTS])), None
         x, y, width, height = (int(round(v * scale))
                                for v in (region.x, region.y, region.width, region.height))
@@ -338,16 +343,18 @@ def _dash_between_digits(reading: NumberReading) -> bool:
     return any(is_dash(r.box) for r in reading.refused)
 
 
-#: A region refused on its own is read as a digit when at least this many other regions of the
-#: line are digits and it is at least ``CONTEXT_HEIGHT`` of their median height.
+#: A region refused on its own is read as its likeliest digit when at least this many regions
+#: of the line were accepted as digits and it is at least ``CONTEXT_HEIGHT`` of their median
+#: height, wherever it stands (there is no test of its place in the line).
 CONTEXT_DIGITS, CONTEXT_HEIGHT = 2, 0.7
 
 
 def _in_a_line_of_digits(regions: list[Region],
                          decisions: list[tuple[int | None, str | None]]) -> list[bool]:
-    """Which regions stand in a line of digits and are as tall as them: there, a shape the
-    model would refuse alone (a bare stroke, a 1 or an l) is read as its likeliest digit,
-    while a dash or a speck, lower than the digits, is still left out."""
+    """Which regions :func:`read_number` reads as their likeliest digit even when refused: all
+    those at least ``CONTEXT_HEIGHT`` of the median height of the accepted regions, wherever
+    they stand, once at least ``CONTEXT_DIGITS`` regions were accepted; none otherwise. A dash
+    or a speck, shorter than that, is still left out."""
     heights = [r.height for r, (digit, _) in zip(regions, decisions, strict=True)
                if digit is not None]
     if len(heights) < CONTEXT_DIGITS:

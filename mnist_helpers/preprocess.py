@@ -1,11 +1,12 @@
 """Preparing any image the way MNIST's digits were made, so the model sees what it knows.
 
 MNIST digits are white ink on black, the ink scaled to fit a 20×20 box (aspect kept) and
-placed so its centre of mass sits at the centre of a 28×28 field. A photo or drawing is
-dark ink on light paper, any size, anywhere on the page. :func:`preprocess_image` closes
-that gap step by step and keeps every intermediate image, so a notebook can show what the
-model really sees; :func:`find_ink` and :func:`to_mnist_pixels` are its two halves, which
-reading a whole number (:mod:`mnist_helpers.number_reading`) uses on each digit.
+moved by whole pixels so its centre of mass is on pixel (14, 14) of a 28×28 field. A photo
+or drawing is dark ink on light paper, any size, anywhere on the page.
+:func:`preprocess_image` closes that gap step by step and keeps every intermediate image, so
+a notebook can show what the model really sees; :func:`find_ink` and :func:`to_mnist_pixels`
+are its two halves, which reading a whole number (:mod:`mnist_helpers.number_reading`) uses
+on each digit.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     """Otsu's threshold: the level that best splits ``values`` (0..1) into ink and paper, the
     split with the largest between-group variance w0·w1·(m1 − m0)² (each group's share of the
     values, and its mean), tried at every one of ``bins`` levels; the middle of the dark
-    group's last bin is returned."""
+    group's last bin is returned. Paper of a single grey (a noise-free simulated page) can
+    lie just above that middle, in the same bin, and then all of it counts as ink."""
     levels = np.clip((values * bins).astype(np.intp), 0, bins - 1)
     hist = np.bincount(levels.ravel(), minlength=bins)
     centers = (np.arange(bins) + 0.5) / bins
@@ -150,8 +152,9 @@ def thicken_thin_strokes(ink: np.ndarray) -> np.ndarray:
 def to_mnist_pixels(ink: np.ndarray, steps: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """A crop of white-on-black ink -> a 28×28 MNIST-style digit: strokes thinner than
     MNIST's 5th percentile widened, fitted into 20×20 keeping the aspect ratio, then shifted
-    by whole pixels so its centre of mass is at the centre, pixel (14, 14), where the training
-    digits have theirs (notebook 06 measures them)."""
+    by whole pixels so its centre of mass is on pixel (14, 14), where the training digits
+    have theirs (notebook 06 measures them). Pixels are numbered 0..27, so that is 28 / 2,
+    half a pixel below and right of the field's geometric middle, 13.5."""
     ink = thicken_thin_strokes(ink)
     h, w = ink.shape
     factor = 20.0 / max(h, w)

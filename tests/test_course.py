@@ -15,11 +15,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnist_helpers.course.cells import colab_url, header_problems, setup_cell, solution_problems
+from mnist_helpers.course.cells import (
+    NUMBERED,
+    colab_url,
+    header_problems,
+    setup_cell,
+    solution_problems,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((REPO / "notebooks").glob(NUMBERED))
+SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob(NUMBERED))
 
 
 def repository() -> str:
@@ -167,13 +173,18 @@ def test_the_setup_cell_says_in_one_line_what_went_wrong(tmp_path, value, messag
 def test_the_setup_cell_installs_only_the_missing_notebook_packages(monkeypatch, capsys):
     """Where mnist_helpers is installed but a package of its "notebooks" extra is missing (a
     core install, or Colab without captum), the cell installs just those, by the extra's
-    requirements; nothing else is installed."""
+    requirements; nothing else is installed (scikit-learn, whose module is sklearn, included:
+    the cell asks for distributions by name)."""
     import importlib.metadata
-    import importlib.util
 
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "captum" else find_spec(name, *a))
+    version = importlib.metadata.version
+
+    def without_captum(name):
+        if name == "captum":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", without_captum)
     installed: list[list[str]] = []
 
     def fake_run(command, *args, **kwargs):
@@ -217,3 +228,16 @@ def test_every_solutions_notebook_starts_with_the_setup_cells_install_part(path)
     problems = solution_problems(nbformat.read(path, as_version=4), path.name, repository())
     assert problems == [], (f"{problems}; run: python -m mnist_helpers.course.cells "
                             f"notebooks {repository()}")
+
+
+def test_numbered_notebooks_include_lettered_ones_in_course_order(tmp_path, monkeypatch):
+    from mnist_helpers.course.runner import default_notebooks
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in ["08_experiments.ipynb", "07b_reading.ipynb", "00_index.ipynb",
+                 "07a_refusing.ipynb", "scratch.ipynb", "7_typo.ipynb"]:
+        (folder / name).write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert [p.name for p in default_notebooks()] == [
+        "00_index.ipynb", "07a_refusing.ipynb", "07b_reading.ipynb", "08_experiments.ipynb"]

@@ -101,7 +101,7 @@ def test_the_dev_extra_brings_what_running_the_notebooks_needs():
     assert "mnist-helpers[notebooks]" in extras["jupyter"]
     assert {parse_requirement(r)[0] for r in extras["jupyter"]} >= {"jupyterlab", "ipykernel"}
     assert {parse_requirement(r)[0] for r in extras["notebooks"]} == {
-        "ipywidgets", "anywidget", "captum", "onnx", "onnxscript", "onnxruntime"}
+        "ipywidgets", "anywidget", "captum", "onnx", "onnxscript", "onnxruntime", "scikit-learn"}
 
 
 def test_the_changelog_names_the_version_of_the_package():

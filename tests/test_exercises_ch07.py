@@ -1,4 +1,4 @@
-"""Notebook 07's exercise checks: a right answer passes; the usual wrong answers fail, each with
+"""Notebook 07b's exercise checks: a right answer passes; the usual wrong answers fail, each with
 the hint that leads to the fix."""
 
 from __future__ import annotations

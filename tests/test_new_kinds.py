@@ -1,4 +1,4 @@
-"""The non-digits of new kinds (notebook 07's second test set): MNIST-shaped pixels, the same
+"""The non-digits of new kinds (notebook 07a's second test set): MNIST-shaped pixels, the same
 pictures from the same seed, every kind drawn, pictures without ink left out as ``predict``
 refuses them, kinds and fonts no model trained on, and one-line errors for bad arguments."""
 

@@ -1,4 +1,4 @@
-"""Notebook 07's figures of reading a number, drawn from a real picture's ink and written to
+"""Notebook 07b's figures of reading a number, drawn from a real picture's ink and written to
 PNG files."""
 
 from __future__ import annotations
@@ -9,11 +9,9 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from scipy import ndimage
 
-from mnist_helpers.calibration import score_curve
 from mnist_helpers.digit_line import find_line
 from mnist_helpers.display.numbers_view import (
     Candidate,
@@ -22,7 +20,6 @@ from mnist_helpers.display.numbers_view import (
     plot_pictures_and_inputs,
     plot_reading_against_truth,
     plot_reading_steps,
-    plot_refusal_zoom,
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
@@ -74,6 +71,7 @@ def test_the_cut_search_marks_the_best_cut(tmp_path):
     assert [line.get_xdata()[0] for line in thick] == [29.5]  # the best cut, at column 30
     assert len(picture.lines) == 4 + len(thick)  # every column tried, and the best again
     assert "best: [30]" in picture.get_title()
+    assert scores.get_xlim() == picture.get_xlim()  # a score sits under its cut's column
     labels = [t.get_text() for t in scores.get_legend().get_texts()]
     assert labels == ["cut in two, at this column", "read whole (no cut)", "best cut in three",
                       "best: score -0.30"]
@@ -128,18 +126,3 @@ def test_a_wrong_digit_is_boxed_in_another_colour_than_a_right_one(tmp_path):
     assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 3
     assert ax.patches[3].get_linestyle() == "--"  # the refused piece
     _saved(fig, tmp_path, "truth")
-
-
-def test_the_refusal_zoom_shows_each_threshold_and_each_budget(tmp_path):
-    thresholds = torch.linspace(0, 1, 5)
-    scores = torch.tensor([0.1, 0.5, 0.9, 0.95])
-    curve = score_curve(scores, torch.ones(4, dtype=torch.bool), torch.tensor([0.2, 0.6]),
-                        thresholds)
-    fig = plot_refusal_zoom({"a method": curve}, {"a method": 0.25}, budget=0.003)
-    ax = fig.axes[0]
-    line = ax.lines[0]
-    assert line.get_marker() == "." and len(line.get_xdata()) == len(thresholds)
-    floor = ax.lines[1].get_ydata()[0]
-    assert floor == pytest.approx(100 * float(curve.digits_right[0]) - 0.3)
-    assert ax.get_ylim()[0] < floor < ax.get_ylim()[1] <= 100.2  # the budget is on screen
-    _saved(fig, tmp_path, "zoom")

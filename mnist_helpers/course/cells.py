@@ -12,6 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+#: The numbered notebooks: two digits, then an optional letter (07a, 07b), then ``_``.
+NUMBERED = "[0-9][0-9]*_*.ipynb"
+
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: How a setup cell starts (an older one is recognised by it and replaced).
 SETUP_MARK = "# Setup:"
@@ -47,7 +50,12 @@ try:
               if 'extra == "notebooks"' in r]
 except importlib.metadata.PackageNotFoundError:  # imported from a folder, not installed
     wanted = []
-missing = [r for r in wanted if importlib.util.find_spec(re.match(r"[\\w-]+", r)[0]) is None]
+missing = []
+for requirement in wanted:  # a distribution's name, not its module's (scikit-learn is sklearn)
+    try:
+        importlib.metadata.version(re.match(r"[\\w.-]+", requirement)[0])
+    except importlib.metadata.PackageNotFoundError:
+        missing.append(requirement)
 if missing:
     pip_install(*missing)
 
@@ -107,7 +115,7 @@ def update_headers(folder: Path, repository: str) -> list[Path]:
     import nbformat
 
     changed = []
-    for path in sorted((folder / "solutions").glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted((folder / "solutions").glob(NUMBERED)):
         notebook = nbformat.read(path, as_version=4)
         first = next(c for c in notebook.cells if c.cell_type == "code")
         if solution_problems(notebook, path.name, repository) and PACKAGE_IMPORT in first.source:
@@ -115,7 +123,7 @@ def update_headers(folder: Path, repository: str) -> list[Path]:
                 PACKAGE_IMPORT, 1)[1]
             nbformat.write(notebook, path)
             changed.append(path)
-    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(folder.glob(NUMBERED)):
         notebook = nbformat.read(path, as_version=4)
         if not header_problems(notebook, path.name, repository):
             continue

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import config
 from ..errors import MnistError, Terminated
 from ..files import atomic_write, ensure_writable_folder
+from .cells import NUMBERED
 
 if TYPE_CHECKING:  # nbformat itself is imported only when notebooks are run
     from nbformat import NotebookNode
@@ -25,14 +26,14 @@ class NotebookError(MnistError):
 
 
 def default_notebooks() -> list[Path]:
-    """The numbered notebooks (``NN_*.ipynb``) in ``./notebooks``, else in ``./``, else in the
-    repository's ``notebooks/`` folder."""
+    """The numbered notebooks (``NN_*.ipynb``, ``NNa_*.ipynb``) in ``./notebooks``, else in
+    ``./``, else in the repository's ``notebooks/`` folder."""
     places = [Path.cwd() / "notebooks", Path.cwd()]
     root = config.repository_root()
     if root is not None:
         places.append(root / "notebooks")
     for folder in places:
-        found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+        found = sorted(folder.glob(NUMBERED))
         if found:
             return found
     raise NotebookError("No numbered notebooks (NN_*.ipynb) in ./notebooks or here: name the "

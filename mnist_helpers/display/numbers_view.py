@@ -1,17 +1,16 @@
-"""Figures of notebook 07 that show how a whole number is read, one step at a time: the ink,
+"""Figures of notebook 07b that show how a whole number is read, one step at a time: the ink,
 its connected strokes, the groups made of them, the line and its slope, the pieces read
 (:func:`plot_reading_steps`), the search for where to cut touching digits
-(:func:`plot_cut_search`), a reading checked digit by digit against what was written
-(:func:`plot_reading_against_truth`), and the refusal curves zoomed on the digits kept
-(:func:`plot_refusal_zoom`). They draw what the notebook computed with the package's own
-functions; they compute nothing of their own but the colours, the line drawn and which digits
-match."""
+(:func:`plot_cut_search`) and a reading checked digit by digit against what was written
+(:func:`plot_reading_against_truth`). They draw what the notebook computed with the package's
+own functions; they compute nothing of their own but the colours, the line drawn and which
+digits match."""
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -20,7 +19,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ..calibration import RefusalCurve
 from ..digit_line import SMALL, Region
 from ..number_reading import NumberReading
 
@@ -82,7 +80,7 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
         (_painted(ink.shape, [labels == i for i in range(1, count + 1)]),
          f"2. connected strokes: {count}, one colour each"),
         (_painted(ink.shape, [_region_mask(r, ink.shape, threshold) for r in regions]),
-         f"3. groups, after specks are dropped and pieces above one another joined: "
+         f"3. groups (new colours): specks dropped, pieces above one another joined: "
          f"{len(regions)}"),
         (ink, f"4. the line through the groups' centres: slope {angle:.1f}° "
               "(rows count downwards: below 0, it rises to the right)"),
@@ -130,15 +128,18 @@ class Candidate:
 
 def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Candidate],
                     title: str = "Where to cut a group of touching digits") -> Figure:
-    """Left: the group's ink, every candidate cut drawn as a thin line and the cuts of the
-    best-scoring candidate thick (orange). Right: the score of every cut in two (by where it
-    cuts), against the score of reading the group whole and of the best cut in three."""
+    """Left: the group's ink, every candidate cut drawn as a thin orange line and the cuts of
+    the best-scoring candidate thick. Right: the score of every cut in two (by where it cuts,
+    on the same column axis as the ink), against the score of reading the group whole and of
+    the best cut in three."""
     best = max(candidates, key=lambda c: c.score)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6),
                                       gridspec_kw={"width_ratios": [1, 1.6]})
     left.imshow(ink > threshold, cmap="gray")
     for column in sorted({c for candidate in candidates for c in candidate.cuts}):
-        left.axvline(column - 0.5, color="tab:cyan", lw=0.6, alpha=0.7)
+        # orange stands out on white ink and black paper; thin and half seen through, so
+        # that the digits stay visible under two dozen of them
+        left.axvline(column - 0.5, color=BEST, lw=0.8, alpha=0.6)
     for column in best.cuts:
         left.axvline(column - 0.5, color=BEST, lw=3)
     left.set(title=f"{len({c for k in candidates for c in k.cuts})} columns tried; best: "
@@ -162,6 +163,7 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     right.set(xlabel="column of the cut (pixels from the group's left edge)",
               ylabel="score (sum of log-probabilities,\nwidth priors and ink penalty)",
               title="The score of each way of reading the group")
+    right.set_xlim(left.get_xlim())  # a cut's score stands under the same column as its line
     right.title.set_fontsize(9)
     right.grid(alpha=0.3)
     right.legend(fontsize=8, loc="lower center")
@@ -238,29 +240,3 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
     if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
         raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
     return figure
-
-
-def plot_refusal_zoom(curves: Mapping[str, RefusalCurve], chosen: Mapping[str, float],
-                      budget: float, title: str = "Zoomed on the digits kept") -> Figure:
-    """The refusal curves with the digits' axis zoomed to a few points: every threshold a dot
-    (so a straight stretch with no dots is a jump between two thresholds, not measured points),
-    each method's budget (its share of digits right with no threshold, less ``budget``) a
-    dashed line, and the chosen threshold a large dot."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    lowest = []
-    for name, curve in curves.items():
-        refused, right = 100 * curve.nondigits_refused, 100 * curve.digits_right
-        line, = ax.plot(refused, right, ".-", ms=3, lw=0.8, label=name)
-        floor = float(right[0]) - 100 * budget
-        ax.axhline(floor, color=line.get_color(), ls="--", lw=1)
-        lowest.append(floor)
-        at = int((curve.thresholds <= chosen[name]).nonzero().max())
-        ax.plot(refused[at], right[at], "o", ms=9, color=line.get_color(), markeredgecolor="black")
-    top = max(100 * float(c.digits_right[0]) for c in curves.values())
-    ax.set(xlabel="non-digits refused (%)", ylabel="real digits accepted and right (%)",
-           ylim=(min(lowest) - 0.5, top + 0.2), xlim=(0, 101), title=title)
-    ax.plot([], [], "k--", lw=1, label=f"budget: {100 * budget:.1f} points below no threshold")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    return fig

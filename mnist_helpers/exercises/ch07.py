@@ -1,4 +1,4 @@
-"""Checks for notebook 07's exercises: the boxes of the connected strokes of a picture, and
+"""Checks for notebook 07b's exercises: the boxes of the connected strokes of a picture, and
 a score of one way of cutting a group of touching digits that averages its pieces (to see why
 the package's :func:`~mnist_helpers.number_reading.reading_score` multiplies them).
 

@@ -49,8 +49,8 @@ def number_picture(digits: str, rng: np.random.Generator, mnist: tuple[np.ndarra
                    ) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     """``digits`` written in one line, as a picture (grey, dark on light) and the box of each
     digit before the line is slanted. ``mnist`` is (pixels, labels) of the test split; each
-    digit is one of those or drawn with a pen; ``touching`` is the share of gaps where
-    neighbours touch or overlap."""
+    digit is one of those or drawn with a pen; ``touching`` is the chance that a gap is closed,
+    its neighbours touching or overlapping by up to 8% of the digits' height."""
     pixels, labels = mnist
     height = int(rng.integers(40, 90))
     canvas_style = style == "canvas"

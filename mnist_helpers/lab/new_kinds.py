@@ -1,4 +1,4 @@
-"""Non-digits of kinds no model here trained on: notebook 07's second test set.
+"""Non-digits of kinds no model here trained on: notebook 07a's second test set.
 
 ``mnist_helpers.nondigits`` draws the non-digits the shipped model learned to refuse, so a test
 set drawn by it favours that model. The kinds here are ones it cannot draw:
