@@ -20,12 +20,14 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted(
 
 
 def current_sources() -> set[str]:
-    """The source of every function, class and method defined in the package."""
+    """The source of every module, function, class and method defined in the package
+    (``show_source`` takes a module as well as a function)."""
     sources: set[str] = set()
     for info in pkgutil.walk_packages(mnist_helpers.__path__, "mnist_helpers."):
         if info.name.endswith("__main__"):  # importing it runs the command line
             continue
         module = importlib.import_module(info.name)
+        sources.add(_source(module))
         for _name, value in vars(module).items():
             if getattr(value, "__module__", None) != module.__name__:
                 continue

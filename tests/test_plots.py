@@ -118,3 +118,23 @@ def test_the_ladder_figure_says_what_its_labels_are(tmp_path):
     title = fig.axes[0].get_title()
     assert "median images/s" in title and "× the rung above" in title
     _saved(fig, tmp_path, "ladder")
+
+
+def test_the_refusal_zoom_shows_each_threshold_each_budget_and_the_choice():
+    import matplotlib.pyplot as plt
+
+    from mnist_helpers.calibration import score_curve
+
+    thresholds = torch.linspace(0, 1, 5)
+    curve = score_curve(torch.tensor([0.1, 0.5, 0.9, 0.95]), torch.ones(4, dtype=torch.bool),
+                        torch.tensor([0.2, 0.6]), thresholds)
+    fig, ax = plt.subplots()
+    plots.plot_refusal_zoom(ax, {"a method": curve}, {"a method": 0.25}, budget=0.003,
+                            xlim=(0, 101), colours={"a method": "tab:green"})
+    line, floor, chosen = ax.lines[:3]
+    assert line.get_marker() == "." and len(line.get_xdata()) == len(thresholds)
+    assert line.get_color() == "tab:green" and floor.get_linestyle() == "--"
+    assert floor.get_ydata()[0] == pytest.approx(100 * float(curve.digits_right[0]) - 0.3)
+    assert ax.get_ylim()[0] < floor.get_ydata()[0] < ax.get_ylim()[1]  # the budget on screen
+    assert chosen.get_marker() == "o" and ax.get_xlim() == (0, 101)
+    plt.close(fig)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image
@@ -304,6 +305,32 @@ def plot_refusal_curves(curves: dict[str, RefusalCurve], chosen: dict[str, float
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_refusal_zoom(ax: Axes, curves: Mapping[str, RefusalCurve], chosen: Mapping[str, float],
+                      budget: float, xlim: tuple[float, float],
+                      colours: Mapping[str, str] | None = None) -> Axes:
+    """Draw on ``ax`` the refusal curves zoomed on the digits kept: every threshold tried a dot
+    (a straight stretch with no dots is a jump between two thresholds, not measured points),
+    each method's budget (its share of digits right with no threshold, less ``budget``) a
+    dashed line in its colour, and its chosen threshold a large dot. The y axis runs from just
+    below the lowest budget to just above the highest share with no threshold."""
+    lowest, highest = [], []
+    for name, curve in curves.items():
+        refused, right = 100 * curve.nondigits_refused, 100 * curve.digits_right
+        colour = (colours or {}).get(name)
+        line, = ax.plot(refused, right, ".-", ms=3, lw=0.8, color=colour, label=name)
+        floor = float(right[0]) - 100 * budget
+        ax.axhline(floor, color=line.get_color(), ls="--", lw=1)
+        at = int((curve.thresholds <= chosen[name]).nonzero().max())
+        ax.plot(refused[at], right[at], "o", ms=9, color=line.get_color(), markeredgecolor="black")
+        lowest.append(floor)
+        highest.append(float(right[0]))
+    ax.set(xlim=xlim, ylim=(min(lowest) - 0.3, max(highest) + 0.1),
+           xlabel="non-digits refused (%)", ylabel="digits accepted and right (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=7)
+    return ax
 
 
 def plot_reliability(diagrams: dict[str, Reliability],
