@@ -54,7 +54,9 @@ WORK_SIZE = 640
 
 
 #: When more than this share of the regions of a line are refused, none of it is read as a
-#: number: a word in which a letter or two look like digits is still not a number.
+#: number: a word in which a letter or two look like digits is still not a number. Small
+#: marks (less tall and less wide than half the digits' height: a speck, a bit of a rule at
+#: the picture's edge) are not counted either way: they say nothing about the line.
 MOSTLY_REFUSED = 1 / 3
 
 @dataclass
@@ -295,12 +297,14 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
         model, torch.cat([to_model_input(p) for _, p in pieces])).tolist()
     decisions = [_decide(probs, region, line.height, refusal)
                  for probs, (region, _) in zip(probabilities, pieces, strict=True)]
-    refused = sum(digit is None for digit, _ in decisions)
-    if refused > MOSTLY_REFUSED * len(decisions):  # a word with a letter or two like digits
+    counted = [(digit, region) for (digit, _), (region, _) in zip(decisions, pieces, strict=True)
+               if max(region.width, region.height) >= SMALL * line.height]
+    refused = sum(digit is None for digit, _ in counted)
+    if refused > MOSTLY_REFUSED * len(counted):  # a word with a letter or two like digits
         decisions = [(None, reason or "not a digit (most of this line is not digits)")
                      for _, reason in decisions]
         reading.reason = (f"no number: most of the line is not digits ({refused} of "
-                          f"{len(decisions)} pieces refused)")
+                          f"{len(counted)} pieces refused)")
     in_line = _in_a_line_of_digits([region for region, _ in pieces], decisions)
     scale = max(image.size) / max(found.ink.shape)
     for (region, pixels), probs, (digit, reason), in_context in zip(

@@ -140,13 +140,19 @@ def thicken_thin_strokes(ink: np.ndarray) -> np.ndarray:
     than its size would, shrunk to 20 pixels, be a faint hairline no training digit looks
     like. Strokes thinner than MNIST's 5th percentile (:data:`THINNEST_STROKE`: only 5% of
     MNIST's strokes are thinner) are widened (a max filter) to about its 25th
-    percentile (:data:`THIN_STROKE`); other strokes are left as they are."""
+    percentile (:data:`THIN_STROKE`); other strokes are left as they are. The crop ends where
+    the ink ends, so it is first given room to grow on every side: otherwise a 1 as wide
+    as its crop could not get any wider."""
     scale = 20.0 / max(ink.shape)
     width = stroke_width(ink) * scale
     if width >= THINNEST_STROKE:
         return ink
     grow = round((THIN_STROKE - width) / scale)
-    return ndimage.grey_dilation(ink, size=(grow + 1, grow + 1)) if grow >= 1 else ink
+    if grow < 1 or not ink.any():
+        return ink
+    wider = ndimage.grey_dilation(np.pad(ink, grow), size=(grow + 1, grow + 1))
+    rows, cols = np.nonzero(wider)
+    return wider[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
 
 
 def to_mnist_pixels(ink: np.ndarray, steps: dict[str, np.ndarray] | None = None) -> np.ndarray:

@@ -262,3 +262,17 @@ def test_a_line_mostly_refused_is_no_number(shipped, monkeypatch):
     assert read_number(model, image, refusal=refusal).number is None
     monkeypatch.setattr(numbers, "MOSTLY_REFUSED", 0.6)
     assert read_number(model, image, refusal=refusal).number == "24"
+
+
+def test_small_marks_do_not_make_a_line_mostly_refused(shipped):
+    """Bits of a rule cut off at the picture's edge, just under the digits, are refused as
+    digits; they are too small to say whether the line is a number, so "468" is still read."""
+    model, refusal = shipped
+    image = written("468", gap=20)
+    height, width = image.shape
+    bottom = height - 20  # the digits end 20 pixels above the picture's edge
+    for left in (80, 165, 250):  # short flat marks, a few pixels under the digits
+        image[bottom + 3: bottom + 7, left: left + 14] = 0.0
+    reading = read_number(model, image, refusal=refusal)
+    assert len(reading.refused) >= 2, reading  # the marks were seen, and refused
+    assert reading.number == "468", reading
