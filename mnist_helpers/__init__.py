@@ -9,8 +9,9 @@ The core comes in layers, lowest first; a module imports only modules before it 
 2. data: ``download`` → ``data`` → ``augment``;
 3. the network and its training: ``models`` → ``loop`` → ``evaluate`` → ``checkpoint``
    → ``train``;
-4. pictures people make: ``images`` → ``preprocess`` → ``nondigits`` → ``predict``
-   → ``digit_line`` → ``number_reading``; then ``calibration`` and ``imagefolder``;
+4. pictures people make: ``images`` → ``preprocess`` → ``nondigits`` →
+   ``digit_pictures`` → ``predict`` → ``digit_line`` → ``number_reading``; then
+   ``calibration`` and ``imagefolder``;
 5. ``recipe``: a trained model from a ``Profile`` in one call (:func:`train_model`);
 6. ``export``: a trained model as an ONNX file for programs without PyTorch (optional
    packages: ``mnist-helpers[export]``).

@@ -193,12 +193,14 @@ class Batches(Protocol):
 @dataclass
 class TrainingData:
     """The three splits of a run, as batch iterables (and, for a profile with a "not a
-    digit" class, validation non-digits, kept apart so epochs are chosen on digits)."""
+    digit" class, validation non-digits and validation digits drawn as pictures, kept apart
+    so epochs are chosen on MNIST's own digits)."""
 
     train: Batches
     val: TensorBatches
     test: TensorBatches
     val_nondigits: MNISTTensors | None = None
+    val_pictures: MNISTTensors | None = None
 
 
 def compute_mean_std(pixels: torch.Tensor) -> tuple[float, float]:

@@ -151,8 +151,11 @@ def thicken_thin_strokes(ink: np.ndarray) -> np.ndarray:
     if grow < 1 or not ink.any():
         return ink
     wider = ndimage.grey_dilation(np.pad(ink, grow), size=(grow + 1, grow + 1))
+    # Keep the whole frame given and what the ink grew past it; drop only unused padding.
     rows, cols = np.nonzero(wider)
-    return wider[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    h, w = ink.shape
+    return wider[min(rows.min(), grow): max(rows.max() + 1, grow + h),
+                 min(cols.min(), grow): max(cols.max() + 1, grow + w)]
 
 
 def to_mnist_pixels(ink: np.ndarray, steps: dict[str, np.ndarray] | None = None) -> np.ndarray:

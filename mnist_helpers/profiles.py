@@ -45,6 +45,7 @@ class Profile:
     schedule: str = "onecycle"  # "onecycle", or "steplr" (×0.7 each epoch: pytorch/examples)
     width: int | None = None  # the architecture's width argument (None: its default)
     nondigits: int = 0  # generated non-digits added to the training images, as two more classes
+    digit_pictures: int = 0  # training digits drawn as real pictures and prepared, added too
     loader: str = "tensors"  # "tensors" (in memory), or "classic" (DataLoader + transforms)
     channels_last: bool = True  # the memory layout CPU and CUDA convolutions are fastest in
     mixed_precision: bool | None = None  # None: on for CUDA GPUs only
@@ -81,9 +82,11 @@ class Profile:
                                 f"got {getattr(self, name)!r}")
         if self.val_size < 0 or (self.train_limit is not None and self.train_limit < 1):
             problems.append("val_size must be >= 0 and train_limit >= 1")
-        if self.nondigits < 0 or (self.nondigits and self.loader == "classic"):
-            problems.append(f"nondigits must be >= 0 (and needs the tensors loader), got "
-                            f"{self.nondigits!r}")
+        for name in ("nondigits", "digit_pictures"):
+            value = getattr(self, name)
+            if value < 0 or (value and self.loader == "classic"):
+                problems.append(f"{name} must be >= 0 (and needs the tensors loader), got "
+                                f"{value!r}")
         if problems:
             raise ConfigError(f"Profile {self.name!r}: " + "; ".join(problems) + ".")
 
@@ -126,6 +129,7 @@ class ProfileChanges(TypedDict, total=False):
     schedule: str
     width: int | None
     nondigits: int
+    digit_pictures: int
     loader: str
     channels_last: bool
     mixed_precision: bool | None
@@ -145,11 +149,13 @@ PROFILES: dict[str, Profile] = {
         imagefolder_limit=1_000,
     ),
     # The model the predict command ships with: augmented for real handwriting (a quarter of
-    # the images also blurred like small scans), and with two more classes, "not a digit" and
-    # "two digits", learned from 20,000 generated pictures.
+    # the images also blurred like small scans), 30,000 training digits drawn as real
+    # pictures (small scans, bold markers, fine pens, faint ink) and prepared, and two more
+    # classes, "not a digit" and "two digits", learned from 20,000 generated pictures.
     "robust": Profile(
-        name="robust", arch="deep_cnn", width=24, epochs=8, batch_size=128, lr=0.1,
+        name="robust", arch="deep_cnn", width=24, epochs=10, batch_size=128, lr=0.1,
         label_smoothing=0.1, augment=True, low_resolution=0.25, nondigits=20_000,
+        digit_pictures=30_000,
     ),
     # The benchmark's best recipe (python -m mnist_helpers.lab.bench --best), with 5,000
     # training images held out so the epoch kept is chosen on validation, never on the test set.

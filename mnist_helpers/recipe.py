@@ -40,6 +40,7 @@ from .data import (
     split_indices,
 )
 from .device import seed_everything
+from .digit_pictures import digit_picture_pixels
 from .loop import Batches, Step
 from .models import build_model
 from .nondigits import nondigit_pixels, pair_pixels
@@ -57,7 +58,10 @@ def prepare_training_data(profile: Profile, device: torch.device | str, *, seed:
     final figure. With ``profile.loader == "classic"`` the training batches come from the
     classic ``DataLoader`` pipeline instead of the in-memory tensors. A profile with
     ``nondigits`` adds that many generated non-digits to the training images, and a tenth as
-    many other ones (``val_nondigits``) for fitting the refusal threshold.
+    many other ones (``val_nondigits``) for fitting the refusal threshold; one with
+    ``digit_pictures`` adds that many training digits drawn as real pictures and prepared
+    (:mod:`mnist_helpers.digit_pictures`), and a tenth as many of the validation digits
+    (``val_pictures``), which the refusal threshold must also keep.
     """
     device = torch.device(device)
     full_train = load_tensors(True, data_dir, device=device)
@@ -69,7 +73,12 @@ def prepare_training_data(profile: Profile, device: torch.device | str, *, seed:
     train_images = (full_train if len(train_idx) == len(full_train)
                     else full_train.subset(train_idx))
     val_images = full_train.subset(val_idx)
-    val_nondigits = None
+    val_nondigits = val_pictures = None
+    if profile.digit_pictures:  # before the non-digits join: digits only
+        train_images = train_images.concat(MNISTTensors(*digit_picture_pixels(
+            train_images.pixels, train_images.labels, profile.digit_pictures, seed=3)))
+        val_pictures = MNISTTensors(*digit_picture_pixels(
+            val_images.pixels, val_images.labels, max(1, profile.digit_pictures // 10), seed=4))
     if profile.nondigits:  # and a tenth as many unseen ones, for validation
         train_images = with_nondigits(train_images, profile.nondigits, seed=1)
         empty = MNISTTensors(val_images.pixels[:0], val_images.labels[:0])
@@ -85,7 +94,8 @@ def prepare_training_data(profile: Profile, device: torch.device | str, *, seed:
     else:
         train = TensorBatches(train_images, profile.batch_size, shuffle=True, seed=seed)
     return TrainingData(train=train, val=TensorBatches(val_images, eval_batch_size),
-                        test=TensorBatches(test, eval_batch_size), val_nondigits=val_nondigits)
+                        test=TensorBatches(test, eval_batch_size), val_nondigits=val_nondigits,
+                        val_pictures=val_pictures)
 
 
 def with_nondigits(split: MNISTTensors, count: int, seed: int,
@@ -158,6 +168,8 @@ def train_model(profile: Profile, device: torch.device | str, *, seed: int = 0,
         return result
     if data.val_nondigits is not None:
         val = data.val.dataset.concat(data.val_nondigits)
+        if data.val_pictures is not None:
+            val = val.concat(data.val_pictures)
         result.refusal_threshold, result.refusal_curve = fit_refusal(
             model, TensorBatches(val, data.val.batch_size))
         if saved is not None:

@@ -265,3 +265,14 @@ def test_a_number_in_fine_pen_on_lined_paper_under_a_shadow_is_read(shipped):
     page = Image.fromarray(gray.astype(np.uint8))
     model, refusal = shipped
     assert read_number(model, page, refusal=refusal).number == "314"
+
+
+def test_widening_keeps_the_frame_it_is_given():
+    """A fine pen's digit in a frame larger than its ink (what the exercise's "no crop"
+    variant passes) stays in that frame: widening adds room only where the ink grows past it."""
+    frame = np.zeros((200, 200))
+    frame[50:150, 99] = 1.0  # a hairline 1, far from the frame's edges
+    widened = thicken_thin_strokes(frame)
+    assert widened.shape == frame.shape
+    tight = thicken_thin_strokes(frame[50:150, 99:100])
+    assert tight.shape[1] > 1  # a crop as narrow as the stroke gets wider

@@ -291,10 +291,12 @@ export async function read_number(picture, classify, threshold = 0.0) {
   }
   const probabilities = await classify(pieces.map(([, pixels]) => pixels));
   let decisions = pieces.map(([region], i) => _decide(probabilities[i], region, line.height, threshold));
-  const refused = decisions.filter((d) => d.digit === null).length;
-  if (refused > MOSTLY_REFUSED * decisions.length) { // a word with a letter or two like digits
+  // Small marks (less tall and less wide than half the digits' height) are not counted.
+  const counted = decisions.filter((d, i) => Math.max(pieces[i][0].width, pieces[i][0].height) >= SMALL * line.height);
+  const refused = counted.filter((d) => d.digit === null).length;
+  if (refused > MOSTLY_REFUSED * counted.length) { // a word with a letter or two like digits
     decisions = decisions.map((d) => ({ digit: null, reason: d.reason ?? "not a digit (most of this line is not digits)" }));
-    reading.reason = `no number: most of the line is not digits (${refused} of ${decisions.length} pieces refused)`;
+    reading.reason = `no number: most of the line is not digits (${refused} of ${counted.length} pieces refused)`;
   }
   const inLine = _in_a_line_of_digits(pieces.map(([region]) => region), decisions);
   const scale = Math.max(picture.width, picture.height) / Math.max(found.ink.h, found.ink.w);

@@ -393,13 +393,29 @@ export function stroke_width(ink) {
   return count(mask.data) / Math.max(outline / 2, 1.0);
 }
 
-/** preprocess.thicken_thin_strokes: strokes thinner than MNIST's thinnest widened. */
+/** preprocess.thicken_thin_strokes: strokes thinner than MNIST's thinnest widened, after
+ * padding the crop by ``grow`` on every side so they can grow past the ink's edge. */
 export function thicken_thin_strokes(ink) {
   const scale = 20.0 / Math.max(ink.h, ink.w);
   const width = stroke_width(ink) * scale;
   if (width >= THINNEST_STROKE) return ink;
   const grow = roundHalfEven((THIN_STROKE - width) / scale);
-  return grow >= 1 ? greyDilation(ink, grow + 1) : ink;
+  if (grow < 1 || !ink.data.some((v) => v !== 0)) return ink;
+  const padded = { h: ink.h + 2 * grow, w: ink.w + 2 * grow, data: new ink.data.constructor((ink.h + 2 * grow) * (ink.w + 2 * grow)) };
+  for (let y = 0; y < ink.h; y++) for (let x = 0; x < ink.w; x++) padded.data[(y + grow) * padded.w + x + grow] = ink.data[y * ink.w + x];
+  const wider = greyDilation(padded, grow + 1);
+  let top = wider.h, bottom = -1, left = wider.w, right = -1;
+  for (let y = 0; y < wider.h; y++) for (let x = 0; x < wider.w; x++) {
+    if (wider.data[y * wider.w + x] !== 0) {
+      top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
+    }
+  }
+  // Keep the whole frame given and what the ink grew past it; drop only unused padding.
+  top = Math.min(top, grow); left = Math.min(left, grow);
+  bottom = Math.max(bottom, grow + ink.h - 1); right = Math.max(right, grow + ink.w - 1);
+  const out = { h: bottom - top + 1, w: right - left + 1, data: new wider.data.constructor((bottom - top + 1) * (right - left + 1)) };
+  for (let y = 0; y < out.h; y++) for (let x = 0; x < out.w; x++) out.data[y * out.w + x] = wider.data[(y + top) * wider.w + x + left];
+  return out;
 }
 
 /** preprocess.to_mnist_pixels: a crop of white-on-black ink -> 28x28 float64 digit, fitted
