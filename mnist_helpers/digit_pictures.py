@@ -29,8 +29,6 @@ from .drawing import darkened, lighting, mnist_ink, to_picture
 from .errors import ImageError
 from .preprocess import find_ink, main_object, to_mnist_pixels
 
-STYLES = ("small scan", "bold marker", "fine pen", "faint ink")
-
 
 def _small_scan(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     side = int(rng.integers(7, 15))
@@ -58,20 +56,22 @@ def _fine_pen(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(big > rng.uniform(0.6, 0.85), 1.0, 0.0)
 
 
+def _faint_ink(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return ndimage.zoom(ink, float(rng.uniform(2, 4)), order=1)  # a photo's size; pale later
+
+
+#: How each style changes the digit's ink before it is laid on paper.
+_STYLE_INK = {"small scan": _small_scan, "bold marker": _bold_marker, "fine pen": _fine_pen,
+              "faint ink": _faint_ink}
+STYLES = tuple(_STYLE_INK)
+
+
 def draw_digit_picture(digit: np.ndarray, style: str, rng: np.random.Generator) -> Image.Image:
     """An MNIST digit (uint8 28×28, white on black) as a grey picture of ``style`` (one of
     :data:`STYLES`): dark ink on light paper with a margin round it."""
-    ink = mnist_ink(digit)
-    if style == "small scan":
-        ink = _small_scan(ink, rng)
-    elif style == "bold marker":
-        ink = _bold_marker(ink, rng)
-    elif style == "fine pen":
-        ink = _fine_pen(ink, rng)
-    elif style == "faint ink":
-        ink = ndimage.zoom(ink, float(rng.uniform(2, 4)), order=1)  # a photo's size
-    else:
+    if style not in _STYLE_INK:
         raise ValueError(f"Unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    ink = _STYLE_INK[style](mnist_ink(digit), rng)
     margin = max(2, int(max(ink.shape) * rng.uniform(0.1, 0.4)))
     ink = np.pad(ink, margin)
     light = lighting(ink.shape, rng.uniform(0.75, 1.0), rng.uniform(0.0, 0.3),
@@ -82,8 +82,11 @@ def draw_digit_picture(digit: np.ndarray, style: str, rng: np.random.Generator) 
 
 
 def prepared(picture: Image.Image) -> np.ndarray:
-    """A picture prepared like a user's digit (ink found, cropped to the main object, fitted
-    and centred): 28×28 floats 0..1, white on black. Raises ImageError when it has no ink."""
+    """A picture prepared like a user's digit (ink found on at most 96 pixels a side, as the
+    non-digits' are, cropped to the main object, fitted and centred): 28×28 floats 0..1, white
+    on black. Raises ImageError when it has no ink. Unlike
+    :func:`mnist_helpers.preprocess.preprocess_image` it does not refuse a picture without
+    sharp edges: the shipped model was trained on such blurry scans too."""
     found = find_ink(picture, work_size=96)
     mask = found.ink > found.threshold
     if not mask.any():
