@@ -102,7 +102,8 @@ class NumberReading:
 
 
 def split(region: Region, cuts: Sequence[int], threshold: float) -> list[Region]:
-    """``region`` cut side by side at the columns ``cuts``, each piece trimmed to its ink."""
+    """``region`` cut side by side at the columns ``cuts``, each piece trimmed to its ink above
+    and below (its sides are where the cuts fall, so its width is the columns between them)."""
     edges = [0, *cuts, region.width]
     parts = []
     for left, right in zip(edges[:-1], edges[1:], strict=True):

@@ -241,3 +241,28 @@ def test_numbered_notebooks_include_lettered_ones_in_course_order(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert [p.name for p in default_notebooks()] == [
         "00_index.ipynb", "07a_refusing.ipynb", "07b_reading.ipynb", "08_experiments.ipynb"]
+
+
+OPENS, CLOSES = "> **Optional · ", "> *End of the optional part: "
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_every_optional_part_is_closed_and_says_where_the_main_path_goes_on(path):
+    """A learner skipping an optional part is told which heading to skip to, and it exists."""
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "markdown"]
+    headings = {line.lstrip("#").strip() for text in cells for line in text.splitlines()
+                if line.startswith("#")}
+    open_part = None
+    for text in cells:
+        if text.startswith(OPENS):
+            text = " ".join(line.removeprefix(">").strip() for line in text.splitlines())
+            assert open_part is None, f"{path.name}: {text[:60]!r} opens inside {open_part!r}"
+            open_part = text
+            target = text.split("skip to **")[-1].split("**")[0]
+            assert "skip to **" in text and target in headings, (
+                f"{path.name}: {text[:60]!r} must say 'skip to **<a heading of this notebook>**'")
+        elif text.startswith(CLOSES):
+            assert open_part is not None, f"{path.name}: {text[:60]!r} closes no optional part"
+            open_part = None
+    assert open_part is None, f"{path.name}: {open_part[:60]!r} is never closed"

@@ -121,7 +121,9 @@ def make_sample_images(folder: str | os.PathLike, *, data_dir: str | os.PathLike
 
 def make_test_pictures(n: int, seed: int = 1, data_dir: str | os.PathLike | None = None
                        ) -> dict[str, list[tuple[Image.Image, int]]]:
-    """``n`` labelled pictures of each kind, made from data no model trained on (seeded).
+    """``n`` labelled pictures of each kind, made from digits no model trained on (seeded).
+    The kinds of change are not new to every model: the shipped model also trained on MNIST
+    training digits drawn as similar pictures (:mod:`mnist_helpers.digit_pictures`).
 
     * ``photo`` — MNIST *test* digits as phone photos: dark ink on light paper, uneven light,
       noise, blur, small and off-centre on the page; ``thick``/``thin`` — the same with a
