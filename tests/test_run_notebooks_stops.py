@@ -51,6 +51,20 @@ def test_a_kernel_that_dies_is_one_line_and_the_partial_copy_is_kept(tmp_path, c
     assert saved.cells[0].outputs[0]["text"] == "before\n"
 
 
+@posix_only
+def test_what_a_dying_kernel_writes_to_its_error_stream_is_in_the_one_line(tmp_path, capfd):
+    """A kernel's own error stream (a libzmq assertion as it is stopped, a crash message) once
+    reached the terminal beside the one line; it is now kept, and a dead kernel's last words
+    are in that line."""
+    notebook = _notebook(tmp_path / "01_dies.ipynb", "print('before')",
+                         "import os, signal\nos.write(2, b'native crash: bad pointer\\n')\n"
+                         "os.kill(os.getpid(), signal.SIGKILL)")
+    out = tmp_path / "out"
+    assert main(["run-notebooks", "--out", str(out), str(notebook)]) == 2
+    line = _one_line(capfd.readouterr().err)  # the file descriptor, not only sys.stderr
+    assert "kernel died in cell 2 of 2" in line and "native crash: bad pointer" in line
+
+
 def test_a_cell_over_the_time_limit_says_timed_out(tmp_path, capsys):
     notebook = _notebook(tmp_path / "02_slow.ipynb", "x = 1", "import time\ntime.sleep(60)")
     out = tmp_path / "out"

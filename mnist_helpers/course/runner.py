@@ -8,6 +8,7 @@ import contextlib
 import re
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,10 +70,21 @@ def _cell_name(notebook: dict, index: int | None) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _stoppable_client(notebook: NotebookNode, timeout: int, folder: Path, where: dict):
+def _last_words(kernel_log) -> str:
+    """The last line the kernel wrote to its error stream, for a message ("" if none)."""
+    kernel_log.seek(0)
+    lines = [line.strip() for line in kernel_log.read().splitlines() if line.strip()]
+    return f"; its last words: {lines[-1][:200]!r}" if lines else ""
+
+
+def _stoppable_client(notebook: NotebookNode, timeout: int, folder: Path, where: dict,
+                      kernel_log):
     """An nbclient ``NotebookClient`` that runs in ``folder`` and, from the moment the kernel
     starts, stops it on Ctrl-C or SIGTERM as nbclient itself would, but also notes in
-    ``where`` which signal it was (and ``where["cell"]``: the cell running)."""
+    ``where`` which signal it was (and ``where["cell"]``: the cell running). The kernel's
+    own error stream goes to ``kernel_log``, not to the terminal: what the cells print is in
+    the outputs, and a kernel dying on a stop (a libzmq assertion, a port retried) must not
+    add lines to the one that says what happened."""
     from nbclient import NotebookClient
 
     async def stop(kernel_manager) -> None:
@@ -85,7 +97,7 @@ def _stoppable_client(notebook: NotebookNode, timeout: int, folder: Path, where:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(signum, self.on_signal, signum)
-            await super().async_start_new_kernel(**kwargs)
+            await super().async_start_new_kernel(stderr=kernel_log, **kwargs)
 
         def on_signal(self, signum: int) -> None:
             where["signal"] = signum
@@ -113,7 +125,8 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
 
     notebook = _read(source)
     where: dict = {"cell": None, "signal": None}
-    client = _stoppable_client(notebook, timeout, source.resolve().parent, where)
+    kernel_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in the finally below)
+    client = _stoppable_client(notebook, timeout, source.resolve().parent, where, kernel_log)
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     problem: str | None = None
     stopped: BaseException | None = None
@@ -134,7 +147,8 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
             raise  # not a stop we asked for, nor a dead kernel: a bug, keep its traceback
         cell = _cell_name(notebook, where["cell"])
         if where["signal"] is None:
-            problem = f"the kernel died in {cell} (out of memory, or a crash in compiled code)"
+            problem = (f"the kernel died in {cell} (out of memory, or a crash in compiled "
+                       f"code{_last_words(kernel_log)})")
         elif where["signal"] == signal.SIGTERM:
             stopped, problem = Terminated(), f"terminated (SIGTERM) in {cell}"
         else:
@@ -143,6 +157,7 @@ def execute_notebook(source: Path, target: Path, timeout: int = 1800) -> None:
         # A kernel stopped while starting leaves nbclient's clean-up registered for exit,
         # where it would fail with a traceback: it has nothing left to clean.
         atexit.unregister(client._cleanup_kernel)
+        kernel_log.close()
         for signum, handler in before.items():  # nbclient resets them to the defaults
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(signum, handler)
