@@ -11,7 +11,14 @@ from scipy.stats import binomtest
 
 from mnist_helpers import TensorBatches, evaluate
 from mnist_helpers.errors import ConfigError
-from mnist_helpers.lab.paired import compare_paired, right_answers
+from mnist_helpers.lab.paired import (
+    answer_summary,
+    compare_paired,
+    right_answers,
+    seed_by_seed_rows,
+    seed_by_seed_verdicts,
+    seed_ranges,
+)
 
 
 def test_counts_p_value_and_interval_of_two_real_models(quick_model, test_tensors):
@@ -53,3 +60,32 @@ def test_answers_that_cannot_be_paired_are_refused_in_one_line(right_a, right_b,
     with pytest.raises(ConfigError, match=message) as error:
         compare_paired(right_a, right_b)
     assert "\n" not in str(error.value)
+
+
+def test_the_seed_by_seed_tables_format_what_they_are_given():
+    """Notebook 07a's tables of two recipes over random seeds, from hand-made answers."""
+    summary = answer_summary(torch.tensor([0.5, 0.995, 0.999, 0.9]),
+                             torch.tensor([True, True, False, True]))
+    assert summary == {"median confidence, %": 90.0, "answers above 99%, % (count)": "50.00 (2)",
+                       "test accuracy, %": 75.0}
+    assert seed_ranges("x", {"a": [1.0, 2.0], "b": [3.0, 4.0]}) == (
+        "x: a 1.0 to 2.0, b 3.0 to 4.0: the ranges do not overlap")
+    assert seed_ranges("x", {"a": [1.0, 3.5], "b": [3.0, 4.0]}, spec=".2f", apart="-").endswith(
+        "a 1.00 to 3.50, b 3.00 to 4.00: the ranges overlap: the random seeds cannot separate them")
+    with pytest.raises(ConfigError, match="compares two groups; got 1"):
+        seed_ranges("x", {"a": [1.0]})
+    every = torch.ones(100, dtype=torch.bool)
+    fewer = every.clone()
+    fewer[:30] = False  # 30 images only "with" gets right, in every seed
+    results = {("with", s): {"threshold": 0.5, "t": every} for s in (0, 1)}
+    results.update({("without", s): {"threshold": 0.25, "t": fewer} for s in (0, 1)})
+    rows = seed_by_seed_rows(results, [0, 1], ["t"])
+    # ± 1.96 × √(30 − 30²/100) / 100 images = 8.98 points
+    assert rows[0] == {"seed": 0, "threshold without / with": "0.250 / 0.500",
+                       "t, % without / with": "70.0 / 100.0",
+                       "t: only with / only without": "30 / 0",
+                       "t: with − without, points": "+30.00 (±8.98)"}
+    assert seed_by_seed_verdicts(results, [0, 1], ["t"]) == [
+        "t: the paired 95% interval excludes 0 in seeds [0, 1]",
+        "t, % over the random seeds: without 70.0 to 70.0, with 100.0 to 100.0: every seed of one "
+        "recipe beats every seed of the other"]

@@ -138,3 +138,29 @@ def test_the_refusal_zoom_shows_each_threshold_each_budget_and_the_choice():
     assert ax.get_ylim()[0] < floor.get_ydata()[0] < ax.get_ylim()[1]  # the budget on screen
     assert chosen.get_marker() == "o" and ax.get_xlim() == (0, 101)
     plt.close(fig)
+
+
+def test_the_score_histograms_share_one_axis_count_each_group_and_mark_the_threshold(tmp_path):
+    """Notebook 07a's overlap: groups of different sizes as shares of their own count, the
+    counts in the legend, the threshold a dashed line with refused left and accepted right."""
+    digits = torch.cat([torch.full((95,), 0.95), torch.full((5,), 0.35)])  # 100, 5 below 0.5
+    nondigits = np.array([0.25] * 30 + [0.75] * 10)  # 40, 10 above 0.5
+    fig = lab_plots.plot_score_histograms({"digits": digits, "non-digits": nondigits},
+                                          threshold=0.5, bins=np.linspace(0, 1, 11),
+                                          xlabel="score", title="t")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and "share of its group" in ax.get_ylabel()
+    assert ax.get_xlabel() == "score" and ax.get_xlim() == (0, 1)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["digits (100)", "non-digits (40)", "threshold 0.5"]
+    filled = [p for p in ax.patches if p.get_fill()]  # 10 bars per group, then the outlines
+    for group, expected in ((filled[:10], {3: 5.0, 9: 95.0}), (filled[10:20], {2: 75.0, 7: 25.0})):
+        heights = [p.get_height() for p in group]
+        assert sum(heights) == pytest.approx(100), "each group's bars are shares of it"
+        assert {i: h for i, h in enumerate(heights) if h} == pytest.approx(expected)
+    line = next(line for line in ax.lines if line.get_linestyle() == "--")
+    assert list(line.get_xdata()) == [0.5, 0.5]
+    assert [t.get_text() for t in ax.texts] == ["← refused", "accepted →"]
+    _saved(fig, tmp_path, "score_histograms")
+    with pytest.raises(ValueError, match="at least one score"):
+        lab_plots.plot_score_histograms({"digits": digits, "none": []}, xlabel="x", title="t")

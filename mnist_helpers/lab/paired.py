@@ -6,12 +6,19 @@ images exactly one of them gets right do. If the two were equally good, each suc
 A's or B's with probability 1/2, like a fair coin, so the number that only A gets right follows
 a binomial distribution with ``only_a + only_b`` tosses and probability 1/2 (McNemar's test, in
 its exact form: ``scipy.stats.binomtest``).
+
+Two *recipes* are compared over several random seeds: one network of each per seed. Notebook
+07a's tables of them come from :func:`answer_summary`, :func:`seed_by_seed_rows`,
+:func:`seed_by_seed_verdicts` and :func:`seed_ranges`, which only format what the notebook
+computed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from scipy.stats import binomtest
@@ -80,3 +87,70 @@ def right_answers(model: nn.Module, batches: LabelledBatches) -> torch.Tensor:
     """True for every image of ``batches`` (in order) that ``model`` classifies right."""
     logits, labels = all_logits(model, batches)
     return logits.argmax(dim=1) == labels
+
+
+def answer_summary(confidence: torch.Tensor, right: torch.Tensor) -> dict[str, float | str]:
+    """One network's answers as a table row, in %: the median ``confidence`` (the probability
+    of each answer), the share above 99% with its count, and the share ``right``."""
+    above = confidence > 0.99
+    return {"median confidence, %": round(100 * float(confidence.median()), 2),
+            # a string, so that the table prints 0.00 and not a bare 0
+            "answers above 99%, % (count)":
+                f"{100 * float(above.float().mean()):.2f} ({int(above.sum()):,})",
+            "test accuracy, %": round(100 * float(right.float().mean()), 2)}
+
+
+def seed_ranges(what: str, values: Mapping[str, Sequence[float]], *, spec: str = "",
+                apart: str = "the ranges do not overlap") -> str:
+    """One line on two groups of runs (``values``: a name and one value per random seed each):
+    each group's lowest to highest value, in the format ``spec``, then ``apart`` if the two
+    ranges do not overlap, else that the random seeds cannot separate the groups."""
+    if len(values) != 2:
+        raise ConfigError(f"seed_ranges compares two groups; got {len(values)}: {list(values)}")
+    first, second = values.values()
+    separate = min(second) > max(first) or min(first) > max(second)
+    ranges = ", ".join(f"{name} {min(v):{spec}} to {max(v):{spec}}" for name, v in values.items())
+    return f"{what}: {ranges}: " + (
+        apart if separate else "the ranges overlap: the random seeds cannot separate them")
+
+
+def seed_by_seed_rows(results: Mapping[tuple[str, int], Mapping[str, Any]], seeds: Sequence[int],
+                      tests: Sequence[str], a: str = "with", b: str = "without"
+                      ) -> list[dict[str, object]]:
+    """A table of two recipes ``a`` and ``b``, one row per random seed: each one's refusal
+    threshold, then for each of ``tests`` each one's share right, the images only one of them
+    gets right, and ``a`` − ``b`` in points with its paired 95% interval. ``results[name,
+    seed]`` holds ``"threshold"`` and, for each test, True for every image handled right."""
+    rows: list[dict[str, object]] = []
+    for seed in seeds:
+        in_a, in_b = results[a, seed], results[b, seed]
+        row: dict[str, object] = {"seed": seed, f"threshold {b} / {a}":
+                                  f"{in_b['threshold']:.3f} / {in_a['threshold']:.3f}"}
+        for test in tests:
+            c = compare_paired(in_a[test], in_b[test])
+            row[f"{test}, % {b} / {a}"] = (f"{float(100 * in_b[test].float().mean()):.1f} / "
+                                           f"{float(100 * in_a[test].float().mean()):.1f}")
+            row[f"{test}: only {a} / only {b}"] = f"{c.only_a} / {c.only_b}"
+            row[f"{test}: {a} − {b}, points"] = (
+                f"{100 * c.difference:+.2f} (±{100 * c.half_width:.2f})")
+        rows.append(row)
+    return rows
+
+
+def seed_by_seed_verdicts(results: Mapping[tuple[str, int], Mapping[str, Any]],
+                          seeds: Sequence[int], tests: Sequence[str], a: str = "with",
+                          b: str = "without") -> list[str]:
+    """What :func:`seed_by_seed_rows`' table says, one line each: for every test, the seeds
+    whose paired 95% interval excludes 0; then each recipe's range of shares (%) over the
+    random seeds, and whether every seed of one recipe beats every seed of the other."""
+    lines = []
+    for test in tests:
+        paired = {s: compare_paired(results[a, s][test], results[b, s][test]) for s in seeds}
+        lines.append(f"{test}: the paired 95% interval excludes 0 in seeds "
+                     f"{[s for s, c in paired.items() if abs(c.difference) > c.half_width]}")
+    for test in tests:
+        shares = {name: [100 * float(results[name, s][test].float().mean()) for s in seeds]
+                  for name in (b, a)}
+        lines.append(seed_ranges(f"{test}, % over the random seeds", shares, spec=".1f",
+                                 apart="every seed of one recipe beats every seed of the other"))
+    return lines

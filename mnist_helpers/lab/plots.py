@@ -1,6 +1,6 @@
 """Figures of the experiments notebook: accuracy against time, the spread of accuracies over
 seeds, a hyperparameter sweep, where a training step's time goes, and what each speed lever
-bought."""
+bought; and notebook 07a's overlap of one score's histograms for digits and non-digits."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .experiments import RunResult
 
@@ -217,5 +218,42 @@ def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
         ax.axvline(boundary, color="tab:gray", lw=0.5, alpha=0.4)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_score_histograms(scores: Mapping[str, torch.Tensor | np.ndarray], *, xlabel: str,
+                          title: str, threshold: float | None = None,
+                          bins: int | Sequence[float] = 50) -> Figure:
+    """Overlapping histograms of one score for groups of images (``scores``: a name and one
+    score per image each) on one shared axis. Each bar is a share of its own group, so groups
+    of different sizes compare; the legend gives each group's count. The share axis is
+    logarithmic, so that a few images of one group among the other's show; ``threshold``, if
+    given, is a dashed vertical line, "refused" on its left and "accepted" on its right."""
+    values = {name: np.asarray(torch.as_tensor(v).detach().cpu(), dtype=float).ravel()
+              for name, v in scores.items()}
+    if any(len(v) == 0 for v in values.values()):
+        raise ValueError(f"every group needs at least one score; got "
+                         f"{ {name: len(v) for name, v in values.items()} }")
+    edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    for k, (name, v) in enumerate(values.items()):
+        share = np.full(len(v), 100 / len(v))  # each image's weight: % of its group
+        ax.hist(v, bins=list(edges), weights=share, color=f"C{k}", alpha=0.45,
+                label=f"{name} ({len(v):,})")
+        ax.hist(v, bins=list(edges), weights=share, color=f"C{k}", histtype="step",
+                lw=1.2)  # each group's outline, visible where the other covers it
+    if threshold is not None:
+        ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.3g}")
+        for side, text in ((-1, "← refused"), (1, "accepted →")):
+            ax.annotate(text, (threshold, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(side * 4, -3), textcoords="offset points", va="top", fontsize=8,
+                        ha="right" if side < 0 else "left")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))  # 0.1, 1, 10: not 10⁻¹
+    ax.set(xlabel=xlabel, ylabel="share of its group (%, log scale)", title=title,
+           xlim=(edges[0], edges[-1]))
+    ax.grid(axis="y", which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
