@@ -12,26 +12,36 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from mnist_helpers.config import shipped_checkpoint_path
 from mnist_helpers.digit_line import find_line
 from mnist_helpers.display.numbers_view import (
     Candidate,
+    first_mistake,
     matched_digits,
+    misreading,
     plot_cut_search,
+    plot_number_steps,
     plot_pictures_and_inputs,
     plot_reading_against_truth,
     plot_reading_steps,
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
-from mnist_helpers.number_reading import DigitReading, NumberReading
+from mnist_helpers.number_reading import DigitReading, NumberReading, read_number
+from mnist_helpers.predict import Refusal
 from mnist_helpers.preprocess import find_ink
 
 
-def _ink():
-    """A drawn "17" and a lone "4", the 1 and 7 touching, as the reader finds their ink."""
+def _picture():
+    """A drawn "17" and a lone "4", the 1 and 7 touching, black on white."""
     strokes = [[(20 + 60 * x + 90 * i - (25 if i == 1 else 0), 20 + 100 * y) for x, y in s]
                for i, digit in enumerate((1, 7, 4)) for s in STROKES[digit]]
-    return find_ink(rasterize_strokes(strokes, size=(330, 150), line_width=10))
+    return rasterize_strokes(strokes, size=(330, 150), line_width=10)
+
+
+def _ink():
+    """The drawn "17 4" as the reader finds its ink."""
+    return find_ink(_picture())
 
 
 def _saved(fig, tmp_path, name):
@@ -53,10 +63,48 @@ def test_the_reading_steps_show_each_count_and_the_slope(tmp_path):
     assert f"connected strokes: {count}" in titles[1]
     assert titles[2].endswith(f": {len(line.regions)}") and "slope 4.0°" in titles[3]
     assert [t.get_text() for t in fig.axes[4].texts] == ["1", "?"]  # a refused piece: ?
+    refused = fig.axes[4].patches[1]  # dashed grey, as in the later figures (red: read wrong)
+    assert refused.get_linestyle() == "--"
+    assert refused.get_edgecolor() == matplotlib.colors.to_rgba("grey")
     assert len(fig.axes[4].patches) == 2 and len(fig.axes[2].patches) == len(line.regions)
     line_x, line_y = fig.axes[3].lines[1].get_data()
     assert np.isclose((line_y[1] - line_y[0]) / (line_x[1] - line_x[0]), np.tan(np.radians(4)))
     _saved(fig, tmp_path, "steps")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from mnist_helpers import load_checkpoint
+
+    model, info = load_checkpoint(shipped_checkpoint_path())
+    return model, Refusal.from_metadata(info.metadata)
+
+
+def test_the_steps_of_a_real_reading_are_drawn_as_read_number_reads_them(shipped, tmp_path):
+    model, refusal = shipped
+    picture = _picture()
+    fig, steps = plot_number_steps(model, picture, refusal=refusal)
+    assert len(fig.axes) == 5 and fig.get_suptitle() == "Reading a number, step by step"
+    assert steps.reading.number == read_number(model, picture, refusal=refusal).number == "174"
+    assert steps.strokes == int(steps.labels.max())
+    assert f"connected strokes: {steps.strokes}" in fig.axes[1].get_title(loc="left")
+    assert fig.axes[2].get_title(loc="left").endswith(f": {len(steps.line.regions)}")
+    # Panel 5 labels every piece with the digit read_number read there, left to right:
+    shown = "".join(t.get_text() for t in fig.axes[4].texts)
+    assert len(fig.axes[4].patches) == len(steps.pieces) and shown == steps.reading.number
+    assert fig.axes[0].images[0].get_interpolation() == "nearest"  # pixels drawn as squares
+    _saved(fig, tmp_path, "number_steps")
+
+
+def test_a_picture_with_no_line_of_digits_has_no_steps_to_draw(shipped):
+    model, refusal = shipped
+    scattered = [[(left + 60 * x, top + 100 * y) for x, y in stroke]
+                 for digit, left, top in [(4, 60, 30), (2, 150, 230), (7, 240, 30),
+                                          (1, 330, 230), (3, 420, 30)]
+                 for stroke in STROKES[digit]]
+    picture = rasterize_strokes(scattered, size=(520, 370), line_width=10)
+    with pytest.raises(ValueError, match="no line of digits to draw: no number"):
+        plot_number_steps(model, picture, refusal=refusal)
 
 
 def test_the_cut_search_marks_the_best_cut(tmp_path):
@@ -126,3 +174,36 @@ def test_a_wrong_digit_is_boxed_in_another_colour_than_a_right_one(tmp_path):
     assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 3
     assert ax.patches[3].get_linestyle() == "--"  # the refused piece
     _saved(fig, tmp_path, "truth")
+
+
+@pytest.mark.parametrize(("read", "written", "expected"), [
+    ("13", "123", "the 2 after 1 was lost"),
+    ("527802821", "5278802821", "the 8 after 527 was lost"),
+    ("23", "123", "the 1 before 23 was lost"),
+    ("1", "1234", "the 234 after 1 were lost"),
+    ("4681", "468", "the 1 after 468 is extra"),
+    ("498", "448", ""),  # a digit read wrong: its red box shows it
+    ("48", "+48", ""),  # a plus left out is not a lost digit
+    ("468", "468", ""),
+])
+def test_misreading_names_each_digit_lost_or_extra_by_its_place(read, written, expected):
+    assert misreading(read, written) == expected
+
+
+def test_a_lost_digit_is_marked_where_it_belongs(tmp_path):
+    picture = np.full((150, 330), 240, dtype=np.uint8)
+    reading = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 1),
+                                             _digit((200, 20, 60, 100), 3)])
+    fig = plot_reading_against_truth(picture, reading, "123")
+    ax = fig.axes[0]
+    assert ax.get_title() == "written 123, read 13\nthe 2 after 1 was lost (red ▲)"
+    assert ax.patches[0].get_edgecolor() == ax.patches[1].get_edgecolor()  # both read right
+    (marker,) = ax.lines  # one ▲, half-way between the 1's right edge (80) and the 3's left (200)
+    assert marker.get_marker() == "^" and list(marker.get_xdata()) == [140]
+    assert marker.get_ydata()[0] > 120  # under the digits, whose boxes end at row 120
+    assert ax.get_xlim() == (-0.5, 329.5)  # the marker did not stretch the picture
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[-1] == "a written digit lost here" and len(labels) == 4
+    assert first_mistake(reading, "123") == (140, 20, 0, 100)
+    assert first_mistake(reading, "13") is None
+    _saved(fig, tmp_path, "lost")

@@ -1,10 +1,11 @@
 """Figures of notebook 07b that show how a whole number is read, one step at a time: the ink,
 its connected strokes, the groups made of them, the line and its slope, the pieces read
-(:func:`plot_reading_steps`), the search for where to cut touching digits
+(:func:`plot_number_steps` redoes the steps of ``read_number`` on a picture and draws them with
+:func:`plot_reading_steps`), the search for where to cut touching digits
 (:func:`plot_cut_search`) and a reading checked digit by digit against what was written
-(:func:`plot_reading_against_truth`). They draw what the notebook computed with the package's
-own functions; they compute nothing of their own but the colours, the line drawn and which
-digits match."""
+(:func:`plot_reading_against_truth`, which also marks where a written digit was lost). They
+draw what the package's own functions compute; they compute nothing of their own but the
+colours, the line drawn and which digits match."""
 
 from __future__ import annotations
 
@@ -18,11 +19,18 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
+from scipy import ndimage
+from torch import nn
 
-from ..digit_line import SMALL, Region
-from ..number_reading import NumberReading
+from .. import number_reading
+from ..digit_line import SMALL, Line, Region, find_line, typical_width
+from ..images import ImageLike, as_image
+from ..number_reading import NumberReading, read_number
+from ..predict import Refusal
+from ..preprocess import Ink, find_ink
 
 RIGHT, WRONG, BEST = "tab:green", "tab:red", "tab:orange"
+REFUSED = "grey"  # a refused piece, always drawn dashed: red means a digit read wrong or extra
 
 
 def _colours(count: int) -> np.ndarray:
@@ -67,7 +75,7 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
     groups at least ``SMALL`` of the digits' ``height`` tall and the line through them at
     ``angle`` degrees (a weighted least-squares line passes through the weighted mean of its
     points, here weighted by ink); the pieces read, with the digit read above each (``None``:
-    refused, a dashed red box)."""
+    refused, a dashed grey box, as in :func:`plot_reading_against_truth`)."""
     rows, cols = np.nonzero(ink > threshold)
     margin = 10
     top, bottom = max(0, rows.min() - 3 * margin), min(ink.shape[0], rows.max() + margin)
@@ -107,10 +115,69 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
     axes[3].legend(fontsize=8, loc="lower right")
     for region, digit in pieces:
         refused = digit is None
-        _box(axes[4], region, WRONG if refused else RIGHT, "?" if refused else str(digit),
+        _box(axes[4], region, REFUSED if refused else RIGHT, "?" if refused else str(digit),
              dashed=refused)
     fig.suptitle(title)
     return fig
+
+
+@dataclass
+class ReadingSteps:
+    """What each step of ``read_number`` made of one picture, in the pixels of its ink image
+    (at most ``WORK_SIZE`` a side): the ink (step 1), its connected strokes numbered 1 to
+    ``strokes`` (step 2), the line of groups (step 3), its slope in degrees (step 4), the
+    typical digit width, the pieces after cutting (step 5) and ``read_number``'s own reading
+    (step 6); ``scale`` is how many picture pixels one ink pixel stands for."""
+
+    found: Ink
+    labels: np.ndarray
+    strokes: int
+    line: Line
+    angle: float
+    typical: float
+    pieces: list[tuple[Region, np.ndarray]]
+    reading: NumberReading
+    scale: float
+
+
+def plot_number_steps(model: nn.Module, image: ImageLike, refusal: Refusal | None = None,
+                      title: str = "Reading a number, step by step"
+                      ) -> tuple[Figure, ReadingSteps]:
+    """Read ``image`` with ``read_number`` and draw its steps (:func:`plot_reading_steps`,
+    pixels drawn as squares), each redone with the function ``read_number`` calls: step 1
+    ``find_ink``; step 2 ``scipy.ndimage.label`` with a 3×3 ``structure`` (as ``find_line``
+    labels strokes), so that pixels touching only at a corner join and a thin diagonal stays
+    one stroke; step 3
+    ``find_line``; step 4 ``_line_angle``; step 5 ``_best_split`` on every group. Returns the
+    figure and what each step made. Raises ``ValueError`` when the picture has no line of
+    digits, or when a piece redone here is not one of ``read_number``'s (the two would then
+    disagree, and the figure would not show how the number was read)."""
+    found = find_ink(image, work_size=number_reading.WORK_SIZE)
+    labels, strokes = ndimage.label(found.ink > found.threshold, structure=np.ones((3, 3)))
+    line = find_line(found.ink, found.threshold)
+    if line.problem is not None or not line.regions:
+        raise ValueError(f"no line of digits to draw: {line.problem or 'no region to read'}")
+    angle = number_reading._line_angle(line.regions, line.height)
+    typical = typical_width(line.regions)
+    pieces = [piece for region in line.regions
+              for piece in number_reading._best_split(model, region, typical, angle,
+                                                      found.threshold)]
+    reading = read_number(model, image, refusal=refusal)
+    scale = max(as_image(image).size) / max(found.ink.shape)
+    read_at = {d.box: d.digit for d in reading.digits + reading.refused}
+    drawn: list[tuple[Region, int | None]] = []
+    for region, _ in pieces:
+        box = tuple(int(round(v * scale))
+                    for v in (region.x, region.y, region.width, region.height))
+        if box not in read_at:
+            raise ValueError(f"the piece at {box} is not one of read_number's pieces "
+                             f"{sorted(read_at)}")
+        drawn.append((region, read_at[box]))
+    with plt.rc_context({"image.interpolation": "nearest"}):  # pixels as squares: sharp
+        fig = plot_reading_steps(found.ink, found.threshold, labels, line.regions, line.height,
+                                 angle, drawn, title=title)
+    return fig, ReadingSteps(found, labels, int(strokes), line, angle, typical, pieces,
+                             reading, scale)
 
 
 @dataclass
@@ -207,18 +274,93 @@ def matched_digits(read: str, written: str) -> list[bool]:
     return matched
 
 
+def _lost_and_extra(read: str, written: str) -> list[tuple[str, int, int, int, int]]:
+    """The places where ``read`` and ``written`` differ by digits missing from one of them, as
+    ``difflib`` opcodes (aligned as :func:`matched_digits` aligns them): ``("insert", i, i,
+    j1, j2)`` when ``written[j1:j2]`` was lost before ``read[i]``, ``("delete", i1, i2, j, j)``
+    when ``read[i1:i2]`` is extra. A digit read in place of another is not listed: its red
+    box shows it."""
+    return [op for op in difflib.SequenceMatcher(a=read, b=written, autojunk=False).get_opcodes()
+            if op[0] in ("insert", "delete")]
+
+
+def _where(text: str, before: str, after: str) -> str:
+    """``text`` named by its place: after what comes before it, else before what follows."""
+    return f"the {text} after {before}" if before else (
+        f"the {text} before {after}" if after else f"the {text}")
+
+
+def misreading(read: str, written: str) -> str:
+    """One line saying which written digits the reading lost and which digits read are extra,
+    each named by its place ("the 8 after 527 was lost; the 1 after 468 is extra"); "" when
+    none was lost or added (a digit read wrong is not named: its red box shows it). Written
+    characters that are not digits (a plus, a bracket) are not counted as lost."""
+    parts = []
+    for tag, i1, i2, j1, j2 in _lost_and_extra(read, written):
+        if tag == "insert":
+            lost = "".join(c for c in written[j1:j2] if c.isdigit())
+            if lost:
+                verb = "was" if len(lost) == 1 else "were"
+                parts.append(f"{_where(lost, written[:j1], written[j2:])} {verb} lost")
+        else:
+            verb = "is" if i2 - i1 == 1 else "are"
+            parts.append(f"{_where(read[i1:i2], read[:i1], read[i2:])} {verb} extra")
+    return "; ".join(parts)
+
+
+def _lost_places(reading: NumberReading, written: str) -> list[tuple[float, float, float]]:
+    """For each run of written digits the reading lost, between which boxes of digits read it
+    belongs: ``(x, top, bottom)``, ``x`` in the gap between them (or just beyond the first or
+    the last), ``top`` and ``bottom`` those of the boxes on either side. Empty when nothing
+    was read: there is then no box to place them by."""
+    boxes = [d.box for d in reading.digits]
+    read = "".join(str(d.digit) for d in reading.digits)
+    places: list[tuple[float, float, float]] = []
+    for tag, i, _, j1, j2 in _lost_and_extra(read, written):
+        if tag != "insert" or not boxes or not any(c.isdigit() for c in written[j1:j2]):
+            continue
+        beside = boxes[max(i - 1, 0): i + 1]  # the digits read just before and after the gap
+        top = min(b[1] for b in beside)
+        bottom = max(b[1] + b[3] for b in beside)
+        if i == 0:  # lost before the first digit read
+            x = boxes[0][0] - 0.25 * boxes[0][3]
+        elif i == len(boxes):  # lost after the last
+            x = boxes[-1][0] + boxes[-1][2] + 0.25 * boxes[-1][3]
+        else:  # between two: half-way from the end of one to the start of the next
+            x = (boxes[i - 1][0] + boxes[i - 1][2] + boxes[i][0]) / 2
+        places.append((x, top, bottom))
+    return places
+
+
+def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, int] | None:
+    """The leftmost place where ``reading`` departs from ``written``, as a box ``(x, y, width,
+    height)`` in the picture's pixels: a digit read wrong or extra (a red box of
+    :func:`plot_reading_against_truth`), or the gap where a written digit was lost (its red
+    ▲; width 0). None when there is neither."""
+    read = "".join(str(d.digit) for d in reading.digits)
+    places = [d.box for d, ok in zip(reading.digits, matched_digits(read, written), strict=True)
+              if not ok]
+    places += [(int(round(x)), int(top), 0, int(bottom - top))
+               for x, top, bottom in _lost_places(reading, written)]
+    return min(places, default=None)
+
+
 def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberReading,
                                written: str, ax: Axes | None = None,
                                title: str | None = None) -> Figure:
     """The picture with a box round every digit read: green where it matches the number
     ``written`` (aligned by :func:`matched_digits`), red where it does not, dashed grey round
-    a piece refused as not a digit; a legend says which is which."""
+    a piece refused as not a digit; a red ▲ under the gap where a written digit was lost. A
+    legend says which is which. The title, unless ``title`` replaces it, says what was
+    written and what was read, why there is no number when there is none, and on a second
+    line which digits were lost or are extra (:func:`misreading`)."""
     image = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(10, 1 + image.shape[1] / 80),
                                       1.2 + image.shape[0] / 80))
     ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
-    right = matched_digits("".join(str(d.digit) for d in reading.digits), written)
+    read = "".join(str(d.digit) for d in reading.digits)
+    right = matched_digits(read, written)
     for digit, ok in zip(reading.digits, right, strict=True):
         x, y, w, h = digit.box
         colour = RIGHT if ok else WRONG
@@ -227,14 +369,29 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
                 fontsize=11, fontweight="bold")
     for piece in reading.refused:
         x, y, w, h = piece.box
-        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5, edgecolor="grey",
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5, edgecolor=REFUSED,
                                    linestyle="--"))
-    ax.legend(handles=[plt.Line2D([], [], color=RIGHT, lw=2, label="digit read as written"),
-                       plt.Line2D([], [], color=WRONG, lw=3, label="digit read wrong or extra"),
-                       plt.Line2D([], [], color="grey", lw=1.5, ls="--", label="refused piece")],
-              fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3,
-              frameon=False)  # below the picture, where it hides no digit
-    ax.set_title(title or f"written {written}, read {reading.number}", fontsize=9)
+    lost = _lost_places(reading, written)
+    for gap, top, bottom in lost:  # under the line, pointing up at the gap
+        ax.plot(gap, bottom + 0.15 * (bottom - top), "^", color=WRONG, ms=12,
+                markeredgecolor="black", clip_on=False,
+                scalex=False, scaley=False)  # the axes keep the picture's limits
+    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit read as written"),
+               plt.Line2D([], [], color=WRONG, lw=3, label="digit read wrong or extra"),
+               plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
+    if lost:
+        handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
+                                  markeredgecolor="black", label="a written digit lost here"))
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              ncols=len(handles), frameon=False)  # below the picture, where it hides no digit
+    if title is None:
+        title = f"written {written}, read {reading.number}"
+        if reading.reason:
+            title += f" ({reading.reason})"
+        differences = misreading(read, written)
+        if differences:
+            title += f"\n{differences}" + (" (red ▲)" if lost else "")
+    ax.set_title(title, fontsize=9)
     ax.axis("off")
     figure = ax.get_figure(root=True)
     if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
