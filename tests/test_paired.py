@@ -66,8 +66,9 @@ def test_the_seed_by_seed_tables_format_what_they_are_given():
     """Notebook 07a's tables of two recipes over random seeds, from hand-made answers."""
     summary = answer_summary(torch.tensor([0.5, 0.995, 0.999, 0.9]),
                              torch.tensor([True, True, False, True]))
-    assert summary == {"median confidence, %": 90.0, "answers above 99%, % (count)": "50.00 (2)",
-                       "test accuracy, %": 75.0}
+    # Every column with two decimals, a trailing 0 kept (the table prints 90.00, not 90.0).
+    assert summary == {"median confidence, %": "90.00",
+                       "answers above 99%, % (count)": "50.00 (2)", "test accuracy, %": "75.00"}
     assert seed_ranges("x", {"a": [1.0, 2.0], "b": [3.0, 4.0]}) == (
         "x: a 1.0 to 2.0, b 3.0 to 4.0: the ranges do not overlap")
     assert seed_ranges("x", {"a": [1.0, 3.5], "b": [3.0, 4.0]}, spec=".2f", apart="-").endswith(

@@ -151,6 +151,7 @@ def test_the_score_histograms_share_one_axis_count_each_group_and_mark_the_thres
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and "share of its group" in ax.get_ylabel()
     assert ax.get_xlabel() == "score" and ax.get_xlim() == (0, 1)
+    assert ax.get_ylim()[1] == pytest.approx(3 * 95), "room above the tallest bar for the labels"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["digits (100)", "non-digits (40)", "threshold 0.5"]
     filled = [p for p in ax.patches if p.get_fill()]  # 10 bars per group, then the outlines
@@ -164,3 +165,32 @@ def test_the_score_histograms_share_one_axis_count_each_group_and_mark_the_thres
     _saved(fig, tmp_path, "score_histograms")
     with pytest.raises(ValueError, match="at least one score"):
         lab_plots.plot_score_histograms({"digits": digits, "none": []}, xlabel="x", title="t")
+
+
+def test_the_chosen_thresholds_are_relabelled_in_their_unit_and_colour(tmp_path):
+    """Notebook 07a's trade-off figure: each label gives its threshold in its method's unit,
+    in its colour; the label of a dot at the right edge moves left of it, off the curves."""
+    from matplotlib.colors import to_hex
+
+    from mnist_helpers.calibration import score_curve
+
+    digit_scores = torch.linspace(0, 1, 100)
+    right = torch.ones(100, dtype=torch.bool)
+    thresholds = torch.linspace(0, 1, 21)
+    curves = {"left": score_curve(digit_scores, right, torch.full((50,), 0.9), thresholds),
+              "edge": score_curve(digit_scores, right, torch.full((50,), 0.01), thresholds)}
+    chosen = {"left": 0.35, "edge": 0.05}  # refuses 0% and 100% of the non-digits
+    fig = plots.plot_refusal_curves(curves, chosen)
+    colours = lab_plots.label_chosen_thresholds(fig, chosen, {"left": "probability",
+                                                              "edge": "log-sum-exp"})
+    ax = fig.axes[0]
+    assert colours == {name: to_hex(line.get_color())
+                       for name, line in zip(curves, ax.lines[::2], strict=True)}
+    left, edge = ax.texts
+    assert left.get_text() == "threshold 0.35\n(probability)"
+    assert edge.get_text() == "threshold 0.05\n(log-sum-exp)"
+    assert (left.get_color(), edge.get_color()) == (colours["left"], colours["edge"])
+    assert left.xy[0] == pytest.approx(0) and edge.xy[0] == pytest.approx(100)
+    assert (left.xyann, left.get_horizontalalignment()) == ((0, -34), "center")
+    assert edge.xyann[0] < 0 and edge.get_horizontalalignment() == "right"
+    _saved(fig, tmp_path, "chosen_thresholds")

@@ -89,15 +89,16 @@ def right_answers(model: nn.Module, batches: LabelledBatches) -> torch.Tensor:
     return logits.argmax(dim=1) == labels
 
 
-def answer_summary(confidence: torch.Tensor, right: torch.Tensor) -> dict[str, float | str]:
+def answer_summary(confidence: torch.Tensor, right: torch.Tensor) -> dict[str, str]:
     """One network's answers as a table row, in %: the median ``confidence`` (the probability
-    of each answer), the share above 99% with its count, and the share ``right``."""
+    of each answer), the share above 99% with its count, and the share ``right``. Each is a
+    string with two decimals, so that every row prints alike (91.50, not 91.5; 0.00, not 0);
+    ``float()`` turns one back into a number."""
     above = confidence > 0.99
-    return {"median confidence, %": round(100 * float(confidence.median()), 2),
-            # a string, so that the table prints 0.00 and not a bare 0
+    return {"median confidence, %": f"{100 * float(confidence.median()):.2f}",
             "answers above 99%, % (count)":
                 f"{100 * float(above.float().mean()):.2f} ({int(above.sum()):,})",
-            "test accuracy, %": round(100 * float(right.float().mean()), 2)}
+            "test accuracy, %": f"{100 * float(right.float().mean()):.2f}"}
 
 
 def seed_ranges(what: str, values: Mapping[str, Sequence[float]], *, spec: str = "",

@@ -1,6 +1,7 @@
 """Figures of the experiments notebook: accuracy against time, the spread of accuracies over
 seeds, a hyperparameter sweep, where a training step's time goes, and what each speed lever
-bought; and notebook 07a's overlap of one score's histograms for digits and non-digits."""
+bought; and notebook 07a's overlap of one score's histograms for digits and non-digits, and
+the labels of its chosen refusal thresholds."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -227,16 +229,17 @@ def plot_score_histograms(scores: Mapping[str, torch.Tensor | np.ndarray], *, xl
                           bins: int | Sequence[float] = 50) -> Figure:
     """Overlapping histograms of one score for groups of images (``scores``: a name and one
     score per image each) on one shared axis. Each bar is a share of its own group, so groups
-    of different sizes compare; the legend gives each group's count. The share axis is
-    logarithmic, so that a few images of one group among the other's show; ``threshold``, if
-    given, is a dashed vertical line, "refused" on its left and "accepted" on its right."""
+    of different sizes compare; the legend, right of the axes so that it hides no bar, gives
+    each group's count. The share axis is logarithmic, so that a few images of one group among
+    the other's show; ``threshold``, if given, is a dashed vertical line, "refused" on its left
+    and "accepted" on its right."""
     values = {name: np.asarray(torch.as_tensor(v).detach().cpu(), dtype=float).ravel()
               for name, v in scores.items()}
     if any(len(v) == 0 for v in values.values()):
         raise ValueError(f"every group needs at least one score; got "
                          f"{ {name: len(v) for name, v in values.items()} }")
     edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    fig, ax = plt.subplots(figsize=(8.4, 3.0))
     for k, (name, v) in enumerate(values.items()):
         share = np.full(len(v), 100 / len(v))  # each image's weight: % of its group
         ax.hist(v, bins=list(edges), weights=share, color=f"C{k}", alpha=0.45,
@@ -250,10 +253,37 @@ def plot_score_histograms(scores: Mapping[str, torch.Tensor | np.ndarray], *, xl
                         xytext=(side * 4, -3), textcoords="offset points", va="top", fontsize=8,
                         ha="right" if side < 0 else "left")
     ax.set_yscale("log")
+    tallest = max(float(np.histogram(v, bins=edges)[0].max()) * 100 / len(v)
+                  for v in values.values())
+    ax.set_ylim(top=3 * tallest)  # room above the bars for the "refused" and "accepted" labels
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))  # 0.1, 1, 10: not 10⁻¹
     ax.set(xlabel=xlabel, ylabel="share of its group (%, log scale)", title=title,
            xlim=(edges[0], edges[-1]))
     ax.grid(axis="y", which="major", alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def label_chosen_thresholds(fig: Figure, chosen: Mapping[str, float],
+                            units: Mapping[str, str]) -> dict[str, str]:
+    """Rewrite the threshold labels of a figure drawn by
+    :func:`mnist_helpers.display.plots.plot_refusal_curves`: each one gives its method's chosen
+    threshold (``chosen[name]``) in that method's unit (``units[name]``: a probability and a
+    log-sum-exp have different scales), in the method's colour, below its dot. A dot in the right
+    fifth of the axes gets its label further down and to its left, clear of the curves that fall
+    steeply at the right edge. Returns each method's colour (``#rrggbb``), to draw it alike
+    elsewhere."""
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    colours = {text.get_text(): to_hex(line.get_color())
+               for text, line in zip(legend.get_texts(), legend.get_lines(), strict=True)}
+    labelled = [name for name in colours if name in chosen]  # the order the labels were drawn
+    right_fifth = ax.get_xlim()[0] + 0.8 * (ax.get_xlim()[1] - ax.get_xlim()[0])
+    for label, name in zip(ax.texts, labelled, strict=True):
+        label.set_text(f"threshold {chosen[name]:.3g}\n({units[name]})")
+        label.set_color(colours[name])
+        near_edge = label.xy[0] > right_fifth
+        label.xyann = (-30, -60) if near_edge else (0, -34)  # offset from the dot, in points
+        label.set_horizontalalignment("right" if near_edge else "center")
+    return colours
