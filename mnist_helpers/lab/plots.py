@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter
 
 from .experiments import RunResult
@@ -276,11 +277,16 @@ def label_chosen_thresholds(fig: Figure, chosen: Mapping[str, float],
     elsewhere."""
     ax = fig.axes[0]
     legend = ax.get_legend()
+    if legend is None:
+        raise ValueError("the figure has no legend: draw it with plot_refusal_curves")
     colours = {text.get_text(): to_hex(line.get_color())
                for text, line in zip(legend.get_texts(), legend.get_lines(), strict=True)}
     labelled = [name for name in colours if name in chosen]  # the order the labels were drawn
     right_fifth = ax.get_xlim()[0] + 0.8 * (ax.get_xlim()[1] - ax.get_xlim()[0])
     for label, name in zip(ax.texts, labelled, strict=True):
+        if not isinstance(label, Annotation):  # plot_refusal_curves draws them with annotate
+            raise ValueError("a threshold label is not an annotation: draw the figure with "
+                             "plot_refusal_curves")
         label.set_text(f"threshold {chosen[name]:.3g}\n({units[name]})")
         label.set_color(colours[name])
         near_edge = label.xy[0] > right_fifth
