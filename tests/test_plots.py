@@ -167,7 +167,7 @@ def test_the_score_histograms_share_one_axis_count_each_group_and_mark_the_thres
         lab_plots.plot_score_histograms({"digits": digits, "none": []}, xlabel="x", title="t")
 
 
-def test_the_chosen_thresholds_are_relabelled_in_their_unit_and_colour(tmp_path):
+def test_the_chosen_thresholds_are_labelled_in_their_unit_and_colour(tmp_path):
     """Notebook 07a's trade-off figure: each label gives its threshold in its method's unit,
     in its colour; the label of a dot at the right edge moves left of it, off the curves."""
     from matplotlib.colors import to_hex
@@ -180,16 +180,18 @@ def test_the_chosen_thresholds_are_relabelled_in_their_unit_and_colour(tmp_path)
     curves = {"left": score_curve(digit_scores, right, torch.full((50,), 0.9), thresholds),
               "edge": score_curve(digit_scores, right, torch.full((50,), 0.01), thresholds)}
     chosen = {"left": 0.35, "edge": 0.05}  # refuses 0% and 100% of the non-digits
-    fig = plots.plot_refusal_curves(curves, chosen)
-    colours = lab_plots.label_chosen_thresholds(fig, chosen, {"left": "probability",
-                                                              "edge": "log-sum-exp"})
+    colours = {"left": to_hex("C3"), "edge": to_hex("C5")}
+    fig = plots.plot_refusal_curves(curves, chosen, units={"left": "probability",
+                                                           "edge": "log-sum-exp"},
+                                    colours=colours)
     ax = fig.axes[0]
     assert colours == {name: to_hex(line.get_color())
                        for name, line in zip(curves, ax.lines[::2], strict=True)}
     left, edge = ax.texts
     assert left.get_text() == "threshold 0.35\n(probability)"
     assert edge.get_text() == "threshold 0.05\n(log-sum-exp)"
-    assert (left.get_color(), edge.get_color()) == (colours["left"], colours["edge"])
+    assert (to_hex(left.get_color()), to_hex(edge.get_color())) == (colours["left"],
+                                                                    colours["edge"])
     assert left.xy[0] == pytest.approx(0) and edge.xy[0] == pytest.approx(100)
     assert (left.xyann, left.get_horizontalalignment()) == ((0, -34), "center")
     assert edge.xyann[0] < 0 and edge.get_horizontalalignment() == "right"

@@ -285,20 +285,30 @@ def plot_number_reading(image: Image.Image | np.ndarray, reading: NumberReading,
 
 
 def plot_refusal_curves(curves: dict[str, RefusalCurve], chosen: dict[str, float],
-                        title: str = "Refusing non-digits against keeping digits") -> Figure:
+                        title: str = "Refusing non-digits against keeping digits",
+                        units: Mapping[str, str] | None = None,
+                        colours: Mapping[str, str] | None = None) -> Figure:
     """For each method, every threshold as a point: the share of non-digits refused (x)
-    against the share of real digits still read right (y); the chosen threshold marked."""
+    against the share of real digits still read right (y); the chosen threshold a large dot,
+    labelled with its value and, where methods score on different scales (a probability, a
+    log-sum-exp), its unit (``units[name]``). Each method is drawn in ``colours[name]``, if
+    given, else in matplotlib's next colour; its label too. A label goes below its dot, or below
+    and to its left for a dot in the right fifth, clear of the curves that fall steeply there."""
     fig, ax = plt.subplots(figsize=(7, 4))
+    right_fifth = 0.8 * 101  # of the x axis, which runs from 0 to 101
     for name, curve in curves.items():
-        line, = ax.plot(100 * curve.nondigits_refused, 100 * curve.digits_right, label=name)
+        line, = ax.plot(100 * curve.nondigits_refused, 100 * curve.digits_right, label=name,
+                        color=(colours or {}).get(name))
         if name in chosen:
             at = int((curve.thresholds <= chosen[name]).nonzero().max())
-            ax.plot(100 * curve.nondigits_refused[at], 100 * curve.digits_right[at], "o",
-                    ms=9, color=line.get_color(), markeredgecolor="black")
-            ax.annotate(f"threshold {chosen[name]:.2f}",
-                        (100 * float(curve.nondigits_refused[at]),
-                         100 * float(curve.digits_right[at])),
-                        xytext=(-10, -22), textcoords="offset points", fontsize=8, ha="right")
+            x, y = 100 * float(curve.nondigits_refused[at]), 100 * float(curve.digits_right[at])
+            ax.plot(x, y, "o", ms=9, color=line.get_color(), markeredgecolor="black")
+            unit = (units or {}).get(name)
+            near_edge = x > right_fifth
+            ax.annotate(f"threshold {chosen[name]:.3g}" + (f"\n({unit})" if unit else ""), (x, y),
+                        xytext=(-30, -60) if near_edge else (0, -34),  # from the dot, in points
+                        textcoords="offset points", fontsize=8, color=line.get_color(),
+                        ha="right" if near_edge else "center")
     ax.set(xlabel="non-digits refused (%)", ylabel="real digits accepted and right (%)",
            title=title, xlim=(0, 101))
     ax.grid(alpha=0.3)

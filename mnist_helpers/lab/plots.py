@@ -1,7 +1,6 @@
 """Figures of the experiments notebook: accuracy against time, the spread of accuracies over
 seeds, a hyperparameter sweep, where a training step's time goes, and what each speed lever
-bought; and notebook 07a's overlap of one score's histograms for digits and non-digits, and
-the labels of its chosen refusal thresholds."""
+bought; and notebook 07a's overlap of one score's histograms for digits and non-digits."""
 
 from __future__ import annotations
 
@@ -11,9 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter
 
 from .experiments import RunResult
@@ -264,32 +261,3 @@ def plot_score_histograms(scores: Mapping[str, torch.Tensor | np.ndarray], *, xl
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
-
-
-def label_chosen_thresholds(fig: Figure, chosen: Mapping[str, float],
-                            units: Mapping[str, str]) -> dict[str, str]:
-    """Rewrite the threshold labels of a figure drawn by
-    :func:`mnist_helpers.display.plots.plot_refusal_curves`: each one gives its method's chosen
-    threshold (``chosen[name]``) in that method's unit (``units[name]``: a probability and a
-    log-sum-exp have different scales), in the method's colour, below its dot. A dot in the right
-    fifth of the axes gets its label further down and to its left, clear of the curves that fall
-    steeply at the right edge. Returns each method's colour (``#rrggbb``), to draw it alike
-    elsewhere."""
-    ax = fig.axes[0]
-    legend = ax.get_legend()
-    if legend is None:
-        raise ValueError("the figure has no legend: draw it with plot_refusal_curves")
-    colours = {text.get_text(): to_hex(line.get_color())
-               for text, line in zip(legend.get_texts(), legend.get_lines(), strict=True)}
-    labelled = [name for name in colours if name in chosen]  # the order the labels were drawn
-    right_fifth = ax.get_xlim()[0] + 0.8 * (ax.get_xlim()[1] - ax.get_xlim()[0])
-    for label, name in zip(ax.texts, labelled, strict=True):
-        if not isinstance(label, Annotation):  # plot_refusal_curves draws them with annotate
-            raise ValueError("a threshold label is not an annotation: draw the figure with "
-                             "plot_refusal_curves")
-        label.set_text(f"threshold {chosen[name]:.3g}\n({units[name]})")
-        label.set_color(colours[name])
-        near_edge = label.xy[0] > right_fifth
-        label.xyann = (-30, -60) if near_edge else (0, -34)  # offset from the dot, in points
-        label.set_horizontalalignment("right" if near_edge else "center")
-    return colours
