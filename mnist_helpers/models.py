@@ -29,7 +29,6 @@ import inspect
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from .device import model_device
 from .errors import ConfigError
@@ -308,6 +307,10 @@ def count_multiply_adds(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 
     ``input_shape`` (zeros), counted by PyTorch as it runs."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, not {type(model).__name__}")
+    # Imported here, not at the top: PyTorch's counter loads Triton, about 90 MiB of memory that
+    # a process which never counts (one that only predicts) would hold for nothing.
+    from torch.utils.flop_counter import FlopCounterMode
+
     was_training = model.training
     model.eval()  # a run in training mode would update batch norm's running averages
     try:

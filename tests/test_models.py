@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -150,3 +153,11 @@ def test_deep_cnn_has_five_conv_layers_and_the_documented_size():
     assert len(convs) == 5 and convs[0].stride == (2, 2) and convs[0].kernel_size == (5, 5)
     assert count_parameters(model) == 165_394
     assert count_parameters(build_model("deep_cnn", width=8)) < count_parameters(model) / 5
+
+
+def test_importing_the_package_does_not_load_the_flop_counters_triton() -> None:
+    """``count_multiply_adds`` imports PyTorch's FLOP counter only when it counts: the counter
+    loads Triton (about 90 MiB), which a process that only predicts must not hold."""
+    code = "import sys, mnist_helpers; print('torch.utils.flop_counter' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
