@@ -24,6 +24,7 @@ from mnist_helpers.display.numbers_view import (
     plot_pictures_and_inputs,
     plot_reading_against_truth,
     plot_reading_steps,
+    plot_readings_grid,
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
@@ -207,3 +208,50 @@ def test_a_lost_digit_is_marked_where_it_belongs(tmp_path):
     assert first_mistake(reading, "123") == (140, 20, 0, 100)
     assert first_mistake(reading, "13") is None
     _saved(fig, tmp_path, "lost")
+
+
+def _with_margins(picture, margin=120):
+    """``picture`` (grey levels 0..1, dark on light) on a wider sheet of blank paper."""
+    return np.pad(picture, margin, constant_values=1.0)
+
+
+def test_a_grid_of_real_readings_draws_each_as_read_zoomed_on_its_boxes(shipped, tmp_path):
+    model, refusal = shipped
+    stray = [[(40 + 90 * i + 60 * x, 30 + 100 * y) for x, y in stroke]
+             for i, digit in enumerate((4, 6, 8)) for stroke in STROKES[digit]]
+    pictures = [_with_margins(_picture()),
+                _with_margins(rasterize_strokes(stray + [[(320, 60), (315, 120)]],
+                                                size=(370, 170), line_width=12)),
+                _picture()]
+    written = ["174", "468", "1774"]  # the last: a 7 more than the picture holds, lost
+    readings = [read_number(model, p, refusal=refusal) for p in pictures]
+    fig = plot_readings_grid(pictures, readings, written, ["a", "b", "c"], columns=2)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 3 and not fig.axes[3].axison  # the fourth place of the grid is empty
+    for ax, picture, reading, number, note in zip(shown, pictures, readings, written, "abc",
+                                                  strict=True):
+        assert ax.get_title() == f"written {number}, read {reading.number}\n{note}"
+        read = "".join(str(d.digit) for d in reading.digits)
+        red = [p for p in ax.patches if p.get_edgecolor() == matplotlib.colors.to_rgba("tab:red")]
+        assert len(red) == matched_digits(read, number).count(False)  # one per digit read wrong
+        (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
+        for piece in reading.digits + reading.refused:  # every box in view...
+            x, y, w, h = piece.box
+            assert x0 <= x and x + w <= x1 and y0 <= y and y + h <= y1
+        assert x0 >= -0.5 and x1 <= picture.shape[1] - 0.5  # ...and nothing beyond the picture
+        assert ax.get_legend() is None  # one legend for all, below them
+    assert [r.number for r in readings] == ["174", "4681", "174"]  # the stray mark read as a 1
+    assert len(shown[2].lines) == 1  # the ▲ of the 7 lost
+    # Zoomed: most of the 120-pixel blank margins left and right are cut off.
+    assert shown[0].get_xlim()[1] - shown[0].get_xlim()[0] < pictures[0].shape[1] - 150
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[-1] == "a written digit lost here" and len(labels) == 4
+    _saved(fig, tmp_path, "grid")
+
+
+def test_a_grid_needs_as_many_readings_as_pictures():
+    reading = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 1)])
+    with pytest.raises(ValueError, match="as many, at least one; got 2, 1, 2 and 2"):
+        plot_readings_grid([np.ones((150, 330))] * 2, [reading], ["1", "1"])
+    with pytest.raises(ValueError, match="got 0, 0, 0 and 0"):
+        plot_readings_grid([], [], [])

@@ -3,9 +3,10 @@ its connected strokes, the groups made of them, the line and its slope, the piec
 (:func:`plot_number_steps` redoes the steps of ``read_number`` on a picture and draws them with
 :func:`plot_reading_steps`), the search for where to cut touching digits
 (:func:`plot_cut_search`) and a reading checked digit by digit against what was written
-(:func:`plot_reading_against_truth`, which also marks where a written digit was lost). They
-draw what the package's own functions compute; they compute nothing of their own but the
-colours, the line drawn and which digits match."""
+(:func:`plot_reading_against_truth`, which also marks where a written digit was lost, and
+:func:`plot_readings_grid`, many such readings side by side). They draw what the package's
+own functions compute; they compute nothing of their own but the colours, the line drawn and
+which digits match."""
 
 from __future__ import annotations
 
@@ -345,6 +346,18 @@ def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, 
     return min(places, default=None)
 
 
+def _legend_handles(lost: bool) -> list[plt.Line2D]:
+    """The legend of :func:`plot_reading_against_truth`: what each colour of box means, and the
+    red ▲ when a written digit was lost (``lost``)."""
+    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit read as written"),
+               plt.Line2D([], [], color=WRONG, lw=3, label="digit read wrong or extra"),
+               plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
+    if lost:
+        handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
+                                  markeredgecolor="black", label="a written digit lost here"))
+    return handles
+
+
 def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberReading,
                                written: str, ax: Axes | None = None,
                                title: str | None = None) -> Figure:
@@ -376,12 +389,7 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
         ax.plot(gap, bottom + 0.15 * (bottom - top), "^", color=WRONG, ms=12,
                 markeredgecolor="black", clip_on=False,
                 scalex=False, scaley=False)  # the axes keep the picture's limits
-    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit read as written"),
-               plt.Line2D([], [], color=WRONG, lw=3, label="digit read wrong or extra"),
-               plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
-    if lost:
-        handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
-                                  markeredgecolor="black", label="a written digit lost here"))
+    handles = _legend_handles(bool(lost))
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               ncols=len(handles), frameon=False)  # below the picture, where it hides no digit
     if title is None:
@@ -397,3 +405,51 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
     if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
         raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
     return figure
+
+
+def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
+                       readings: Sequence[NumberReading], written: Sequence[str],
+                       notes: Sequence[str] | None = None, *, columns: int = 4,
+                       title: str = "Readings checked against what was written") -> Figure:
+    """Many readings at once, one small panel each, ``columns`` to a row, in the order given:
+    each picture drawn as :func:`plot_reading_against_truth` draws it (a green box round a
+    digit read as written, a red one round a digit read wrong or extra, a dashed grey one
+    round a refused piece, a red ▲ where a written digit was lost), zoomed on its boxes (half
+    the tallest box's height round them, within the picture) so that small digits stay
+    legible. Each panel is titled "written …, read …" and, on a second line, its entry of
+    ``notes`` (a reason, a row of a table, a setting). One legend, below the panels, serves
+    them all. Raises ``ValueError`` when there is no picture, or when ``pictures``,
+    ``readings``, ``written`` and ``notes`` are not as many."""
+    notes = [""] * len(pictures) if notes is None else list(notes)
+    if not pictures or not len(pictures) == len(readings) == len(written) == len(notes):
+        raise ValueError("pictures, readings, written and notes must be as many, at least one; "
+                         f"got {len(pictures)}, {len(readings)}, {len(written)} and {len(notes)}")
+    rows = -(-len(pictures) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.4 * rows + 0.8),
+                             squeeze=False, layout="constrained")
+    lost = False
+    for ax, picture, reading, number, note in zip(axes.flat[:len(pictures)], pictures, readings,
+                                                  written, notes, strict=True):
+        heading = f"written {number}, read {reading.number}" + (f"\n{note}" if note else "")
+        plot_reading_against_truth(picture, reading, number, ax=ax, title=heading)
+        ax.title.set_fontsize(9)
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()  # one legend for the whole grid, below it
+        lost = lost or bool(_lost_places(reading, number))
+        boxes = [piece.box for piece in reading.digits + reading.refused]
+        if boxes:  # zoom on the boxes, the picture's edges permitting
+            margin = 0.5 * max(h for _, _, _, h in boxes)
+            (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()  # the picture's edges
+            x0 = max(min(x for x, _, _, _ in boxes) - margin, left)
+            x1 = min(max(x + w for x, _, w, _ in boxes) + margin, right)
+            y0 = max(min(y for _, y, _, _ in boxes) - margin, top)
+            y1 = min(max(y + h for _, y, _, h in boxes) + margin, bottom)
+            ax.set(xlim=(x0, x1), ylim=(y1, y0))  # rows count downwards
+    for ax in axes.flat[len(pictures):]:
+        ax.axis("off")
+    handles = _legend_handles(lost)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10,
+               frameon=False)
+    fig.suptitle(title)
+    return fig
