@@ -77,6 +77,11 @@ def test_kinds_and_fonts_are_new_to_every_model():
     assert set(new_kinds.GLYPHS).isdisjoint(nondigits.LETTERS + nondigits.SYMBOLS)
 
 
+def test_no_glyph_looks_like_a_digit():
+    assert set(new_kinds.GLYPHS).isdisjoint(new_kinds.LOOK_LIKE_DIGITS)
+    assert len(set(new_kinds.GLYPHS)) == len(new_kinds.GLYPHS)  # none drawn more often
+
+
 def test_the_shared_photos_cannot_be_changed_by_a_drawing():
     hopper = photos()[0]
     with pytest.raises(ValueError, match="read-only"):

@@ -29,9 +29,12 @@ from ..errors import ConfigError, NoInkError
 from ..nondigits import font_path
 from ..preprocess import preprocess_image
 
-#: Letters of other scripts and symbols. Those that look like a digit (З, б, Ч) are left out,
-#: as ``nondigits.LETTERS`` leaves out Latin ones.
-GLYPHS = "ΨΦΛΞΓΔαγλξψ" + "ЖЯФШЮЩЛДИЦжяфшюдлиц" + "∇⊗⊕∏⊥∠"
+#: Letters of other scripts and symbols. Those that look like a digit or two, or like a digit
+#: seen in a mirror, are left out, as ``nondigits.LETTERS`` leaves out Latin ones: З (3),
+#: б (6), Ч (4), Ю and ю (10), Γ (a mirrored 7) and д, which the serif italic of
+#: ``GLYPH_FONTS`` draws as ∂ (a mirrored 6).
+LOOK_LIKE_DIGITS = "ЗбЧЮюΓд"
+GLYPHS = "ΨΦΛΞΔαγλξψ" + "ЖЯФШЩЛДИЦжяфшлиц" + "∇⊗⊕∏⊥∠"
 #: matplotlib's fonts that neither the training nor the first test set's non-digits use.
 GLYPH_FONTS = ("DejaVuSansMono-Bold.ttf", "DejaVuSans-BoldOblique.ttf",
                "DejaVuSerif-BoldItalic.ttf")
