@@ -3,6 +3,8 @@ split, and accuracy on generated pictures; all on real MNIST tensors."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mnist_helpers import TensorBatches, TrainingData, get_profile
@@ -77,7 +79,7 @@ def test_picture_accuracy_rejects_bad_arguments(quick_model):
         picture_accuracy(quick_model, [])
 
 
-def test_the_ladder_changes_one_setting_per_rung_from_the_classic_way_to_the_fast_path():
+def test_the_ladder_changes_exactly_one_setting_per_rung_from_the_classic_way_to_the_fast_path():
     from mnist_helpers.lab import bench
     from mnist_helpers.lab.experiments import LADDER, changed_fields
 
@@ -85,8 +87,14 @@ def test_the_ladder_changes_one_setting_per_rung_from_the_classic_way_to_the_fas
     # measure_throughput plans its own epochs, so only the epochs may still differ.
     assert changed_fields(LADDER[-1][1], bench.FAST.profile) == ["epochs"]
     for (_, before), (label, after) in zip(LADDER[:-1], LADDER[1:], strict=True):
-        changed = changed_fields(before, after)
-        assert changed in (["optimizer", "lr"], ["lr", "optimizer"]) or len(changed) == 1, label
+        assert len(changed_fields(before, after)) == 1, label
+    # The learning rate changes while the optimizer is still Adadelta (same arithmetic at any
+    # rate), and SGD comes in at the fast path's rate with the momentum already set.
+    rate = next(i for i, (_, p) in enumerate(LADDER[1:], 1)
+                if changed_fields(LADDER[i - 1][1], p) == ["lr"])
+    assert LADDER[rate][1].optimizer == "adadelta"
+    assert changed_fields(LADDER[rate][1], LADDER[rate + 1][1]) == ["optimizer"]
+    assert LADDER[rate][1].momentum == bench.FAST.profile.momentum
 
 
 def test_time_ladder_times_every_rung_in_every_round(mnist_raw_dir):
@@ -151,11 +159,117 @@ def test_time_ladder_throws_the_warm_up_round_away(monkeypatch):
 
     monkeypatch.setattr(experiments, "measure_throughput", numbered)
     ladder = experiments.LADDER[:3]
-    assert experiments.time_ladder(ladder, 64, 2) == [[4.0, 7.0], [5.0, 8.0], [6.0, 9.0]]
+    # The warm-up round (calls 1-3) is thrown away; kept rounds go down, then up the ladder.
+    assert experiments.time_ladder(ladder, 64, 2) == [[4.0, 9.0], [5.0, 8.0], [6.0, 7.0]]
     assert len(calls) == 9 and all(images == 64 for _, images in calls)
+    assert [name for name, _ in calls[-3:]] == [p.name for _, p in reversed(ladder)]
     calls.clear()
-    assert experiments.time_ladder(ladder, 64, 2, warmup_rounds=0) == [[1.0, 4.0], [2.0, 5.0],
-                                                                       [3.0, 6.0]]
+    assert experiments.time_ladder(ladder, 64, 3, warmup_rounds=0) == [[1.0, 6.0, 7.0],
+                                                                       [2.0, 5.0, 8.0],
+                                                                       [3.0, 4.0, 9.0]]
+
+
+def test_alternating_the_order_keeps_a_drift_from_agreeing_in_every_round(monkeypatch):
+    """A machine that only slows down, never a rung: the later rung of a pair looks slower in
+    rounds down the ladder and faster in rounds up it, so the rounds disagree."""
+    from mnist_helpers.lab import experiments
+
+    clock = iter(range(100))
+
+    def drifting(profile, images, data_dir):  # every rung equally fast; the machine slows
+        return 1000.0 - 10.0 * next(clock)
+
+    monkeypatch.setattr(experiments, "measure_throughput", drifting)
+    speeds = experiments.time_ladder(experiments.LADDER[:4], 64, 4)
+    for before, after in zip(speeds, speeds[1:], strict=False):
+        ratios = [b / a for a, b in zip(before, after, strict=True)]
+        assert min(ratios) < 1 < max(ratios)
+
+
+def test_others_share_counts_what_other_programs_used_and_the_verdict_distrusts_a_busy_machine():
+    from mnist_helpers.lab.experiments import (
+        OTHERS_LIMIT,
+        CpuSnapshot,
+        cpu_snapshot,
+        others_share,
+        others_verdict,
+    )
+
+    # 10 s on 2 cores: the machine was busy 14 CPU seconds, this process 12 of them.
+    before, after = CpuSnapshot(100.0, 5.0, 1000.0), CpuSnapshot(110.0, 17.0, 1014.0)
+    assert others_share(before, after, 2) == pytest.approx(0.10)
+    busy_after = CpuSnapshot(110.0, 17.0, 1019.0)  # 7 CPU seconds elsewhere: 35%
+    assert others_share(before, busy_after, 2) == pytest.approx(0.35)
+    assert "not trustworthy" in others_verdict(others_share(before, busy_after, 2))
+    quiet = others_verdict(0.03)
+    assert quiet.startswith("other programs used 3% of the cores' time")
+    assert "not trustworthy" not in quiet
+    assert "not trustworthy" not in others_verdict(OTHERS_LIMIT), "the bar itself is allowed"
+    assert others_share(before, CpuSnapshot(110.0, 17.0, None), 2) is None
+    assert "not known" in others_verdict(None)
+    # The real clocks, around a second of this process's own work: others took a share in [0, 1].
+    start = cpu_snapshot()
+    deadline = time.perf_counter() + 0.5
+    while time.perf_counter() < deadline:
+        pass
+    share = others_share(start, cpu_snapshot())
+    assert share is None or 0.0 <= share <= 1.0
+    assert cpu_snapshot().own >= start.own + 0.3, "the busy loop's CPU time is this process's"
+
+
+def test_the_splits_figure_draws_every_way_and_frames_the_two_extremes():
+    import itertools
+
+    from matplotlib.patches import Rectangle
+
+    from mnist_helpers.lab.experiments import plot_splits
+
+    splits = list(itertools.combinations(range(6), 3))
+    fig = plot_splits(splits, observed=(5, 3, 4))
+    ax = fig.axes[0]
+    letters = [t.get_text() for t in ax.texts if t.get_text() in ("A", "B")]
+    assert len(letters) == 20 * 6 and letters.count("A") == 20 * 3
+    frames = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert len(frames) == 2, "all A's on top, all B's on top"
+    captions = sorted(t.get_text() for t in ax.texts if t.get_text() not in ("A", "B"))
+    assert captions == ["all A's on top, seen", "all B's on top"]
+    with pytest.raises(ValueError, match="same number"):
+        plot_splits([(0, 1), (2,)])
+
+
+def test_the_coin_toss_figure_gives_binomtests_p_value():
+    from scipy.stats import binomtest
+
+    from mnist_helpers.lab.experiments import plot_coin_tosses
+
+    for heads, tosses in ((187, 298), (9, 17), (5, 10)):
+        fig = plot_coin_tosses(heads, tosses)
+        labels = fig.axes[0].get_legend_handles_labels()[1]
+        p_value = binomtest(heads, tosses, 0.5).pvalue
+        assert any(f"total {p_value:.3g}," in label for label in labels), (labels, p_value)
+    with pytest.raises(ValueError, match="heads"):
+        plot_coin_tosses(11, 10)
+
+
+def test_the_picture_groups_figure_shows_each_group_spread_over_its_list(tmp_path):
+    from PIL import Image
+
+    from mnist_helpers.lab.experiments import plot_picture_groups
+
+    def picture(shade):
+        return Image.new("L", (40, 30), shade)
+
+    groups = {"dark": [(picture(20), d) for d in range(10)], "two": [(picture(200), 7),
+                                                                    (picture(100), 1)]}
+    fig = plot_picture_groups(groups, per_group=4, title="t")
+    rows = [fig.axes[0:4], fig.axes[4:8]]
+    assert [ax.get_title() for ax in rows[0]] == ["0", "3", "6", "9"], "first and last kept"
+    assert [ax.get_title() for ax in rows[1][:2]] == ["7", "1"]
+    assert not rows[1][2].axison, "a short group leaves its other places empty"
+    assert rows[0][0].get_ylabel() == "dark"
+    fig.savefig(tmp_path / "groups.png")
+    with pytest.raises(ValueError, match="no pictures"):
+        plot_picture_groups({"empty": []})
 
 
 @pytest.mark.parametrize(("images", "rounds", "warmup_rounds", "named"),

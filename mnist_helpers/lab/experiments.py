@@ -1,6 +1,8 @@
 """Small, fair experiments for the experiments notebook: train a configuration, sweep two
-hyperparameters, split a training step's time into its phases, and time a ladder of speed
-levers that changes one setting per rung.
+hyperparameters, split a training step's time into its phases, time a ladder of speed levers
+that changes one setting per rung (and say whether the machine was too busy to trust the
+timings), and draw the statistics the notebook uses: the equally likely ways to share ranked
+runs between two recipes, the coin tosses behind McNemar's test, and the picture groups.
 
 Every run here starts from the same seed and the same data split, trains with
 :func:`mnist_helpers.train.fit` (so it picks its epoch on the validation split), and only then
@@ -9,10 +11,13 @@ looks at the test set once.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +29,10 @@ from ..profiles import Profile
 from ..recipe import train_model
 from .bench import FAST, REFERENCE, measure_throughput
 from .paired import right_answers
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from PIL import Image
 
 
 @dataclass
@@ -184,11 +193,15 @@ def changed_fields(before: Profile, after: Profile) -> list[str]:
 
 
 def _one_lever_ladder() -> list[tuple[str, Profile]]:
-    """From the classic way (``bench.REFERENCE``) to the fast path (``bench.FAST``), one
-    setting per rung; a learning rate belongs to its optimizer, so those two change together."""
+    """From the classic way (``bench.REFERENCE``) to the fast path (``bench.FAST``), exactly
+    one setting per rung. The learning rate changes first, on its own, while the optimizer is
+    still Adadelta, whose arithmetic is the same at any rate: that rung can show only the
+    timings' noise. SGD then runs at the fast path's rate (momentum 0.9 is already set, and
+    Adadelta ignores it)."""
     steps: list[tuple[str, dict]] = [
         ("+ data as in-memory tensors", {"loader": "tensors"}),
-        ("+ SGD with Nesterov momentum", {"optimizer": "sgd", "lr": FAST.profile.lr}),
+        (f"+ learning rate {FAST.profile.lr:g} (still Adadelta)", {"lr": FAST.profile.lr}),
+        ("+ SGD with Nesterov momentum", {"optimizer": "sgd"}),
         ("+ weight decay", {"weight_decay": FAST.profile.weight_decay}),
         ("+ one-cycle schedule", {"schedule": "onecycle"}),
         ("+ batch 128", {"batch_size": FAST.profile.batch_size}),
@@ -202,8 +215,8 @@ def _one_lever_ladder() -> list[tuple[str, Profile]]:
     return ladder
 
 
-#: What each speed lever buys, one setting at a time (the optimizer with its learning rate),
-#: from the classic way to the fast path: the experiments notebook times every rung.
+#: What each speed lever buys, exactly one setting at a time, from the classic way to the
+#: fast path: the experiments notebook times every rung.
 LADDER: list[tuple[str, Profile]] = _one_lever_ladder()
 
 
@@ -212,12 +225,14 @@ def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
     """Training images per second of every rung, ``rounds`` times: ``result[rung][round]``.
 
     Each round times every rung in turn (:func:`~mnist_helpers.lab.bench.measure_throughput`,
-    ``images`` images after a few untimed batches), so neighbouring rungs are timed close
-    together. A slow moment of the machine falls on the rungs timed at that moment; repeated
-    rounds spread it over the rungs instead of leaving it all on one. The first
-    ``warmup_rounds`` rounds are timed too but thrown away: a fresh process's first timings
-    can carry its start-up costs (one committed run timed its first rung at a third of its
-    later speed), and the untimed batches of one rung are too few to absorb them.
+    ``images`` images after a few untimed batches), so neighbouring rungs are timed one right
+    after the other. The order alternates: kept rounds 0, 2, 4, ... go down the ladder, rounds
+    1, 3, 5, ... up it. A machine that slowly speeds up or slows down during a round (a drift)
+    then favours the later rung of a pair in one round and the earlier in the next, instead of
+    always the same one, so it cannot pass for a rung's effect in every round. The first
+    ``warmup_rounds`` rounds (down the ladder) are timed too but thrown away: a fresh process's
+    first timings can carry its start-up costs (one committed run timed its first rung at a
+    third of its later speed), and the untimed batches of one rung are too few to absorb them.
     """
     for name, value, least in (("images", images, 1), ("rounds", rounds, 1),
                                ("warmup_rounds", warmup_rounds, 0)):
@@ -225,8 +240,204 @@ def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
             raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
     speeds: list[list[float]] = [[] for _ in ladder]
     for round_number in range(warmup_rounds + rounds):
-        for rung, (_label, profile) in enumerate(ladder):
-            speed = measure_throughput(profile, images, data_dir)
-            if round_number >= warmup_rounds:  # a warm-up round's timings are not kept
+        kept = round_number - warmup_rounds  # negative in a warm-up round
+        order = range(len(ladder)) if kept < 0 or kept % 2 == 0 else reversed(range(len(ladder)))
+        timed = {rung: measure_throughput(ladder[rung][1], images, data_dir) for rung in order}
+        if kept >= 0:  # a warm-up round's timings are not kept
+            for rung, speed in timed.items():
                 speeds[rung].append(speed)
     return speeds
+
+
+#: Above this share of the cores' time taken by other programs while some timings ran, the
+#: timings are called not trustworthy. A chosen bar, not a law: a tenth of the machine busy
+#: elsewhere can already move a timing by about as much as the smaller effects timed here.
+OTHERS_LIMIT = 0.10
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """The clocks that say who used the cores, read at one moment by :func:`cpu_snapshot`."""
+
+    wall: float  # seconds on a monotonic clock
+    own: float  # CPU seconds of this process and of its children that have ended
+    everyone: float | None  # CPU seconds every program on the machine used (None: unknown)
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    """The wall clock, this process's CPU time (its children's too, once they have ended, as a
+    timing run in a fresh process does) and the whole machine's busy CPU time, which Linux
+    keeps in ``/proc/stat`` (elsewhere it is not known here, and stays None)."""
+    times = os.times()
+    own = times.user + times.system + times.children_user + times.children_system
+    everyone = None
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            first = stat.readline().split()  # cpu user nice system idle iowait irq softirq steal
+        ticks = [int(value) for value in first[1:9]]
+        busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and waiting for a disk
+        everyone = busy / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    return CpuSnapshot(wall=time.perf_counter(), own=own, everyone=everyone)
+
+
+def others_share(before: CpuSnapshot, after: CpuSnapshot, cores: int | None = None
+                 ) -> float | None:
+    """The share of the cores' time that *other* programs used between two snapshots: the
+    whole machine's busy CPU seconds minus this process's own, over the seconds that passed
+    times the cores (None where the machine's total is not known)."""
+    cores = cores or os.cpu_count()
+    if before.everyone is None or after.everyone is None or not cores:
+        return None
+    seconds = after.wall - before.wall
+    if seconds <= 0:
+        return None
+    others = (after.everyone - before.everyone) - (after.own - before.own)
+    return min(max(others / (seconds * cores), 0.0), 1.0)
+
+
+def others_verdict(share: float | None) -> str:
+    """One line on how much of the cores other programs took while some timings ran, and
+    whether the timings can be trusted: above :data:`OTHERS_LIMIT` they cannot, since the
+    timings then measure the waiting for a core too."""
+    if share is None:
+        return ("what other programs did meanwhile is not known here (it is read from Linux's "
+                "/proc/stat): whether they competed for the cores is not known")
+    said = f"other programs used {100 * share:.0f}% of the cores' time while these timings ran"
+    if share > OTHERS_LIMIT:
+        return (f"{said}: above {100 * OTHERS_LIMIT:.0f}%, so the timings waited for cores "
+                "too; these timings are not trustworthy")
+    return f"{said}: at most {100 * OTHERS_LIMIT:.0f}%, so the timings had the cores to themselves"
+
+
+def _extreme(split: Sequence[int], k: int) -> str | None:
+    """Whether ``split`` (the ranks A holds, 0 the lowest of 2k) puts all of A's runs on top,
+    all of B's, or neither (None)."""
+    if min(split) == k:
+        return "all A's on top"
+    if max(split) == k - 1:
+        return "all B's on top"
+    return None
+
+
+def plot_splits(splits: Sequence[Sequence[int]], *, observed: Sequence[int] | None = None,
+                title: str = "Every way to share the ranked runs between A and B") -> Figure:
+    """Every way of giving k of 2k ranked runs to recipe A (``splits``: the ranks A holds, 0
+    the lowest accuracy), as equally likely if A and B are equally good: one strip per way, a
+    square per run from the lowest accuracy (left) to the highest (right), A's filled and
+    lettered. The two most extreme ways, all of A's runs on top or all of B's, are framed in
+    red; the way the runs fell (``observed``, A's ranks) is labelled "seen"."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    if not splits:
+        raise ValueError("splits is empty: give at least one way to share the runs")
+    k = len(splits[0])
+    if any(len(split) != k for split in splits):
+        raise ValueError("every split must give A the same number of runs")
+    seen = tuple(sorted(observed)) if observed is not None else None
+    columns = min(5, len(splits))
+    rows = -(-len(splits) // columns)
+    step_x, step_y = 2 * k + 1.5, 2.2
+    width = 0.23 * columns * step_x  # inches: a square of about a fifth of an inch
+    fig, ax = plt.subplots(figsize=(width, width * rows * step_y / (columns * step_x) + 0.9))
+    for n, split in enumerate(splits):
+        x0, y0 = (n % columns) * step_x, -(n // columns) * step_y
+        for rank in range(2 * k):
+            is_a = rank in split
+            ax.add_patch(Rectangle((x0 + rank, y0), 0.9, 0.9, facecolor="tab:blue" if is_a
+                                   else "white", edgecolor="tab:blue", lw=1))
+            ax.text(x0 + rank + 0.45, y0 + 0.45, "A" if is_a else "B", ha="center",
+                    va="center", fontsize=7, color="white" if is_a else "tab:blue")
+        extreme = _extreme(split, k)
+        caption = [extreme] if extreme else []
+        if seen is not None and tuple(sorted(split)) == seen:
+            caption.append("seen")
+        if extreme:
+            ax.add_patch(Rectangle((x0 - 0.2, y0 - 0.2), 2 * k + 0.3, 1.3, fill=False,
+                                   edgecolor="tab:red", lw=2))
+        if caption:
+            ax.text(x0 + k - 0.05, y0 - 0.35, ", ".join(caption), ha="center", va="top",
+                    fontsize=7, color="tab:red", fontweight="bold" if "seen" in caption
+                    else "normal")
+    ax.set(xlim=(-0.5, columns * step_x - 1.0), ylim=(-(rows - 1) * step_y - 1.1, 1.1),
+           aspect="equal", title=f"{title}\neach strip: the {2 * k} runs from the lowest "
+           "accuracy (left) to the highest (right)")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_coin_tosses(heads: int, tosses: int, *,
+                     title: str = "Heads in fair coin tosses") -> Figure:
+    """The binomial distribution of the number of heads in ``tosses`` tosses of a fair coin
+    (in McNemar's test, how ``only_a`` would fall among the disagreements if the two models
+    were equally good), with ``heads`` marked, its mirror ``tosses - heads`` dashed, and the
+    two tails at least that far from the middle in red: their total probability, in the
+    legend, is the two-sided p-value."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import binom
+
+    if not 0 <= heads <= tosses or tosses < 1:
+        raise ValueError(f"need 0 <= heads <= tosses and tosses >= 1, got {heads} of {tosses}")
+    counts = np.arange(tosses + 1)
+    chance = binom.pmf(counts, tosses, 0.5)
+    low, high = min(heads, tosses - heads), max(heads, tosses - heads)
+    tails = (counts <= low) | (counts >= high)
+    p_value = min(1.0, float(chance[tails].sum()))
+    middle, sd = tosses / 2, np.sqrt(tosses) / 2
+    span = max(high - middle, 3 * sd) + 2 * sd
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    ax.bar(counts[~tails], chance[~tails], width=1.0, color="tab:gray",
+           label=f"P(exactly this many heads in {tosses} fair tosses)")
+    hidden = " (too low to see)" if chance[tails].max() < 0.002 * chance.max() else ""
+    ax.bar(counts[tails], chance[tails], width=1.0, color="tab:red",
+           label=f"at least as uneven as seen, either way{hidden}: total {p_value:.3g}, "
+                 "the two-sided p-value")
+    top = float(chance.max())
+    mirror = tosses - heads
+    for at, text, style in ((heads, f"seen\n{heads}", "-"), (mirror, f"as uneven\nthe other "
+                                                              f"way\n{mirror}", "--")):
+        if at == heads or mirror != heads:
+            ax.axvline(at, color="tab:red", lw=1.5, ls=style)
+            left = at < middle
+            ax.annotate(text, (at, 1.02 * top), xytext=(-4 if left else 4, 0),
+                        textcoords="offset points", color="tab:red", fontsize=8, va="top",
+                        ha="right" if left else "left")
+    ax.set(xlim=(max(-0.5, middle - span), min(tosses + 0.5, middle + span)),
+           ylim=(0, 1.08 * top), xlabel="number of heads", ylabel="probability", title=title)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_picture_groups(groups: Mapping[str, Sequence[tuple[Image.Image, int]]], *,
+                        per_group: int = 6, title: str = "Pictures of each group") -> Figure:
+    """``per_group`` pictures of every group, one row per group with its name on the left,
+    each titled with its true digit and shown as handed in (before any preparation). The
+    pictures are spread evenly over each group's list, first and last included, so a group
+    sorted by kind shows every kind."""
+    import matplotlib.pyplot as plt
+
+    if per_group < 1 or not groups:
+        raise ValueError("need at least one group and per_group >= 1")
+    fig, axes = plt.subplots(len(groups), per_group, squeeze=False,
+                             figsize=(0.95 * per_group + 1.3, 1.05 * len(groups) + 0.5))
+    for row, (name, pictures) in zip(axes, groups.items(), strict=True):
+        if not pictures:
+            raise ValueError(f"group {name!r} has no pictures")
+        picks = np.linspace(0, len(pictures) - 1, min(per_group, len(pictures)))
+        for column, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column >= len(picks):
+                ax.axis("off")
+                continue
+            picture, label = pictures[round(float(picks[column]))]
+            ax.imshow(np.asarray(picture.convert("L")), cmap="gray", vmin=0, vmax=255)
+            ax.set_title(str(label), fontsize=9)
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
