@@ -1,10 +1,11 @@
-"""Finding the line of writing in one image's ink: the pieces the model must read as digits,
-and the marks that are not digits (step 2 of :func:`mnist_helpers.number_reading.read_number`).
+"""Finding the line of writing in one image's ink: the groups of strokes the model must read
+as digits, and the marks that are not digits (step 2 of
+:func:`mnist_helpers.number_reading.read_number`).
 
 :func:`find_line` labels the connected strokes (connected components) once and measures each:
 its box, its ink, its outline and its thickness. The strokes give the size of the line: how
 tall its digits are and how wide the pen is. Everything after counts on those sizes, and every
-step takes time in proportion to the pixels or the pieces:
+step takes time in proportion to the pixels or the strokes:
 
 * a page of nothing but dots (a dot-grid notebook, dust) has no number, and specks far
   smaller than the pen are dropped;
@@ -12,9 +13,9 @@ step takes time in proportion to the pixels or the pieces:
   the pen is erased where it crosses the digits, while a line drawn with the pen that
   touches them makes the number unreadable (taking it away would take the bottom of a 2
   with it);
-* pieces of one digit that lie above one another (the top bar of a 5) are joined, in one
-  sweep from left to right;
-* more than :data:`MAX_PIECES` pieces, or pieces that do not stand in one line, are not
+* strokes of one digit that lie above one another (the top bar of a 5) are joined into one
+  group, in one sweep from left to right;
+* more than :data:`MAX_PIECES` groups, or groups that do not stand in one line, are not
   one number: they are refused before the model sees any of them, so a page of noise
   costs less than a long number;
 * small marks are told apart by where they sit (signs and separators, below).
@@ -44,14 +45,15 @@ from scipy import ndimage
 
 from .paper import opening_along
 
-#: A line of more pieces than this is not one number (a page of noise, dots or text): it is
+#: A line of more groups than this is not one number (a page of noise, dots or text): it is
 #: refused before the model is asked about any of it.
 MAX_PIECES = 30
 
 
 @dataclass
 class Region:
-    """Where one digit is: a box in work-size pixels and the ink inside it (white on black)."""
+    """A group of strokes, or a piece cut from one: a box in work-size pixels and the ink
+    inside it (white on black)."""
 
     x: int
     y: int
@@ -120,7 +122,7 @@ FLAT, LONG, TOUCHING = 0.35, 1.3, 2.2
 #: A mark whose centre sits below this share of the line's height (0 at its top, 1 at its
 #: bottom) sits low, where a full stop or a comma is written (a minus sits higher).
 LOW = 0.7
-#: Pieces whose centre lies further than this many digit heights from the line through the
+#: Groups whose centre lies further than this many digit heights from the line through the
 #: others do not stand in the line of digits.
 OFF_LINE = 0.75
 #: Joining looks back at this many groups at most, which keeps one sweep linear.
@@ -132,7 +134,7 @@ LOOK_BACK = 8
 #: number a few dozen marks in all.
 NOISE_MARKS = 1 / 50
 
-#: When more than this share of the pieces stand off the line the others make, the picture is
+#: When more than this share of the groups stand off the line the others make, the picture is
 #: no line of digits at all (scattered marks, noise, a page of text).
 MOSTLY_OFF_THE_LINE = 1 / 3
 
@@ -194,10 +196,11 @@ def _long_rows(mask: np.ndarray, height: float, pen: float) -> tuple[np.ndarray,
 
 
 def _join_stacked(groups: list[Group]) -> list[Group]:
-    """Join pieces of one digit: a piece whose extent from left to right lies mostly within
-    another's, and that is close to it above or below (the top bar of a 5, a 4 written in
-    two strokes). One sweep from left to right, each piece compared with the last few groups
-    only: linear in the number of pieces."""
+    """Join the strokes of one digit into one group: a stroke joins a group when their extents
+    from left to right overlap by more than half the narrower one's width and the gap between
+    them, above or below, is at most half the taller one's height (the top bar of a 5, a 4
+    written in two strokes). One sweep from left to right, each stroke compared with the last
+    few groups only: linear in the number of strokes."""
     joined: list[Group] = []
     for g in sorted(groups, key=lambda g: g.x0):
         for other in reversed(joined[-LOOK_BACK:]):
@@ -284,9 +287,9 @@ def _sort_marks(groups: list[Group], labels: np.ndarray, height: float, pen: flo
 
 
 def _off_the_line(groups: list[Group], height: float) -> int:
-    """How many of the pieces as tall as digits have their centre more than ``OFF_LINE``
+    """How many of the groups as tall as digits have their centre more than ``OFF_LINE``
     digit heights away from the line through the others: a robust straight line (Theil and
-    Sen's: the median of the slopes between every two pieces), which a few strays do not
+    Sen's: the median of the slopes between every two groups), which a few strays do not
     pull off the digits."""
     tall = [g for g in groups if g.height >= SMALL * height]
     if len(tall) < 3:
@@ -353,7 +356,7 @@ def find_line(ink: np.ndarray, threshold: float) -> Line:
 
 def stroke_groups(ink: np.ndarray, threshold: float) -> list[Region]:
     """The connected strokes of a white-on-black ink image, left to right: specks, rules,
-    separators and a minus sign left out, pieces of one digit joined; each region holds only
+    separators and a minus sign left out, strokes of one digit joined; each region holds only
     its own strokes."""
     return find_line(ink, threshold).regions
 

@@ -4,8 +4,8 @@ The steps of :func:`read_number`:
 
 1. :func:`find_ink` (from preprocessing) makes the ink white on black and removes the paper;
 2. :func:`~mnist_helpers.digit_line.find_line` finds the line of writing in the ink: the
-   pieces to read as digits, with specks, rules, underlines and pages of dots or noise left
-   out, and the signs and separators sorted out (see :mod:`mnist_helpers.digit_line`);
+   groups of strokes to read as digits, with specks, rules, underlines and pages of dots or
+   noise left out, and the signs and separators sorted out (see :mod:`mnist_helpers.digit_line`);
 3. a group may hold several digits that touch: :func:`candidate_cuts` proposes where to cut it,
    and the model reads every way of cutting; the reading :func:`reading_score` scores highest
    wins, not cutting included (a group the model reads as "two digits" is always cut);
@@ -143,21 +143,22 @@ def candidate_cuts(region: Region, typical: float, must_cut: bool = False
 
 def _line_angle(regions: list[Region], height: float) -> float:
     """The slope of the line of digits, in degrees: a least-squares line through the centres
-    of the pieces at least half as tall as the digits (``height``), weighted by their ink. A
+    of the groups at least half as tall as the digits (``height``), weighted by their ink. A
     speck or a dash far from the digits would tilt it."""
     tall = [r for r in regions if r.height >= SMALL * height]
     x = np.array([r.x + r.width / 2 for r in tall])
     y = np.array([r.y + r.height / 2 for r in tall])
     if len(tall) < 2 or np.ptp(x) <= np.ptp(y):
-        return 0.0  # pieces more above one another than side by side make no line
+        return 0.0  # groups more above one another than side by side make no line
     weights = np.array([r.ink.sum() for r in tall])
     slope = np.polyfit(x, y, 1, w=np.sqrt(weights))[0]
     return math.degrees(math.atan(slope))
 
 
 def _model_input(region: Region, angle: float, threshold: float) -> np.ndarray:
-    """A region as the model takes a digit: turned upright along the line, cropped, fitted
-    into 20×20 and centred in 28×28."""
+    """A region as the model takes a digit: turned upright along the line when it slopes by
+    more than 5° (``angle`` degrees; a smaller slope is left alone), cropped, fitted into
+    20×20 and centred in 28×28."""
     crop = region.ink
     if abs(angle) > 5:
         crop = ndimage.rotate(crop, angle, reshape=True, order=1)
@@ -187,10 +188,12 @@ MAX_DEPTH = 3
 
 
 def _width_prior(width: float, typical: float) -> float:
-    """How usual a digit ``width`` wide is in this line: the log of a log-normal curve around
-    the typical width, 0 at its peak, wider on the narrow side (a 1 is narrow, while a region
-    much wider than a digit is likely two). The curve's normalising term, the same for every
-    width (log(2 / (sqrt(2π) (WIDE + NARROW))), about -0.66), is left out."""
+    """How usual a digit ``width`` wide is in this line, on a log scale: the log of a normal
+    curve in ln(width / typical), 0 at its peak (the typical width), its half on the narrow
+    side wider than the other (a *split normal*, spreads ``NARROW`` and ``WIDE``: a 1 is
+    narrow, while a region much wider than a digit is likely two). The curve's normalising
+    term, the same for every width (log(2 / (sqrt(2π) (WIDE + NARROW))), about -0.66), is
+    left out."""
     ratio = math.log(max(width, 1.0) / typical)
     return -(ratio ** 2) / (2 * (WIDE if ratio > 0 else NARROW) ** 2)
 

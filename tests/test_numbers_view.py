@@ -12,23 +12,29 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from mnist_helpers import number_reading
 from mnist_helpers.config import shipped_checkpoint_path
 from mnist_helpers.digit_line import find_line
 from mnist_helpers.display.numbers_view import (
     Candidate,
+    cut_search_rows,
+    digits_in_a_row,
     first_mistake,
     matched_digits,
     misreading,
     plot_cut_search,
+    plot_first_mistake,
     plot_number_steps,
     plot_pictures_and_inputs,
     plot_reading_against_truth,
     plot_reading_steps,
     plot_readings_grid,
+    print_pieces,
+    score_cuts,
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
-from mnist_helpers.number_reading import DigitReading, NumberReading, read_number
+from mnist_helpers.number_reading import DigitReading, NumberReading, read_number, reading_score
 from mnist_helpers.predict import Refusal
 from mnist_helpers.preprocess import find_ink
 
@@ -125,6 +131,81 @@ def test_the_cut_search_marks_the_best_cut(tmp_path):
     assert labels == ["cut in two, at this column", "read whole (no cut)", "best cut in three",
                       "best: score -0.30"]
     _saved(fig, tmp_path, "cuts")
+
+
+def test_the_cuts_scored_for_show_are_the_ones_read_number_chooses_from(shipped):
+    model, _ = shipped
+    touching = [[(30 + 35 * i + 60 * x, 20 + 100 * y) for x, y in stroke]
+                for i, digit in enumerate((4, 7)) for stroke in STROKES[digit]]  # a 4 and a 7
+    steps = plot_number_steps(model, rasterize_strokes(touching, size=(200, 150),
+                                                       line_width=10))[1]
+    group = max(steps.line.regions, key=lambda r: r.width)  # the touching 4 and 7
+    threshold = steps.found.threshold
+    candidates = score_cuts(model, group, steps.typical, steps.angle, threshold)
+    assert [c.cuts for c in candidates] == [
+        c for c in number_reading.candidate_cuts(group, steps.typical)
+        if len(number_reading.split(group, c, threshold)) == len(c) + 1]
+    for c in candidates:
+        widths = np.diff([0, *c.cuts, group.width]).tolist()
+        assert np.isclose(c.score, reading_score(c.confidences, widths, steps.typical, c.cut_ink))
+        assert len(c.pixels) == len(c.cuts) + 1 and c.pixels[0].shape == (28, 28)
+    # read_number's own search (_best_split) cuts where the best of these cuts falls, and
+    # hands the model the same pixels
+    chosen = number_reading._best_split(model, group, steps.typical, steps.angle, threshold)
+    best = max((c for c in candidates if c.cuts), key=lambda c: c.score)
+    assert list(best.cuts) == [region.x - group.x for region, _ in chosen[1:]]
+    for pixels, (_, theirs) in zip(best.pixels, chosen, strict=True):
+        assert np.allclose(pixels, theirs)
+
+
+def test_the_cut_table_lists_no_cut_then_the_best_cuts():
+    candidates = [Candidate((30,), [0.9, 0.8], [-0.1, -0.2], [0.25], -0.5),
+                  Candidate((), [0.04], [-0.12], [], -3.4),
+                  Candidate((20,), [0.7, 0.9], [-0.3, 0.0], [0.5], -1.2),
+                  Candidate((40,), [0.95, 0.6], [0.0, -0.4], [0.1], -0.9)]
+    rows = cut_search_rows(candidates, best=2)
+    assert [row["cut at columns"] for row in rows] == ["no cut", "[30]", "[40]"]
+    assert rows[0]["ink at each cut"] == "-" and rows[1]["ink at each cut"] == "0.25"
+    assert rows[1]["each piece: surely a digit"] == "0.900, 0.800"
+    assert rows[1]["each piece: width prior"] == "-0.100, -0.200" and rows[2]["score"] == "-0.900"
+
+
+def test_digits_in_a_row_draws_each_digit_in_its_own_box():
+    picture = digits_in_a_row(STROKES[4], STROKES[2], extra=[[(108, 80), (122, 80)]])
+    assert picture.shape == (170, 2 * 90 + 100)
+    ink = picture < 0.5
+    assert ink[:, 40:100].any() and ink[:, 130:190].any()  # the 4, then the 2
+    assert ink[80, 108:123].all()  # the dash, drawn where it was given
+    assert not ink[:, :30].any() and not ink[:, 200:].any()  # blank margins
+
+
+def test_each_piece_is_printed_with_the_network_s_verdict_on_it_alone(shipped, capsys):
+    model, refusal = shipped
+    reading = print_pieces(model, _picture(), "174", refusal=refusal)
+    assert reading.number == read_number(model, _picture(), refusal=refusal).number
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"written 174, read {reading.number}; typical digit width")
+    assert len(lines) == 1 + len(reading.digits) + len(reading.refused)
+    xs = [int(line.split("x=")[1].split(":")[0]) for line in lines[1:]]
+    assert xs == sorted(xs)  # left to right
+    assert all(line.endswith(("accepts it", "refuses it")) for line in lines[1:])
+
+
+def test_the_first_mistake_is_zoomed_on(tmp_path):
+    picture = np.full((150, 600), 240, dtype=np.uint8)
+    reading = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 1),
+                                             _digit((400, 20, 60, 100), 3)])
+    fig = plot_first_mistake(picture, reading, "123")
+    whole, zoom = fig.axes
+    assert whole.get_legend() is not None and zoom.get_legend() is None
+    assert zoom.get_title() == "zoomed on the first mistake (colours as on the left)"
+    gap = first_mistake(reading, "123")[0]  # half-way between the 1 and the 3
+    x0, x1 = zoom.get_xlim()
+    assert x0 < gap < x1 and x1 - x0 == 3 * 100  # 1.5 digit heights either side
+    assert whole.get_xlim() == (-0.5, 599.5)
+    _saved(fig, tmp_path, "first_mistake")
+    fig = plot_first_mistake(picture, reading, "13")
+    assert fig.axes[1].get_title().startswith("nothing to zoom on")
 
 
 def test_pictures_and_inputs_pair_each_picture_with_its_input(tmp_path):

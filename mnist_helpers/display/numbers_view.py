@@ -1,34 +1,42 @@
-"""Figures of notebook 07b that show how a whole number is read, one step at a time: the ink,
-its connected strokes, the groups made of them, the line and its slope, the pieces read
-(:func:`plot_number_steps` redoes the steps of ``read_number`` on a picture and draws them with
-:func:`plot_reading_steps`), the search for where to cut touching digits
-(:func:`plot_cut_search`) and a reading checked digit by digit against what was written
-(:func:`plot_reading_against_truth`, which also marks where a written digit was lost, and
-:func:`plot_readings_grid`, many such readings side by side). They draw what the package's
-own functions compute; they compute nothing of their own but the colours, the line drawn and
-which digits match."""
+"""Figures and printouts of notebook 07b that show how a whole number is read, one step at a
+time: the ink, its connected strokes, the groups made of them, the line and its slope, the
+pieces read (:func:`plot_number_steps` redoes the steps of ``read_number`` on a picture and
+draws them with :func:`plot_reading_steps`), the search for where to cut touching digits
+(:func:`score_cuts` scores every way of cutting a group as ``read_number`` scores it, which
+keeps those scores to itself; :func:`cut_search_rows` and :func:`plot_cut_search` show them),
+each piece of a reading (:func:`print_pieces`) and a reading checked digit by digit against
+what was written (:func:`plot_reading_against_truth`, which also marks where a written digit
+was lost, :func:`plot_first_mistake`, which zooms on the first mistake, and
+:func:`plot_readings_grid`, many such readings side by side). :func:`digits_in_a_row` draws
+test numbers with the package's pen strokes. They draw what the package's own functions
+compute; they compute nothing of their own but the colours, the lines drawn, which digits
+match, and (:func:`score_cuts`) the loop of ``read_number``'s cut search, repeated to show
+every score."""
 
 from __future__ import annotations
 
 import difflib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 from scipy import ndimage
 from torch import nn
 
-from .. import number_reading
+from .. import digit_line, number_reading
+from ..config import CLASS_NAMES, DIGIT_OUTPUTS
 from ..digit_line import SMALL, Line, Region, find_line, typical_width
-from ..images import ImageLike, as_image
+from ..evaluate import class_probabilities
+from ..images import ImageLike, as_image, rasterize_strokes
 from ..number_reading import NumberReading, read_number
-from ..predict import Refusal
-from ..preprocess import Ink, find_ink
+from ..predict import Refusal, decide
+from ..preprocess import Ink, find_ink, to_model_input
 
 RIGHT, WRONG, BEST = "tab:green", "tab:red", "tab:orange"
 REFUSED = "grey"  # a refused piece, always drawn dashed: red means a digit read wrong or extra
@@ -66,6 +74,19 @@ def _box(ax: Axes, region: Region, colour: str, label: str = "", dashed: bool = 
                 fontsize=10, fontweight="bold", color=colour)
 
 
+def digits_in_a_row(*digits: Sequence[Sequence[tuple[float, float]]], line_width: int = 12,
+                    extra: Sequence[Sequence[tuple[float, float]]] = ()) -> np.ndarray:
+    """A test number drawn with pen strokes: each of ``digits`` (a list of strokes, each a list
+    of (x, y) points in a unit box, as in ``mnist_helpers.lab.pictures.STROKES``) drawn 60 px
+    wide and 100 px tall, their boxes 90 px apart from x = 40, on a canvas 170 px tall and
+    100 px wider than the digits take; ``extra`` strokes, in the canvas's own pixels, are
+    drawn as they are (a dash, a stray mark). Grey levels 0..1, dark ink on white."""
+    strokes = [[(40 + 90 * i + 60 * x, 30 + 100 * y) for x, y in stroke]
+               for i, digit in enumerate(digits) for stroke in digit]
+    return rasterize_strokes(strokes + [list(s) for s in extra],
+                             size=(90 * len(digits) + 100, 170), line_width=line_width)
+
+
 def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
                        regions: Sequence[Region], height: float, angle: float,
                        pieces: Sequence[tuple[Region, int | None]],
@@ -89,7 +110,7 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
         (_painted(ink.shape, [labels == i for i in range(1, count + 1)]),
          f"2. connected strokes: {count}, one colour each"),
         (_painted(ink.shape, [_region_mask(r, ink.shape, threshold) for r in regions]),
-         f"3. groups (new colours): specks dropped, pieces above one another joined: "
+         f"3. groups (new colours): specks dropped, strokes above one another joined: "
          f"{len(regions)}"),
         (ink, f"4. the line through the groups' centres: slope {angle:.1f}° "
               "(rows count downwards: below 0, it rises to the right)"),
@@ -185,13 +206,54 @@ def plot_number_steps(model: nn.Module, image: ImageLike, refusal: Refusal | Non
 class Candidate:
     """One way of reading a group: the columns it is cut at (none: read whole), how surely
     the model reads each piece as a digit, each piece's width prior, the ink each cut goes
-    through, and the summed score."""
+    through, the summed score, and (when known) each piece's 28×28 input to the model."""
 
     cuts: tuple[int, ...]
     confidences: list[float]
     priors: list[float]
     cut_ink: list[float]
     score: float
+    pixels: list[np.ndarray] = field(default_factory=list, repr=False)
+
+
+def score_cuts(model: nn.Module, region: Region, typical: float, angle: float,
+               threshold: float) -> list[Candidate]:
+    """Every way :func:`~mnist_helpers.number_reading.candidate_cuts` proposes to read
+    ``region`` (not cutting it included), scored as ``read_number``'s ``_best_split`` scores
+    it: the same pieces (``split``), the same inputs to the model (``_model_input``: turned
+    upright along a line sloping ``angle`` degrees, fitted into 28×28), the same
+    :func:`~mnist_helpers.number_reading.reading_score` with the line's ``typical`` digit
+    width. A way whose cut leaves a piece with no ink is skipped, as ``_best_split`` skips it.
+    ``_best_split`` keeps its scores to itself; this repeats its loop so that a figure or a
+    table can show them all."""
+    column_ink = region.ink.sum(axis=0) / max(float(region.ink.sum(axis=0).max()), 1e-9)
+    candidates = []
+    for cuts in number_reading.candidate_cuts(region, typical):
+        parts = number_reading.split(region, cuts, threshold)
+        if len(parts) != len(cuts) + 1:
+            continue  # a cut left a piece with no ink
+        pixels = [number_reading._model_input(part, angle, threshold) for part in parts]
+        read = class_probabilities(model, torch.cat([to_model_input(p) for p in pixels]))
+        sure = read[:, DIGIT_OUTPUTS].max(dim=1).values.tolist()  # how surely a digit
+        widths = [part.width for part in parts]
+        inks = [float(column_ink[part.x - region.x]) for part in parts[1:]]
+        candidates.append(Candidate(
+            tuple(cuts), sure, [number_reading._width_prior(w, typical) for w in widths], inks,
+            number_reading.reading_score(sure, widths, typical, inks), pixels))
+    return candidates
+
+
+def cut_search_rows(candidates: Sequence[Candidate], best: int = 4) -> list[dict[str, str]]:
+    """Rows of a table of the cut search: reading the group whole ("no cut"), then the
+    ``best`` highest-scoring cuts, each with its pieces' confidences and width priors, the
+    ink at each cut and the score."""
+    ranked = sorted((c for c in candidates if c.cuts), key=lambda c: -c.score)[:best]
+    return [{"cut at columns": str(list(c.cuts)) if c.cuts else "no cut",
+             "each piece: surely a digit": ", ".join(f"{x:.3f}" for x in c.confidences),
+             "each piece: width prior": ", ".join(f"{x:.3f}" for x in c.priors),
+             "ink at each cut": ", ".join(f"{x:.2f}" for x in c.cut_ink) or "-",
+             "score": f"{c.score:.3f}"}
+            for c in [c for c in candidates if not c.cuts] + ranked]
 
 
 def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Candidate],
@@ -203,7 +265,7 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     best = max(candidates, key=lambda c: c.score)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6),
                                       gridspec_kw={"width_ratios": [1, 1.6]})
-    left.imshow(ink > threshold, cmap="gray")
+    left.imshow(ink > threshold, cmap="gray", interpolation="nearest")  # pixels as squares
     for column in sorted({c for candidate in candidates for c in candidate.cuts}):
         # orange stands out on white ink and black paper; thin and half seen through, so
         # that the digits stay visible under two dozen of them
@@ -238,6 +300,35 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def print_pieces(model: nn.Module, picture: ImageLike, written: str,
+                 refusal: Refusal | None = None) -> NumberReading:
+    """Read ``picture`` with ``read_number`` and print, for every piece it read (accepted or
+    refused), left to right: its left edge and width in the picture's pixels, its height
+    against the line's, the model's two likeliest outputs for the piece alone, and whether
+    :func:`~mnist_helpers.predict.decide` accepts it alone (before step 6's context rule and
+    the height test of ``_decide``). The first line gives what was ``written``, what was read,
+    the line's typical digit width and ``TOO_WIDE`` times it (wider groups are always cut).
+    Returns the reading."""
+    reading = read_number(model, picture, refusal=refusal)
+    found = find_ink(picture, work_size=number_reading.WORK_SIZE)
+    line = digit_line.find_line(found.ink, found.threshold)
+    scale = max(as_image(picture).size) / max(found.ink.shape)  # picture pixels per ink pixel
+    typical = scale * typical_width(line.regions) if line.regions else float("nan")
+    print(f"written {written}, read {reading.number}; typical digit width {typical:.1f} px, "
+          f"TOO_WIDE × typical = {number_reading.TOO_WIDE * typical:.1f} px")
+    for piece in sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0]):
+        x, _, width, height = piece.box
+        read = class_probabilities(model, to_model_input(piece.pixels))[0].tolist()
+        top = sorted(range(len(read)), key=lambda k: -read[k])[:2]
+        accepted = decide(read, refusal)[0] is not None
+        print(f"  piece at x={x:3d}: {width:3d} px wide, {height / (scale * line.height):.2f} "
+              "of the line's height; "
+              + ", ".join(f"{CLASS_NAMES[k]} {100 * read[k]:.0f}%" for k in top)
+              + ("; the network alone accepts it" if accepted
+                 else "; the network alone refuses it"))
+    return reading
 
 
 def plot_pictures_and_inputs(pictures: Sequence[np.ndarray], inputs: Sequence[np.ndarray],
@@ -405,6 +496,32 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
     if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
         raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
     return figure
+
+
+def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, written: str
+                       ) -> Figure:
+    """Two panels: the whole reading, drawn as :func:`plot_reading_against_truth` draws it,
+    and the same zoomed on its first mistake (:func:`first_mistake`: two digit heights round a
+    digit read wrong or extra, or round the gap where a written digit was lost), pixels drawn
+    as squares. The zoomed panel says so when there is nothing to zoom on."""
+    mistake = first_mistake(reading, written)
+    fig, (whole, zoom) = plt.subplots(1, 2, figsize=(13, 3.4), width_ratios=[2.5, 1])
+    with plt.rc_context({"image.interpolation": "nearest"}):  # pixels as squares: sharp
+        plot_reading_against_truth(image, reading, written, ax=whole)
+        plot_reading_against_truth(
+            image, reading, written, ax=zoom,
+            title="zoomed on the first mistake (colours as on the left)" if mistake
+            else "nothing to zoom on: no digit read wrong, none lost")
+    legend = zoom.get_legend()
+    if legend is not None:
+        legend.remove()  # the left panel's legend serves both
+    for label in zoom.texts:
+        label.set_clip_on(True)  # a digit's label outside the zoomed view is not drawn
+    if mistake:
+        x, y, w, h = mistake
+        zoom.set(xlim=(x - 1.5 * h, x + w + 1.5 * h), ylim=(y + 2 * h, y - h))
+    fig.tight_layout()
+    return fig
 
 
 def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
