@@ -128,8 +128,8 @@ def test_the_cut_search_marks_the_best_cut(tmp_path):
     assert "best: [30]" in picture.get_title()
     assert scores.get_xlim() == picture.get_xlim()  # a score sits under its cut's column
     labels = [t.get_text() for t in scores.get_legend().get_texts()]
-    assert labels == ["cut in two, at this column", "read whole (no cut)", "best cut in three",
-                      "best: score -0.30"]
+    assert labels == ["cut in two, at this column", "the unsplit group (no cut)",
+                      "best cut in three", "best: score -0.30"]
     _saved(fig, tmp_path, "cuts")
 
 
@@ -166,7 +166,7 @@ def test_the_cut_table_lists_no_cut_then_the_best_cuts():
     rows = cut_search_rows(candidates, best=2)
     assert [row["cut at columns"] for row in rows] == ["no cut", "[30]", "[40]"]
     assert rows[0]["ink at each cut"] == "-" and rows[1]["ink at each cut"] == "0.25"
-    assert rows[1]["each piece: surely a digit"] == "0.900, 0.800"
+    assert rows[1]["each piece: top digit probability"] == "0.900, 0.800"
     assert rows[1]["each piece: width prior"] == "-0.100, -0.200" and rows[2]["score"] == "-0.900"
 
 
@@ -285,7 +285,7 @@ def test_a_lost_digit_is_marked_where_it_belongs(tmp_path):
     assert marker.get_ydata()[0] > 120  # under the digits, whose boxes end at row 120
     assert ax.get_xlim() == (-0.5, 329.5)  # the marker did not stretch the picture
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[-1] == "a written digit lost here" and len(labels) == 4
+    assert labels[-1] == "written digit(s) unmatched, none read" and len(labels) == 4
     assert first_mistake(reading, "123") == (140, 20, 0, 100)
     assert first_mistake(reading, "13") is None
     _saved(fig, tmp_path, "lost")
@@ -326,7 +326,7 @@ def test_a_grid_of_real_readings_draws_each_as_read_zoomed_on_its_boxes(shipped,
     # Zoomed: most of the 120-pixel blank margins left and right are cut off.
     assert shown[0].get_xlim()[1] - shown[0].get_xlim()[0] < pictures[0].shape[1] - 150
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[-1] == "a written digit lost here" and len(labels) == 4
+    assert labels[-1] == "written digit(s) unmatched, none read" and len(labels) == 4
     _saved(fig, tmp_path, "grid")
 
 

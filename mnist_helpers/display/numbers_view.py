@@ -204,9 +204,11 @@ def plot_number_steps(model: nn.Module, image: ImageLike, refusal: Refusal | Non
 
 @dataclass
 class Candidate:
-    """One way of reading a group: the columns it is cut at (none: read whole), how surely
-    the model reads each piece as a digit, each piece's width prior, the ink each cut goes
-    through, the summed score, and (when known) each piece's 28×28 input to the model."""
+    """One way of reading a group: the columns it is cut at (``cuts``; none: the unsplit
+    group), each piece's top digit probability (``confidences``: how surely the model reads it
+    as a digit), each piece's width prior (``priors``), the ink each cut goes through
+    (``cut_ink``), the summed ``score``, and (when known) each piece's 28×28 input to the
+    model (``pixels``)."""
 
     cuts: tuple[int, ...]
     confidences: list[float]
@@ -249,7 +251,7 @@ def cut_search_rows(candidates: Sequence[Candidate], best: int = 4) -> list[dict
     ink at each cut and the score."""
     ranked = sorted((c for c in candidates if c.cuts), key=lambda c: -c.score)[:best]
     return [{"cut at columns": str(list(c.cuts)) if c.cuts else "no cut",
-             "each piece: surely a digit": ", ".join(f"{x:.3f}" for x in c.confidences),
+             "each piece: top digit probability": ", ".join(f"{x:.3f}" for x in c.confidences),
              "each piece: width prior": ", ".join(f"{x:.3f}" for x in c.priors),
              "ink at each cut": ", ".join(f"{x:.2f}" for x in c.cut_ink) or "-",
              "score": f"{c.score:.3f}"}
@@ -282,7 +284,8 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
                    label="cut in two, at this column")
     whole = [c for c in candidates if not c.cuts]
     if whole:
-        right.axhline(whole[0].score, color="black", ls="--", lw=1, label="read whole (no cut)")
+        right.axhline(whole[0].score, color="black", ls="--", lw=1,
+                      label="the unsplit group (no cut)")
     threes = [c for c in candidates if len(c.cuts) == 2]
     if threes:
         right.axhline(max(c.score for c in threes), color="tab:purple", ls=":", lw=1.5,
@@ -439,13 +442,16 @@ def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, 
 
 def _legend_handles(lost: bool) -> list[plt.Line2D]:
     """The legend of :func:`plot_reading_against_truth`: what each colour of box means, and the
-    red ▲ when a written digit was lost (``lost``)."""
-    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit read as written"),
-               plt.Line2D([], [], color=WRONG, lw=3, label="digit read wrong or extra"),
+    red ▲ when a written digit was lost (``lost``). Green and red follow :func:`matched_digits`,
+    which lines up the two digit strings, not the boxes' places in the picture; a ▲ marks one
+    place where the alignment finds written digits with no digit read in their place."""
+    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit matched (digit strings aligned)"),
+               plt.Line2D([], [], color=WRONG, lw=3, label="digit unmatched: wrong or extra"),
                plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
     if lost:
         handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
-                                  markeredgecolor="black", label="a written digit lost here"))
+                                  markeredgecolor="black",
+                                  label="written digit(s) unmatched, none read"))
     return handles
 
 
