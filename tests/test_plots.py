@@ -196,3 +196,38 @@ def test_the_chosen_thresholds_are_labelled_in_their_unit_and_colour(tmp_path):
     assert (left.xyann, left.get_horizontalalignment()) == ((0, -34), "center")
     assert edge.xyann[0] < 0 and edge.get_horizontalalignment() == "right"
     _saved(fig, tmp_path, "chosen_thresholds")
+
+
+def test_the_class_regions_cover_the_square_and_grow_surer_far_out(tmp_path):
+    """Notebook 07a's toy: two classes split at x = 0 by a known linear rule. The left panel
+    names class 0 on the right half and class 1 on the left; the right panel's largest
+    probability is the rule's own, on a scale from 1/K to 1, and larger at the edge than near
+    the middle; the training points and the marks are drawn; raw logits are refused."""
+    weights = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # logits x and −x: class 0 where x > 0
+
+    def rule(xy):
+        return torch.softmax(xy @ weights.T, dim=1)
+
+    points = torch.tensor([[1.0, 0.5], [2.0, -1.0], [-1.5, 0.0]])
+    labels = torch.tensor([0, 0, 1])
+    fig = lab_plots.plot_class_regions(rule, points, labels, extent=4, steps=9,
+                                       marks={"far": (4.0, 0.0)}, title="t")
+    left, right = fig.axes[:2]
+    regions, sureness = left.get_images()[0], right.get_images()[0]
+    classes = np.asarray(regions.get_array())
+    assert classes.shape == (9, 9) and regions.get_extent() == [-4, 4, -4, 4]
+    assert (classes[:, 5:] == 0).all() and (classes[:, :4] == 1).all()  # x > 0 and x < 0
+    values = np.asarray(sureness.get_array())
+    row = values[4]  # y = 0, from x = −4 to 4 in steps of 1
+    assert row == pytest.approx([float(torch.sigmoid(torch.tensor(2 * abs(x))))
+                                 for x in range(-4, 5)], abs=1e-6)
+    assert row[8] > row[5] > row[4] == pytest.approx(0.5), "surer the further from x = 0"
+    assert sureness.get_clim() == (0.5, 1.0)
+    for ax in (left, right):
+        assert sum(len(c.get_offsets()) for c in ax.collections) == len(points)
+    assert [t.get_text() for t in right.texts] == ["far"]
+    _saved(fig, tmp_path, "class_regions")
+    with pytest.raises(ValueError, match="add up to 1"):
+        lab_plots.plot_class_regions(lambda xy: xy @ weights.T, points, labels, extent=4)
+    with pytest.raises(ValueError, match="N × 2"):
+        lab_plots.plot_class_regions(rule, points[:, :1], labels, extent=4)

@@ -1,15 +1,17 @@
 """Figures of the experiments notebook: accuracy against time, the spread of accuracies over
 seeds, a hyperparameter sweep, where a training step's time goes, and what each speed lever
-bought; and notebook 07a's overlap of one score's histograms for digits and non-digits."""
+bought; and notebook 07a's class regions of a classifier of points in a plane, and overlap of
+one score's histograms for digits and non-digits."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -260,4 +262,63 @@ def plot_score_histograms(scores: Mapping[str, torch.Tensor | np.ndarray], *, xl
     ax.grid(axis="y", which="major", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def plot_class_regions(probabilities: Callable[[torch.Tensor], torch.Tensor],
+                       points: torch.Tensor, labels: torch.Tensor, *, extent: float,
+                       marks: Mapping[str, tuple[float, float]] | None = None,
+                       steps: int = 201,
+                       title: str = "A classifier of points in a plane") -> Figure:
+    """Two panels over the square from −``extent`` to ``extent`` on both axes: on the left, the
+    class with the largest probability at each point, a pale colour per class; on the right,
+    that largest probability, on a colour scale from 1/K (all K classes alike) to 1.
+    ``probabilities`` takes an (N, 2) tensor of points and gives their (N, K) probabilities,
+    each row adding up to 1; it is called once, on a grid of ``steps`` × ``steps`` points,
+    without gradients. ``points`` (N × 2) and ``labels`` (the training data) are drawn on both
+    panels in their class's colour, and each of ``marks`` (a name and a point) as a labelled
+    cross on the right."""
+    points = torch.as_tensor(points, dtype=torch.float32).detach().cpu()
+    labels = torch.as_tensor(labels).detach().cpu()
+    if points.dim() != 2 or points.shape[1] != 2 or len(labels) != len(points):
+        raise ValueError(f"points must be N × 2 with one label each; got points "
+                         f"{tuple(points.shape)} and {len(labels)} labels")
+    axis = torch.linspace(-extent, extent, steps)
+    x, y = torch.meshgrid(axis, axis, indexing="xy")  # row i: y = axis[i]; column j: x = axis[j]
+    with torch.no_grad():
+        p = torch.as_tensor(probabilities(torch.stack([x.ravel(), y.ravel()], dim=1)))
+    p = p.detach().cpu().double()
+    if p.dim() != 2 or len(p) != steps * steps or p.shape[1] < 2:
+        raise ValueError(f"probabilities must give one row of K ≥ 2 probabilities per point; "
+                         f"got {tuple(p.shape)} for {steps * steps} points")
+    if not torch.allclose(p.sum(dim=1), torch.ones(len(p), dtype=p.dtype), atol=1e-4):
+        raise ValueError("each row of probabilities must add up to 1 (apply the softmax to "
+                         "the logits first)")
+    classes = p.shape[1]
+    best = p.max(dim=1)
+    box = (-extent, extent, -extent, extent)
+    pale = ListedColormap([tuple(0.65 + 0.35 * c for c in to_rgb(f"C{k}"))
+                           for k in range(classes)])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.2), layout="constrained")
+    left.imshow(best.indices.reshape(steps, steps).numpy(), origin="lower", extent=box,
+                cmap=pale, vmin=-0.5, vmax=classes - 0.5, interpolation="nearest")
+    image = right.imshow(best.values.reshape(steps, steps).numpy(), origin="lower", extent=box,
+                         cmap="viridis", vmin=1 / classes, vmax=1.0)
+    fig.colorbar(image, ax=right, label="largest probability")
+    for ax in (left, right):
+        for k in range(classes):
+            mine = labels == k
+            ax.scatter(points[mine, 0], points[mine, 1], s=6, color=f"C{k}",
+                       edgecolors="black", linewidths=0.2, label=f"class {k}")
+        ax.set(xlim=box[:2], ylim=box[2:], aspect="equal", xlabel="first coordinate",
+               ylabel="second coordinate")
+    left.set_title("the class it names, with the training points", fontsize=10)
+    left.legend(loc="upper left", fontsize=8, markerscale=2)
+    right.set_title("how sure it is: its largest probability", fontsize=10)
+    for name, (mx, my) in (marks or {}).items():
+        right.plot(mx, my, "x", color="red", ms=8, mew=2)
+        right.annotate(name, (mx, my), xytext=(6, 6), textcoords="offset points", color="red",
+                       fontsize=9, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                                         "edgecolor": "none", "alpha": 0.85})
+    fig.suptitle(title)
     return fig
