@@ -140,10 +140,12 @@ CLOCK_READS = {
     ("lab/bench.py", "_clock"): "the benchmark's one clock (after the GPU finishes): it times "
                                 "a fixed number of steps, checks at fixed image counts and "
                                 "leaves evaluation time out",
-    ("lab/experiments.py", "__iter__"): "times fetching a batch",
-    ("lab/experiments.py", "before"): "times the forward pass",
-    ("lab/experiments.py", "after"): "times the forward pass",
-    ("lab/experiments.py", "step_breakdown"): "times a fixed number of steps",
+    ("lab/speed.py", "__iter__"): "times fetching a batch",
+    ("lab/speed.py", "before"): "times the forward pass",
+    ("lab/speed.py", "after"): "times the forward pass",
+    ("lab/speed.py", "step_breakdown"): "times a fixed number of steps",
+    ("lab/speed.py", "cpu_snapshot"): "reads the wall clock beside the CPU clocks, to tell how "
+                                      "much of the cores other programs took; sizes nothing",
     ("files.py", "remove_stale_temporaries"): "the age of a dead writer's temporary file",
     ("data.py", "images_per_second"): "measures a fixed number of images",
     ("train.py", "fit"): "records each epoch's training seconds",

@@ -149,7 +149,7 @@ def test_the_grouped_spread_shows_tied_seeds_apart_on_an_axis_that_spans_the_val
 
 def test_time_ladder_throws_the_warm_up_round_away(monkeypatch):
     """A fresh process's first round can carry its start-up costs: it runs, and is not kept."""
-    from mnist_helpers.lab import experiments
+    from mnist_helpers.lab import experiments, speed
 
     calls = []
 
@@ -157,7 +157,7 @@ def test_time_ladder_throws_the_warm_up_round_away(monkeypatch):
         calls.append((profile.name, images))
         return float(len(calls))
 
-    monkeypatch.setattr(experiments, "measure_throughput", numbered)
+    monkeypatch.setattr(speed, "measure_throughput", numbered)
     ladder = experiments.LADDER[:3]
     # The warm-up round (calls 1-3) is thrown away; kept rounds go down, then up the ladder.
     assert experiments.time_ladder(ladder, 64, 2) == [[4.0, 9.0], [5.0, 8.0], [6.0, 7.0]]
@@ -172,14 +172,14 @@ def test_time_ladder_throws_the_warm_up_round_away(monkeypatch):
 def test_alternating_the_order_keeps_a_drift_from_agreeing_in_every_round(monkeypatch):
     """A machine that only slows down, never a rung: the later rung of a pair looks slower in
     rounds down the ladder and faster in rounds up it, so the rounds disagree."""
-    from mnist_helpers.lab import experiments
+    from mnist_helpers.lab import experiments, speed
 
     clock = iter(range(100))
 
     def drifting(profile, images, data_dir):  # every rung equally fast; the machine slows
         return 1000.0 - 10.0 * next(clock)
 
-    monkeypatch.setattr(experiments, "measure_throughput", drifting)
+    monkeypatch.setattr(speed, "measure_throughput", drifting)
     speeds = experiments.time_ladder(experiments.LADDER[:4], 64, 4)
     for before, after in zip(speeds, speeds[1:], strict=False):
         ratios = [b / a for a, b in zip(before, after, strict=True)]
@@ -280,3 +280,249 @@ def test_time_ladder_names_a_wrong_count(images, rounds, warmup_rounds, named):
 
     with pytest.raises(ValueError, match=f"^{named} must be a whole number"):
         time_ladder(LADDER[:1], images, rounds, warmup_rounds=warmup_rounds)
+
+
+# --- Tuning a recipe's rate, and the tables and lines built from the runs ------------------
+
+
+def _fake_run(lr: float, seed: int, name: str = "net") -> object:
+    """A RunResult without training: validation accuracy from the rate, test from the seed."""
+    import torch
+
+    from mnist_helpers.lab.experiments import RunResult
+
+    return RunResult(name=name, arch=name, parameters=100, epochs=1, train_images=10,
+                     seconds_per_epoch=1.0, val_accuracy=0.0, test_accuracy=0.9 + seed / 100,
+                     model=torch.nn.Linear(1, 1), test_right=torch.ones(4, dtype=torch.bool))
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """train_config replaced: the validation accuracy of a rate is read from ``scores``, and
+    every (rate, seed) trained is recorded in ``calls``."""
+    from mnist_helpers.lab import experiments
+
+    state = {"scores": {}, "calls": []}
+
+    def train_config(name, profile, data, device, *, seed=0):
+        state["calls"].append((profile.lr, seed))
+        run = _fake_run(profile.lr, seed, name)
+        run.val_accuracy = state["scores"][profile.lr]
+        return run
+
+    monkeypatch.setattr(experiments, "train_config", train_config)
+    return state
+
+
+def test_rate_beyond_steps_one_value_along_the_1_3_10_scale():
+    from mnist_helpers.lab.experiments import rate_beyond
+
+    assert rate_beyond([0.03, 0.1, 0.3], "below") == 0.01
+    assert rate_beyond([0.03, 0.1, 0.3], "above") == 1.0
+    assert rate_beyond([0.01, 0.03, 0.1, 0.3, 1.0], "below") == 0.003
+    assert rate_beyond([0.01, 0.03, 0.1, 0.3, 1.0], "above") == 3.0
+    assert rate_beyond([0.2, 0.4], "below") == 0.1 and rate_beyond([0.2, 0.4], "above") == 1.0
+    with pytest.raises(ValueError, match="side"):
+        rate_beyond([0.1], "left")
+    with pytest.raises(ValueError, match="positive"):
+        rate_beyond([0.0, 0.1], "below")
+
+
+def test_tune_recipe_adds_one_rate_past_an_edge_and_only_there(fake_training):
+    from mnist_helpers import get_profile
+    from mnist_helpers.lab.experiments import tune_recipe
+
+    profile, lrs, seeds = get_profile("quick"), [0.03, 0.1, 0.3], [0, 1, 2]
+    # The best in the middle: no rate added, the other seeds at 0.1.
+    fake_training["scores"] = {0.03: 0.80, 0.1: 0.90, 0.3: 0.85}
+    middle = tune_recipe("net", profile, None, "cpu", lrs=lrs, seeds=seeds)
+    assert middle.added is None and middle.lr == 0.1 and not middle.at_edge
+    assert fake_training["calls"] == [(0.03, 0), (0.1, 0), (0.3, 0), (0.1, 1), (0.1, 2)]
+    assert [r.test_accuracy for r in middle.runs] == [0.9, 0.91, 0.92]
+    # The best at the low edge, and the added rate better still: chosen, so still at an edge.
+    fake_training["calls"].clear()
+    fake_training["scores"] = {0.01: 0.95, 0.03: 0.92, 0.1: 0.90, 0.3: 0.85}
+    lower = tune_recipe("net", profile, None, "cpu", lrs=lrs, seeds=seeds)
+    assert lower.added == 0.01 and lower.lr == 0.01 and lower.at_edge
+    assert fake_training["calls"] == [(0.03, 0), (0.1, 0), (0.3, 0), (0.01, 0), (0.01, 1),
+                                      (0.01, 2)]
+    assert list(lower.grid) == [0.01, 0.03, 0.1, 0.3], "the grid in order of rate"
+    assert "+lr 0.01 95.00%" in lower.line() and "-> lr 0.01" in lower.line()
+    # The best at the high edge, the added rate worse: the edge rate kept, now inside the grid.
+    fake_training["scores"] = {0.03: 0.80, 0.1: 0.85, 0.3: 0.90, 1.0: 0.50}
+    upper = tune_recipe("net", profile, None, "cpu", lrs=lrs, seeds=seeds)
+    assert upper.added == 1.0 and upper.lr == 0.3 and not upper.at_edge
+    # Without extend, an edge stays an edge.
+    fake_training["calls"].clear()
+    kept = tune_recipe("net", profile, None, "cpu", lrs=lrs, seeds=[0], extend=False)
+    assert kept.added is None and kept.lr == 0.3 and kept.at_edge
+    assert fake_training["calls"] == [(0.03, 0), (0.1, 0), (0.3, 0)]
+
+
+def test_grid_warnings_name_the_edges_the_failures_and_the_dips(fake_training):
+    from mnist_helpers import get_profile
+    from mnist_helpers.lab.experiments import grid_warnings, tune_recipe
+
+    profile, lrs = get_profile("quick"), [0.03, 0.1, 0.3]
+    tuned = {}
+    fake_training["scores"] = {0.03: 0.80, 0.1: 0.90, 0.3: 0.09}
+    tuned["a"] = tune_recipe("a", profile, None, "cpu", lrs=lrs, seeds=[0])
+    fake_training["scores"] = {0.01: 0.95, 0.03: 0.92, 0.1: 0.60, 0.3: 0.70}
+    tuned["b"] = tune_recipe("b", profile, None, "cpu", lrs=lrs, seeds=[0])
+    fake_training["scores"] = {0.03: 0.80, 0.1: 0.85, 0.3: 0.90, 1.0: 0.50}
+    tuned["c"] = tune_recipe("c", profile, None, "cpu", lrs=lrs, seeds=[0])
+    lines = grid_warnings(tuned, lrs)
+    assert lines[0] == ("best rate at an edge of the grid (0.03 or 0.3): 2 of 3: b (so +lr 0.01 "
+                        "tried), c (so +lr 1 tried)")
+    assert lines[1].endswith("now inside the rates tried: c")
+    assert lines[2].endswith("(not fully tuned): b (lr 0.01)")
+    assert lines[3].endswith("(under 12%): a at lr 0.3 (9.00%)")
+    assert lines[4].endswith("neighbours: b lr 0.1 (60.00%)")
+
+
+def test_the_ranking_table_sets_each_spread_beside_the_width_of_one_accuracys_interval():
+    from mnist_helpers.lab.experiments import TunedRecipe, interval_width, ranking_table
+
+    assert interval_width(96.51, 10_000) == pytest.approx(0.72, abs=0.005)
+    assert interval_width(50.0, 100) == pytest.approx(2 * 1.96 * 5.0)
+
+    def tuned(name, tests):
+        runs = [_fake_run(0.1, seed, name) for seed in range(len(tests))]
+        for run, test in zip(runs, tests, strict=True):
+            run.test_accuracy, run.val_accuracy = test, test
+        return TunedRecipe(name, {0.1: tests[0]}, 0.1, runs, list(range(len(tests))))
+
+    recipes = {"wide": tuned("wide", [0.90, 0.93, 0.92]), "steady": tuned("steady", [0.95, 0.951,
+                                                                                   0.952])}
+    rows, lines = ranking_table(recipes, ["steady", "wide"], 10_000)
+    assert [row["network"] for row in rows] == ["steady", "wide"]
+    assert rows[1]["seed spread (points)"] == "3.00" and rows[1]["peak lr (chosen)"] == "0.1 (edge)"
+    assert lines[0].startswith("seed spread: from 0.20 to 3.00 points (largest: wide)")
+    assert lines[1] == ("seed spread wider than that interval's whole width: 1 of 2 networks "
+                        "(wide)")
+
+
+def test_every_seed_is_the_one_rule_and_a_tie_is_an_overlap():
+    from mnist_helpers.lab.experiments import every_seed
+
+    assert every_seed([3, 4], [1, 2]) == 1 and every_seed([1, 2], [3, 4]) == -1
+    assert every_seed([1, 3], [2, 4]) == 0 and every_seed([100.0], [100.0]) == 0
+
+
+def test_same_recipe_table_counts_a_p_value_at_the_level_as_shown():
+    import torch
+
+    from mnist_helpers.lab.experiments import TunedRecipe, same_recipe_table
+    from mnist_helpers.lab.paired import compare_paired
+
+    def with_right(only_first, only_second, both=900):
+        first = torch.tensor([True] * (both + only_first) + [False] * only_second)
+        second = torch.tensor([True] * both + [False] * only_first + [True] * only_second)
+        runs = [_fake_run(0.1, seed) for seed in (0, 1)]
+        for run, right in zip(runs, (first, second), strict=True):
+            run.test_right, run.test_accuracy = right, float(right.double().mean())
+        return TunedRecipe("net", {0.1: 0.9}, 0.1, runs, [0, 1]), compare_paired(first, second)
+
+    recipe, pair = with_right(40, 12)
+    rows, lines = same_recipe_table({"net": recipe}, len(recipe.runs[0].test_right),
+                                    level=pair.p_value)
+    assert rows[0]["only seed 0 right"] == 40 and rows[0]["only seed 1 right"] == 12
+    assert lines[0].endswith("for 1 of 1 networks"), "p at the level itself counts as shown"
+    rows, lines = same_recipe_table({"net": recipe}, 952, level=pair.p_value / 2)
+    assert lines[0].endswith("for 0 of 1 networks")
+    assert lines[1].endswith("difference: none")
+
+
+def test_compare_arms_gives_each_group_its_verdict_and_an_exact_interval():
+    from scipy.stats import binomtest
+
+    from mnist_helpers.lab.experiments import compare_arms, exact_interval
+
+    found = binomtest(45, 50).proportion_ci()
+    assert exact_interval(90.0, 50) == pytest.approx((100 * found.low, 100 * found.high))
+    scores = {"off": {"up": [90.0, 91.0], "down": [80.0, 82.0], "tie": [100.0, 100.0]},
+              "on": {"up": [92.0, 93.0], "down": [70.0, 71.0], "tie": [100.0, 100.0]}}
+    rows, by_verdict = compare_arms(scores, {"up": 1000, "down": 50, "tie": 30}, "off", "on")
+    assert by_verdict == {"higher on every seed": ["up"], "lower on every seed": ["down"],
+                          "mixed (the seeds overlap)": ["tie"]}
+    assert rows[1]["on"] == "70.5 (70.0 to 71.0)" and rows[1]["images"] == "50"
+    low, high = exact_interval(80.0, 50)
+    assert rows[1]["95% interval of one run (off, first seed)"] == f"{low:.1f} to {high:.1f}"
+
+
+def test_turn_and_shift_moves_each_quarter_its_own_fixed_way():
+    import torch
+
+    from mnist_helpers.lab.experiments import turn_and_shift
+
+    blob = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    blob[:, 12:16, 12:16] = 255  # a square at the centre: turning it leaves its centre there
+
+    def centre(image):
+        weights = image.double()
+        rows, columns = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+        return (float((weights * rows).sum() / weights.sum()),
+                float((weights * columns).sum() / weights.sum()))
+
+    moved = turn_and_shift(blob)
+    assert moved.shape == blob.shape and moved.dtype == torch.uint8
+    assert torch.equal(moved, turn_and_shift(blob)), "nothing random"
+    start = centre(blob[0])
+    for k, (down, right) in enumerate([(0, 3), (0, -3), (3, 0), (-3, 0)]):
+        row, column = centre(moved[k])
+        assert row - start[0] == pytest.approx(down, abs=0.3), k
+        assert column - start[1] == pytest.approx(right, abs=0.3), k
+    assert not torch.equal(moved[0], moved[2]), "turned and shifted, not only turned"
+
+
+def test_describe_networks_counts_each_networks_parameters():
+    from mnist_helpers.lab.experiments import NETWORK_NOTES, describe_networks
+    from mnist_helpers.models import ARCHITECTURES, build_model, count_parameters
+
+    assert set(NETWORK_NOTES) == set(ARCHITECTURES), "a line for every network"
+    lines = describe_networks(["logistic", "mlp"])
+    assert lines[0].startswith(f"logistic      {count_parameters(build_model('logistic')):>9,} "
+                               "parameters: one linear layer")
+    assert "7,850 parameters" in lines[0] and "235,146 parameters" in lines[1]
+
+
+def test_the_ladders_tables_keep_only_what_differs_and_apply_the_rule_round_by_round():
+    from mnist_helpers.lab.experiments import (
+        LADDER,
+        describe_change,
+        direction,
+        ladder_table,
+        rung_ratios,
+        settings_table,
+    )
+
+    assert describe_change(LADDER[0][1], LADDER[1][1]) == "loader: classic → tensors"
+    rows = settings_table([("a", LADDER[0][1]), ("b", LADDER[1][1]), ("c", LADDER[2][1])])
+    assert rows == [{"setting": "lr", "a": "1.0", "b": "1.0", "c": "0.3"},
+                    {"setting": "loader", "a": "classic", "b": "tensors", "c": "tensors"}]
+    speeds = [[100.0, 100.0], [150.0, 90.0], [300.0, 200.0]]
+    assert rung_ratios(speeds) == {1: [1.5, 0.9], 2: [2.0, 200 / 90]}
+    assert direction([1.5, 0.9]) == "not shown" and direction([2.0, 1.1]) == "faster"
+    assert direction([0.9, 0.99]) == "slower" and direction([1.0, 1.2]) == "not shown"
+    table = ladder_table(LADDER[:3], speeds)
+    assert table[0]["changed"] == "(start)" and table[0]["every round"] == ""
+    assert table[1]["× the rung above: median (range)"] == "×1.20 (0.90 to 1.50)"
+    assert table[2]["every round"] == "faster" and table[2]["images/s (median)"] == "250"
+
+
+def test_the_sweep_heat_map_colours_every_cell_on_one_scale_from_the_lowest_to_the_highest():
+    """A cell far below the best must look far below it: a scale clipped near the best
+    colours 22% and 88% alike."""
+    import torch
+
+    from mnist_helpers.lab import plots
+
+    grid = torch.tensor([[0.9574, 0.9656, 0.8536], [0.2218, 0.8854, 0.1740]],
+                        dtype=torch.float64)
+    fig = plots.plot_sweep(grid, [0.01, 0.1, 1.0], [32, 512])
+    image = fig.axes[0].images[0]
+    assert image.norm.vmin == pytest.approx(17.40) and image.norm.vmax == pytest.approx(96.56)
+    colours = [image.cmap(image.norm(value)) for value in (17.40, 22.18, 88.54, 96.56)]
+    assert len(set(colours)) == 4, "every value its own colour"
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["95.7", "96.6", "85.4", "22.2", "88.5", "17.4"], "and its value printed"

@@ -1,8 +1,9 @@
-"""Small, fair experiments for the experiments notebook: train a configuration, sweep two
-hyperparameters, split a training step's time into its phases, time a ladder of speed levers
-that changes one setting per rung (and say whether the machine was too busy to trust the
-timings), and draw the statistics the notebook uses: the equally likely ways to share ranked
-runs between two recipes, the coin tosses behind McNemar's test, and the picture groups.
+"""Small, fair experiments for the experiments notebook: train a configuration, tune a recipe's
+peak learning rate on a grid (one rate more past an edge) and train it again with other seeds,
+sweep two hyperparameters, and the tables and lines the notebook prints from those runs. Its
+section 5's timings live in :mod:`mnist_helpers.lab.speed` and the figures of its statistics
+in :mod:`mnist_helpers.lab.statistics_plots`; this module offers both too, so the notebook
+reaches every tool through one name.
 
 Every run here starts from the same seed and the same data split, trains with
 :func:`mnist_helpers.train.fit` (so it picks its epoch on the validation split), and only then
@@ -11,28 +12,45 @@ looks at the test set once.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
+from scipy.stats import binomtest
 from torch import nn
 
-from ..data import Batches, TensorBatches, TrainingData
-from ..device import place_model, seed_everything
-from ..loop import TrainingSetup, training_steps
+from ..data import TensorBatches, TrainingData
 from ..models import build_model, count_parameters
 from ..profiles import Profile
 from ..recipe import train_model
-from .bench import FAST, REFERENCE, measure_throughput
-from .paired import right_answers
+from .paired import compare_paired, right_answers
+from .speed import (  # noqa: F401 (section 5's tools, offered here with the rest)
+    LADDER,
+    OTHERS_LIMIT,
+    CpuSnapshot,
+    changed_fields,
+    cpu_snapshot,
+    describe_change,
+    direction,
+    ladder_table,
+    others_share,
+    others_verdict,
+    rung_ratios,
+    settings_table,
+    step_breakdown,
+    time_ladder,
+)
+from .statistics_plots import (  # noqa: F401 (offered here with the rest)
+    plot_coin_tosses,
+    plot_picture_groups,
+    plot_splits,
+)
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-    from PIL import Image
+    pass
 
 
 @dataclass
@@ -82,6 +100,29 @@ def train_config(name: str, profile: Profile, data: TrainingData, device: torch.
         model=model, test_right=right)
 
 
+#: One line on each network, as notebook 02 introduced them (``models.py`` holds their code).
+NETWORK_NOTES = {
+    "logistic": "one linear layer from the 784 pixels to the 10 scores, nothing hidden",
+    "mlp": "two hidden linear layers (256 and 128 units), ReLU after each",
+    "classic_cnn": "PyTorch's MNIST example: two 3×3 convolutions, a max-pool, dropout, "
+                   "two linear layers",
+    "fast_cnn": "the course's default: three convolution blocks with batch norm, each followed "
+                "by a max-pool",
+    "tiny_cnn": "crops the empty border, starts with a stride-2 convolution, pools before "
+                "batch norm",
+    "deep_cnn": "tiny_cnn's cheap start, then two 3×3 convolutions per stage",
+    "resnet_small": "blocks whose input is added to their output (residual connections)",
+    "vgg_style": "pairs of 3×3 convolutions before each max-pool, as the VGG networks do",
+}
+
+
+def describe_networks(names: Sequence[str]) -> list[str]:
+    """One line per network: its name, its parameters (counted on a freshly built one, at
+    its default width) and :data:`NETWORK_NOTES`' description."""
+    return [f"{name:<13} {count_parameters(build_model(name)):>9,} parameters: "
+            f"{NETWORK_NOTES[name]}" for name in names]
+
+
 def lr_batch_sweep(profile: Profile, data: TrainingData, device: torch.device | str, *,
                    lrs: Sequence[float], batch_sizes: Sequence[int], seed: int = 0,
                    on_result: Callable[[int, float, float], None] | None = None
@@ -103,341 +144,257 @@ def lr_batch_sweep(profile: Profile, data: TrainingData, device: torch.device | 
     return grid
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+def rate_beyond(lrs: Sequence[float], side: str) -> float:
+    """One peak learning rate past an edge of the grid ``lrs``, on the 1, 3, 10, 30, ... scale
+    (each value about three times the one before) that this notebook's grids use: the largest
+    value of that scale at most half the lowest rate (``side="below"``), or the smallest at
+    least twice the highest (``side="above"``). For 0.03, 0.1, 0.3: 0.01 below, 1 above."""
+    if not lrs or min(lrs) <= 0:
+        raise ValueError(f"lrs must hold at least one positive rate, got {list(lrs)!r}")
+    if side not in ("below", "above"):
+        raise ValueError(f"side must be 'below' or 'above', got {side!r}")
+    exponent = math.floor(math.log10(min(lrs) if side == "below" else max(lrs)))
+    scale = [float(f"{m}e{k}") for k in range(exponent - 2, exponent + 3) for m in (1, 3)]
+    if side == "below":
+        return max(value for value in scale if value <= min(lrs) / 2)
+    return min(value for value in scale if value >= 2 * max(lrs))
 
 
-class _TimedBatches:
-    """Batches whose fetching time is added up (a wrapper around any batch iterable)."""
+@dataclass
+class TunedRecipe:
+    """One recipe tuned on a grid of peak learning rates with its first seed, then trained
+    again at the rate chosen with every other seed (:func:`tune_recipe`)."""
 
-    def __init__(self, batches: Batches) -> None:
-        self.batches, self.seconds = batches, 0.0
+    name: str
+    grid: dict[float, float]  # validation accuracy (a fraction) at each rate tried, first seed
+    lr: float  # the rate chosen, the best on validation
+    runs: list[RunResult]  # one per seed, all at ``lr``; runs[0] is the grid's own run
+    seeds: list[int]
+    added: float | None = None  # the rate tried past an edge (the first grid's best was there)
 
     @property
-    def dataset(self) -> object:
-        """The images the wrapped batches are cut from."""
-        return self.batches.dataset
+    def at_edge(self) -> bool:
+        """Whether the rate chosen is the lowest or the highest rate tried: a rate not tried,
+        further out, might then suit this recipe better."""
+        return self.lr in (min(self.grid), max(self.grid))
 
-    def __len__(self) -> int:
-        return len(self.batches)
+    @property
+    def test_percent(self) -> list[float]:
+        """Each seed's test accuracy, in %."""
+        return [100 * run.test_accuracy for run in self.runs]
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        iterator = iter(self.batches)
-        while True:
-            started = time.perf_counter()
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                return
-            self.seconds += time.perf_counter() - started
-            yield batch
+    @property
+    def val_mean(self) -> float:
+        """The mean validation accuracy over the seeds, in %: what a ranking uses."""
+        return statistics.mean(100 * run.val_accuracy for run in self.runs)
 
+    @property
+    def spread(self) -> float:
+        """The seed spread: highest minus lowest test accuracy over the seeds, in points."""
+        return max(self.test_percent) - min(self.test_percent)
 
-def step_breakdown(profile: Profile, batches: Batches,
-                   device: torch.device | str, *, steps: int = 30, warmup: int = 5,
-                   seed: int = 0) -> dict[str, float]:
-    """Where a training step's time goes, in milliseconds per step: getting the batch, the
-    forward pass, and the rest (loss, backward pass, optimizer step).
-
-    A fresh ``profile.arch`` is trained by :func:`~mnist_helpers.loop.training_steps` for
-    ``warmup`` untimed steps, then ``steps`` timed ones; the batches are timed by a wrapper,
-    the forward pass by a clock started and stopped around the model's ``forward`` (the
-    device is synchronised there, so GPU time lands in the right phase).
-    """
-    device = torch.device(device)
-    seed_everything(seed)
-    model = build_model(profile.arch, **profile.model_kwargs())
-    model = place_model(model, device) if profile.channels_last else model.to(device)
-    timed = _TimedBatches(batches)
-    forward = {"seconds": 0.0, "started": 0.0}
-
-    def before(_module: nn.Module, _inputs: object) -> None:
-        _sync(device)
-        forward["started"] = time.perf_counter()
-
-    def after(_module: nn.Module, _inputs: object, _output: object) -> None:
-        _sync(device)
-        forward["seconds"] += time.perf_counter() - forward["started"]
-
-    hooks = [model.register_forward_pre_hook(before), model.register_forward_hook(after)]
-    epochs = range(1, 1 + -(-(warmup + steps) // len(timed)))
-    profile = profile.with_overrides(epochs=len(epochs))
-    setup = TrainingSetup.create(model, profile, len(timed), device, seed)
-    totals = {"batch": 0.0, "forward": 0.0, "total": 0.0}
-    started = time.perf_counter()
-    try:
-        for i, _step in enumerate(training_steps(model, timed, setup, epochs=epochs,
-                                                device=device)):
-            _sync(device)  # the step has finished on the device too
-            if i + 1 == warmup:
-                timed.seconds, forward["seconds"], started = 0.0, 0.0, time.perf_counter()
-            if i + 1 == warmup + steps:
-                totals = {"batch": timed.seconds, "forward": forward["seconds"],
-                          "total": time.perf_counter() - started}
-                break
-    finally:
-        for hook in hooks:
-            hook.remove()
-    rest = totals["total"] - totals["batch"] - totals["forward"]
-    return {"batch": 1000 * totals["batch"] / steps, "forward": 1000 * totals["forward"] / steps,
-            "loss, backward and optimizer": 1000 * rest / steps}
+    def line(self) -> str:
+        """One line: the grid's validation accuracies (the rate added past an edge marked +),
+        the rate chosen, and each seed's test accuracy at it."""
+        tried = ", ".join(f"{'+' if lr == self.added else ''}lr {lr:g} {100 * acc:.2f}%"
+                          for lr, acc in self.grid.items())
+        return (f"{self.name:<13} {tried}  -> lr {self.lr:g}; test: "
+                + ", ".join(f"{a:.2f}%" for a in self.test_percent))
 
 
-def changed_fields(before: Profile, after: Profile) -> list[str]:
-    """The names of the settings in which two profiles differ (the name aside)."""
-    return [f.name for f in fields(Profile)
-            if f.name != "name" and getattr(before, f.name) != getattr(after, f.name)]
+def tune_recipe(name: str, profile: Profile, data: TrainingData, device: torch.device | str,
+                *, lrs: Sequence[float], seeds: Sequence[int], extend: bool = True
+                ) -> TunedRecipe:
+    """Train ``profile`` at every peak rate of ``lrs`` with ``seeds[0]`` and keep the rate with
+    the best validation accuracy. If that rate is at an edge of ``lrs`` (and ``extend``), train
+    once more at :func:`rate_beyond` that edge and choose again among all the rates tried:
+    the same rule for every recipe, one extra run for those whose best was at an edge. Then
+    train at the chosen rate with every other seed. The test set chooses nothing."""
+    if not lrs or not seeds:
+        raise ValueError("give at least one rate and one seed")
+
+    def run(lr: float, seed: int) -> RunResult:
+        return train_config(name, profile.with_overrides(lr=lr), data, device, seed=seed)
+
+    tried = {lr: run(lr, seeds[0]) for lr in lrs}
+    chosen = max(tried, key=lambda lr: tried[lr].val_accuracy)  # the first of a tie
+    added = None
+    if extend and len(lrs) > 1 and chosen in (min(lrs), max(lrs)):
+        added = rate_beyond(lrs, "below" if chosen == min(lrs) else "above")
+        tried[added] = run(added, seeds[0])
+        chosen = max(tried, key=lambda lr: tried[lr].val_accuracy)
+    runs = [tried[chosen]] + [run(chosen, seed) for seed in seeds[1:]]
+    return TunedRecipe(name=name, grid={lr: tried[lr].val_accuracy for lr in sorted(tried)},
+                       lr=chosen, runs=runs, seeds=list(seeds), added=added)
 
 
-def _one_lever_ladder() -> list[tuple[str, Profile]]:
-    """From the classic way (``bench.REFERENCE``) to the fast path (``bench.FAST``), exactly
-    one setting per rung. The learning rate changes first, on its own, while the optimizer is
-    still Adadelta, whose arithmetic is the same at any rate: that rung can show only the
-    timings' noise. SGD then runs at the fast path's rate (momentum 0.9 is already set, and
-    Adadelta ignores it)."""
-    steps: list[tuple[str, dict]] = [
-        ("+ data as in-memory tensors", {"loader": "tensors"}),
-        (f"+ learning rate {FAST.profile.lr:g} (still Adadelta)", {"lr": FAST.profile.lr}),
-        ("+ SGD with Nesterov momentum", {"optimizer": "sgd"}),
-        ("+ weight decay", {"weight_decay": FAST.profile.weight_decay}),
-        ("+ one-cycle schedule", {"schedule": "onecycle"}),
-        ("+ batch 128", {"batch_size": FAST.profile.batch_size}),
-        ("+ fast_cnn", {"arch": "fast_cnn"}),
-        ("+ channels-last layout", {"channels_last": True}),
-        ("+ tiny_cnn (the fast path)", {"arch": FAST.profile.arch}),
-    ]
-    ladder = [("the classic way: DataLoader + classic_cnn", REFERENCE.profile)]
-    for label, change in steps:
-        ladder.append((label, ladder[-1][1].with_overrides(**change)))
-    return ladder
+def grid_warnings(tuned: Mapping[str, TunedRecipe], lrs: Sequence[float]) -> list[str]:
+    """Three checks of the rates tried, one line each: whose best rate was at an edge of the
+    grid ``lrs`` (and, after one rate past it, whether it still is); which runs did no better
+    than guessing one digit in ten (under 12%); and which rates scored below both neighbours,
+    a sign that one seed's luck, not the rate, decided."""
+    edge = {name: t for name, t in tuned.items() if t.added is not None}
+    lines = [f"best rate at an edge of the grid ({min(lrs):g} or {max(lrs):g}): {len(edge)} of "
+             f"{len(tuned)}" + (": " + ", ".join(f"{name} (so +lr {t.added:g} tried)"
+                                                 for name, t in edge.items()) if edge else "")]
+    if edge:
+        settled = [name for name, t in edge.items() if not t.at_edge]
+        still = [f"{name} (lr {t.lr:g})" for name, t in edge.items() if t.at_edge]
+        lines.append("   the edge rate still best, now inside the rates tried: "
+                     + (", ".join(settled) or "none"))
+        lines.append("   the added rate best, so still at an edge (not fully tuned): "
+                     + (", ".join(still) or "none"))
+    guessing = [f"{name} at lr {lr:g} ({100 * acc:.2f}%)" for name, t in tuned.items()
+                for lr, acc in t.grid.items() if acc < 0.12]
+    lines.append("runs no better than guessing one digit in ten (under 12%): "
+                 + (", ".join(guessing) or "none"))
+    dips = []
+    for name, t in tuned.items():
+        rates, accuracies = list(t.grid), list(t.grid.values())
+        dips += [f"{name} lr {rates[i]:g} ({100 * accuracies[i]:.2f}%)"
+                 for i in range(1, len(rates) - 1)
+                 if accuracies[i] < min(accuracies[i - 1], accuracies[i + 1])]
+    lines.append("a rate scoring below both of its neighbours: " + (", ".join(dips) or "none"))
+    return lines
 
 
-#: What each speed lever buys, exactly one setting at a time, from the classic way to the
-#: fast path: the experiments notebook times every rung.
-LADDER: list[tuple[str, Profile]] = _one_lever_ladder()
+def interval_width(percent: float, images: int) -> float:
+    """The whole width, in points, of the 95% interval of one accuracy (``percent``, in %) on
+    ``images`` test images (notebook 04): twice 1.96 standard errors, √(p(1 − p)/n)."""
+    share = percent / 100
+    return 2 * 196 * math.sqrt(share * (1 - share) / images)
 
 
-def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
-                data_dir: str | None = None, *, warmup_rounds: int = 1) -> list[list[float]]:
-    """Training images per second of every rung, ``rounds`` times: ``result[rung][round]``.
-
-    Each round times every rung in turn (:func:`~mnist_helpers.lab.bench.measure_throughput`,
-    ``images`` images after a few untimed batches), so neighbouring rungs are timed one right
-    after the other. The order alternates: kept rounds 0, 2, 4, ... go down the ladder, rounds
-    1, 3, 5, ... up it. A machine that slowly speeds up or slows down during a round (a drift)
-    then favours the later rung of a pair in one round and the earlier in the next, instead of
-    always the same one, so it cannot pass for a rung's effect in every round. The first
-    ``warmup_rounds`` rounds (down the ladder) are timed too but thrown away: a fresh process's
-    first timings can carry its start-up costs (one committed run timed its first rung at a
-    third of its later speed), and the untimed batches of one rung are too few to absorb them.
-    """
-    for name, value, least in (("images", images, 1), ("rounds", rounds, 1),
-                               ("warmup_rounds", warmup_rounds, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
-    speeds: list[list[float]] = [[] for _ in ladder]
-    for round_number in range(warmup_rounds + rounds):
-        kept = round_number - warmup_rounds  # negative in a warm-up round
-        order = range(len(ladder)) if kept < 0 or kept % 2 == 0 else reversed(range(len(ladder)))
-        timed = {rung: measure_throughput(ladder[rung][1], images, data_dir) for rung in order}
-        if kept >= 0:  # a warm-up round's timings are not kept
-            for rung, speed in timed.items():
-                speeds[rung].append(speed)
-    return speeds
-
-
-#: Above this share of the cores' time taken by other programs while some timings ran, the
-#: timings are called not trustworthy. A chosen bar, not a law: a tenth of the machine busy
-#: elsewhere can already move a timing by about as much as the smaller effects timed here.
-OTHERS_LIMIT = 0.10
+def ranking_table(tuned: Mapping[str, TunedRecipe], order: Sequence[str], test_images: int
+                  ) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows of a table of ``tuned`` in the order ``order`` (one per recipe: parameters,
+    rate chosen, validation mean, test accuracy per seed and mean, seed spread, the whole width
+    of the interval of one accuracy at its test mean, seconds per epoch), and two lines that
+    set the seed spreads beside those widths."""
+    widths = {name: interval_width(statistics.mean(t.test_percent), test_images)
+              for name, t in tuned.items()}
+    rows = [{"network": name, "parameters": f"{t.runs[0].parameters:,}",
+             "peak lr (chosen)": f"{t.lr:g}" + (" (edge)" if t.at_edge else ""),
+             "validation mean %": f"{t.val_mean:.2f}",
+             "test % (per seed)": ", ".join(f"{a:.2f}" for a in t.test_percent),
+             "test mean %": f"{statistics.mean(t.test_percent):.2f}",
+             "seed spread (points)": f"{t.spread:.2f}",
+             "95% interval of one accuracy, whole width (points)": f"{widths[name]:.2f}",
+             "s / epoch": f"{statistics.mean(r.seconds_per_epoch for r in t.runs):.1f}"}
+            for name, t in ((name, tuned[name]) for name in order)]
+    spreads = {name: t.spread for name, t in tuned.items()}
+    wider = [name for name in order if spreads[name] > widths[name]]
+    largest = max(spreads, key=lambda name: spreads[name])
+    lines = [f"seed spread: from {min(spreads.values()):.2f} to {max(spreads.values()):.2f} points "
+             f"(largest: {largest}); whole width of one accuracy's interval "
+             f"on {test_images:,} images: from {min(widths.values()):.2f} to "
+             f"{max(widths.values()):.2f} points",
+             f"seed spread wider than that interval's whole width: {len(wider)} of {len(tuned)} "
+             "networks" + (f" ({', '.join(wider)})" if wider else "")]
+    return rows, lines
 
 
-@dataclass(frozen=True)
-class CpuSnapshot:
-    """The clocks that say who used the cores, read at one moment by :func:`cpu_snapshot`."""
-
-    wall: float  # seconds on a monotonic clock
-    own: float  # CPU seconds of this process and of its children that have ended
-    everyone: float | None  # CPU seconds every program on the machine used (None: unknown)
-
-
-def cpu_snapshot() -> CpuSnapshot:
-    """The wall clock, this process's CPU time (its children's too, once they have ended, as a
-    timing run in a fresh process does) and the whole machine's busy CPU time, which Linux
-    keeps in ``/proc/stat`` (elsewhere it is not known here, and stays None)."""
-    times = os.times()
-    own = times.user + times.system + times.children_user + times.children_system
-    everyone = None
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            first = stat.readline().split()  # cpu user nice system idle iowait irq softirq steal
-        ticks = [int(value) for value in first[1:9]]
-        busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and waiting for a disk
-        everyone = busy / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        pass
-    return CpuSnapshot(wall=time.perf_counter(), own=own, everyone=everyone)
+def every_seed(first: Sequence[float], second: Sequence[float]) -> int:
+    """Section 1.1's rule for two sets of runs: 1 if every value of ``first`` is above every
+    value of ``second``, -1 if every one is below, 0 if they overlap (or tie)."""
+    if min(first) > max(second):
+        return 1
+    if max(first) < min(second):
+        return -1
+    return 0
 
 
-def others_share(before: CpuSnapshot, after: CpuSnapshot, cores: int | None = None
-                 ) -> float | None:
-    """The share of the cores' time that *other* programs used between two snapshots: the
-    whole machine's busy CPU seconds minus this process's own, over the seconds that passed
-    times the cores (None where the machine's total is not known)."""
-    cores = cores or os.cpu_count()
-    if before.everyone is None or after.everyone is None or not cores:
-        return None
-    seconds = after.wall - before.wall
-    if seconds <= 0:
-        return None
-    others = (after.everyone - before.everyone) - (after.own - before.own)
-    return min(max(others / (seconds * cores), 0.0), 1.0)
+def unpaired_half_width(p_a: float, p_b: float, images: int) -> float:
+    """Half the 95% interval of ``p_a − p_b`` (fractions) if each accuracy came from its own
+    test set of ``images`` images: the two variances add, 1.96 √(p_a(1 − p_a)/n +
+    p_b(1 − p_b)/n)."""
+    return 1.96 * math.sqrt(p_a * (1 - p_a) / images + p_b * (1 - p_b) / images)
 
 
-def others_verdict(share: float | None) -> str:
-    """One line on how much of the cores other programs took while some timings ran, and
-    whether the timings can be trusted: above :data:`OTHERS_LIMIT` they cannot, since the
-    timings then measure the waiting for a core too."""
-    if share is None:
-        return ("what other programs did meanwhile is not known here (it is read from Linux's "
-                "/proc/stat): whether they competed for the cores is not known")
-    said = f"other programs used {100 * share:.0f}% of the cores' time while these timings ran"
-    if share > OTHERS_LIMIT:
-        return (f"{said}: above {100 * OTHERS_LIMIT:.0f}%, so the timings waited for cores "
-                "too; these timings are not trustworthy")
-    return f"{said}: at most {100 * OTHERS_LIMIT:.0f}%, so the timings had the cores to themselves"
+def same_recipe_table(tuned: Mapping[str, TunedRecipe], test_images: int, *,
+                      level: float = 0.05) -> tuple[list[dict[str, object]], list[str]]:
+    """Each recipe's first two seeds compared on the same test images
+    (:func:`~mnist_helpers.lab.paired.compare_paired`): a table row per recipe (the
+    difference, its paired and unpaired 95% ±, the disagreements, McNemar's p-value), and two
+    lines: for how many recipes the two seeds come out "different" (p at or below ``level``),
+    and where the paired test says so although the unpaired ± is larger than the difference."""
+    rows, different, disagree = [], 0, []
+    for name, t in tuned.items():
+        first, second = t.runs[:2]
+        if first.test_right is None or second.test_right is None:
+            raise ValueError(f"{name}: the runs kept no test answers (train them with "
+                             "train_config, which keeps them)")
+        c = compare_paired(first.test_right, second.test_right)
+        u = unpaired_half_width(first.test_accuracy, second.test_accuracy, test_images)
+        shown = c.p_value <= level
+        different += shown
+        if shown and abs(c.difference) < u:
+            disagree.append(f"{name} ({100 * c.difference:+.2f} points: ± {100 * c.half_width:.2f} "
+                            f"paired, ± {100 * u:.2f} unpaired, p = {c.p_value:.2g})")
+        first_seed, second_seed = t.seeds[:2]
+        rows.append({"network": name,
+                     f"seed {first_seed} − seed {second_seed} (points)":
+                         f"{100 * c.difference:+.2f}",
+                     "± paired (95%)": f"{100 * c.half_width:.2f}",
+                     "± unpaired (95%)": f"{100 * u:.2f}",
+                     f"only seed {first_seed} right": c.only_a,
+                     f"only seed {second_seed} right": c.only_b,
+                     "McNemar p-value": f"{c.p_value:.2g}"})
+    lines = [f"two seeds of the same recipe come out 'different' (p ≤ {level:g}) for {different} "
+             f"of {len(rows)} networks",
+             "'different' by the paired test although the unpaired ± is larger than the "
+             "difference: " + (", ".join(disagree) or "none")]
+    return rows, lines
 
 
-def _extreme(split: Sequence[int], k: int) -> str | None:
-    """Whether ``split`` (the ranks A holds, 0 the lowest of 2k) puts all of A's runs on top,
-    all of B's, or neither (None)."""
-    if min(split) == k:
-        return "all A's on top"
-    if max(split) == k - 1:
-        return "all B's on top"
-    return None
+def exact_interval(percent: float, images: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 95% interval of one accuracy (``percent``, in %) on
+    ``images`` images, in %: computed from the binomial distribution itself, so it holds on a
+    few dozen pictures, where ± 1.96 standard errors fail."""
+    found = binomtest(round(percent / 100 * images), images).proportion_ci()
+    return 100 * found.low, 100 * found.high
 
 
-def plot_splits(splits: Sequence[Sequence[int]], *, observed: Sequence[int] | None = None,
-                title: str = "Every way to share the ranked runs between A and B") -> Figure:
-    """Every way of giving k of 2k ranked runs to recipe A (``splits``: the ranks A holds, 0
-    the lowest accuracy), as equally likely if A and B are equally good: one strip per way, a
-    square per run from the lowest accuracy (left) to the highest (right), A's filled and
-    lettered. The two most extreme ways, all of A's runs on top or all of B's, are framed in
-    red; the way the runs fell (``observed``, A's ranks) is labelled "seen"."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    if not splits:
-        raise ValueError("splits is empty: give at least one way to share the runs")
-    k = len(splits[0])
-    if any(len(split) != k for split in splits):
-        raise ValueError("every split must give A the same number of runs")
-    seen = tuple(sorted(observed)) if observed is not None else None
-    columns = min(5, len(splits))
-    rows = -(-len(splits) // columns)
-    step_x, step_y = 2 * k + 1.5, 2.2
-    width = 0.23 * columns * step_x  # inches: a square of about a fifth of an inch
-    fig, ax = plt.subplots(figsize=(width, width * rows * step_y / (columns * step_x) + 0.9))
-    for n, split in enumerate(splits):
-        x0, y0 = (n % columns) * step_x, -(n // columns) * step_y
-        for rank in range(2 * k):
-            is_a = rank in split
-            ax.add_patch(Rectangle((x0 + rank, y0), 0.9, 0.9, facecolor="tab:blue" if is_a
-                                   else "white", edgecolor="tab:blue", lw=1))
-            ax.text(x0 + rank + 0.45, y0 + 0.45, "A" if is_a else "B", ha="center",
-                    va="center", fontsize=7, color="white" if is_a else "tab:blue")
-        extreme = _extreme(split, k)
-        caption = [extreme] if extreme else []
-        if seen is not None and tuple(sorted(split)) == seen:
-            caption.append("seen")
-        if extreme:
-            ax.add_patch(Rectangle((x0 - 0.2, y0 - 0.2), 2 * k + 0.3, 1.3, fill=False,
-                                   edgecolor="tab:red", lw=2))
-        if caption:
-            ax.text(x0 + k - 0.05, y0 - 0.35, ", ".join(caption), ha="center", va="top",
-                    fontsize=7, color="tab:red", fontweight="bold" if "seen" in caption
-                    else "normal")
-    ax.set(xlim=(-0.5, columns * step_x - 1.0), ylim=(-(rows - 1) * step_y - 1.1, 1.1),
-           aspect="equal", title=f"{title}\neach strip: the {2 * k} runs from the lowest "
-           "accuracy (left) to the highest (right)")
-    ax.axis("off")
-    fig.tight_layout()
-    return fig
+#: What :func:`compare_arms` says of a group, by :func:`every_seed`'s answer.
+ARM_VERDICTS = {1: "higher on every seed", -1: "lower on every seed",
+                0: "mixed (the seeds overlap)"}
 
 
-def plot_coin_tosses(heads: int, tosses: int, *,
-                     title: str = "Heads in fair coin tosses") -> Figure:
-    """The binomial distribution of the number of heads in ``tosses`` tosses of a fair coin
-    (in McNemar's test, how ``only_a`` would fall among the disagreements if the two models
-    were equally good), with ``heads`` marked, its mirror ``tosses - heads`` dashed, and the
-    two tails at least that far from the middle in red: their total probability, in the
-    legend, is the two-sided p-value."""
-    import matplotlib.pyplot as plt
-    from scipy.stats import binom
-
-    if not 0 <= heads <= tosses or tosses < 1:
-        raise ValueError(f"need 0 <= heads <= tosses and tosses >= 1, got {heads} of {tosses}")
-    counts = np.arange(tosses + 1)
-    chance = binom.pmf(counts, tosses, 0.5)
-    low, high = min(heads, tosses - heads), max(heads, tosses - heads)
-    tails = (counts <= low) | (counts >= high)
-    p_value = min(1.0, float(chance[tails].sum()))
-    middle, sd = tosses / 2, np.sqrt(tosses) / 2
-    span = max(high - middle, 3 * sd) + 2 * sd
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    ax.bar(counts[~tails], chance[~tails], width=1.0, color="tab:gray",
-           label=f"P(exactly this many heads in {tosses} fair tosses)")
-    hidden = " (too low to see)" if chance[tails].max() < 0.002 * chance.max() else ""
-    ax.bar(counts[tails], chance[tails], width=1.0, color="tab:red",
-           label=f"at least as uneven as seen, either way{hidden}: total {p_value:.3g}, "
-                 "the two-sided p-value")
-    top = float(chance.max())
-    mirror = tosses - heads
-    for at, text, style in ((heads, f"seen\n{heads}", "-"), (mirror, f"as uneven\nthe other "
-                                                              f"way\n{mirror}", "--")):
-        if at == heads or mirror != heads:
-            ax.axvline(at, color="tab:red", lw=1.5, ls=style)
-            left = at < middle
-            ax.annotate(text, (at, 1.02 * top), xytext=(-4 if left else 4, 0),
-                        textcoords="offset points", color="tab:red", fontsize=8, va="top",
-                        ha="right" if left else "left")
-    ax.set(xlim=(max(-0.5, middle - span), min(tosses + 0.5, middle + span)),
-           ylim=(0, 1.08 * top), xlabel="number of heads", ylabel="probability", title=title)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-    fig.tight_layout()
-    return fig
+def compare_arms(scores: Mapping[str, Mapping[str, Sequence[float]]],
+                 images: Mapping[str, int], before: str, after: str
+                 ) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
+    """Two arms of an experiment on several groups of pictures: ``scores[arm][group]`` holds
+    each seed's accuracy in %. Returns a table row per group (each arm's mean, lowest and
+    highest; the exact 95% interval of ``before``'s first seed; the verdict of ``after``
+    against ``before`` by :func:`every_seed`) and the groups under each verdict of
+    :data:`ARM_VERDICTS`."""
+    rows: list[dict[str, str]] = []
+    by_verdict: dict[str, list[str]] = {verdict: [] for verdict in ARM_VERDICTS.values()}
+    for group in images:
+        low, high = exact_interval(scores[before][group][0], images[group])
+        verdict = ARM_VERDICTS[every_seed(scores[after][group], scores[before][group])]
+        by_verdict[verdict].append(group)
+        rows.append({"pictures": group, "images": f"{images[group]:,}",
+                     **{arm: f"{statistics.mean(v[group]):.1f} ({min(v[group]):.1f} to "
+                             f"{max(v[group]):.1f})" for arm, v in scores.items()},
+                     f"95% interval of one run ({before}, first seed)": f"{low:.1f} to {high:.1f}",
+                     f"{after}, seed by seed": verdict})
+    return rows, by_verdict
 
 
-def plot_picture_groups(groups: Mapping[str, Sequence[tuple[Image.Image, int]]], *,
-                        per_group: int = 6, title: str = "Pictures of each group") -> Figure:
-    """``per_group`` pictures of every group, one row per group with its name on the left,
-    each titled with its true digit and shown as handed in (before any preparation). The
-    pictures are spread evenly over each group's list, first and last included, so a group
-    sorted by kind shows every kind."""
-    import matplotlib.pyplot as plt
+def turn_and_shift(pixels: torch.Tensor, degrees: float = 15.0, shift: int = 3) -> torch.Tensor:
+    """Digits moved by fixed amounts, nothing random: of N×28×28 ``pixels`` (uint8, 0 the
+    paper), images 0, 4, 8, ... turned ``degrees`` and shifted ``shift`` pixels right, images
+    1, 5, 9, ... turned the other way and shifted left, then 2, 6, ... turned and shifted
+    down, 3, 7, ... turned the other way and shifted up. Bilinear, the new corners paper."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as TF
 
-    if per_group < 1 or not groups:
-        raise ValueError("need at least one group and per_group >= 1")
-    fig, axes = plt.subplots(len(groups), per_group, squeeze=False,
-                             figsize=(0.95 * per_group + 1.3, 1.05 * len(groups) + 0.5))
-    for row, (name, pictures) in zip(axes, groups.items(), strict=True):
-        if not pictures:
-            raise ValueError(f"group {name!r} has no pictures")
-        picks = np.linspace(0, len(pictures) - 1, min(per_group, len(pictures)))
-        for column, ax in enumerate(row):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if column >= len(picks):
-                ax.axis("off")
-                continue
-            picture, label = pictures[round(float(picks[column]))]
-            ax.imshow(np.asarray(picture.convert("L")), cmap="gray", vmin=0, vmax=255)
-            ax.set_title(str(label), fontsize=9)
-        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    moves = [(degrees, [shift, 0]), (-degrees, [-shift, 0]), (degrees, [0, shift]),
+             (-degrees, [0, -shift])]  # (degrees, [right, down])
+    upright = pixels.unsqueeze(1)
+    moved = upright.clone()
+    for k, (angle, offset) in enumerate(moves):
+        moved[k::4] = TF.affine(upright[k::4], angle=angle, translate=offset, scale=1.0,
+                                shear=[0.0], interpolation=InterpolationMode.BILINEAR, fill=0)
+    return moved.squeeze(1)

@@ -53,22 +53,24 @@ def plot_tradeoff(runs: Sequence[RunResult],
 def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
                title: str = "Validation accuracy (%) by learning rate and batch size") -> Figure:
     """A heat map of a learning-rate × batch-size sweep (``grid[i, j]`` for batch size ``i``
-    and learning rate ``j``, as fractions), each cell labelled, the best one outlined."""
+    and learning rate ``j``, as fractions), each cell labelled with its value, the best one
+    outlined. The colour scale runs from the lowest cell to the highest, so a cell far below
+    the best also looks far below it; the labels tell apart cells close to the best."""
     values = 100 * grid.numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(lrs) + 2.5, 0.6 * len(batch_sizes) + 1.8))
-    floor = max(float(values.max()) - 5.0, float(values.min()))
-    image = ax.imshow(values, cmap="viridis", vmin=floor, vmax=float(values.max()))
+    low, high = float(values.min()), float(values.max())
+    image = ax.imshow(values, cmap="viridis", vmin=low, vmax=high)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
-                    color="black" if values[i, j] > (floor + values.max()) / 2 else "white")
+                    color="black" if values[i, j] > (low + high) / 2 else "white")
     best = np.unravel_index(np.argmax(values), values.shape)
     ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, lw=2.5,
                                edgecolor="red"))
     ax.set(xticks=range(len(lrs)), xticklabels=[f"{lr:g}" for lr in lrs],
            yticks=range(len(batch_sizes)), yticklabels=[str(b) for b in batch_sizes],
            xlabel="peak learning rate", ylabel="batch size", title=title)
-    fig.colorbar(image, ax=ax, label=f"accuracy (%), {floor:.1f} and below darkest")
+    fig.colorbar(image, ax=ax, label="accuracy (%)")
     fig.tight_layout()
     return fig
 
