@@ -19,18 +19,20 @@ from mnist_helpers.display.numbers_view import (
     Candidate,
     cut_search_rows,
     digits_in_a_row,
+    plot_cut_search,
+    plot_number_steps,
+    plot_pictures_and_inputs,
+    plot_reading_steps,
+    print_pieces,
+    score_cuts,
+)
+from mnist_helpers.display.truth_view import (
     first_mistake,
     matched_digits,
     misreading,
-    plot_cut_search,
     plot_first_mistake,
-    plot_number_steps,
-    plot_pictures_and_inputs,
     plot_reading_against_truth,
-    plot_reading_steps,
     plot_readings_grid,
-    print_pieces,
-    score_cuts,
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES

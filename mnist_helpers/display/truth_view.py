@@ -1,0 +1,240 @@
+"""A reading of a whole number checked digit by digit against what was written, for notebook
+07b: which digits match (:func:`matched_digits`, lining up the two digit strings), the first
+mistake in words (:func:`misreading`) and in the picture (:func:`first_mistake`), a reading drawn
+over its picture (:func:`plot_reading_against_truth`, with a red ▲ where a written digit was
+lost), zoomed on its first mistake (:func:`plot_first_mistake`), and many readings side by side
+(:func:`plot_readings_grid`). The boxes and colours are those of
+:mod:`mnist_helpers.display.numbers_view`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from PIL import Image
+
+from ..number_reading import NumberReading
+from .numbers_view import REFUSED, RIGHT, WRONG
+
+
+def matched_digits(read: str, written: str) -> list[bool]:
+    """For each digit of ``read``, whether it matches a digit of ``written`` once the two are
+    aligned (``difflib``'s longest matching blocks): a digit read wrong, or one too many,
+    does not."""
+    matched = [False] * len(read)
+    for block in difflib.SequenceMatcher(a=read, b=written, autojunk=False).get_matching_blocks():
+        matched[block.a: block.a + block.size] = [True] * block.size
+    return matched
+
+
+def _lost_and_extra(read: str, written: str) -> list[tuple[str, int, int, int, int]]:
+    """The places where ``read`` and ``written`` differ by digits missing from one of them, as
+    ``difflib`` opcodes (aligned as :func:`matched_digits` aligns them): ``("insert", i, i,
+    j1, j2)`` when ``written[j1:j2]`` was lost before ``read[i]``, ``("delete", i1, i2, j, j)``
+    when ``read[i1:i2]`` is extra. A digit read in place of another is not listed: its red
+    box shows it."""
+    return [op for op in difflib.SequenceMatcher(a=read, b=written, autojunk=False).get_opcodes()
+            if op[0] in ("insert", "delete")]
+
+
+def _where(text: str, before: str, after: str) -> str:
+    """``text`` named by its place: after what comes before it, else before what follows."""
+    return f"the {text} after {before}" if before else (
+        f"the {text} before {after}" if after else f"the {text}")
+
+
+def misreading(read: str, written: str) -> str:
+    """One line saying which written digits the reading lost and which digits read are extra,
+    each named by its place ("the 8 after 527 was lost; the 1 after 468 is extra"); "" when
+    none was lost or added (a digit read wrong is not named: its red box shows it). Written
+    characters that are not digits (a plus, a bracket) are not counted as lost."""
+    parts = []
+    for tag, i1, i2, j1, j2 in _lost_and_extra(read, written):
+        if tag == "insert":
+            lost = "".join(c for c in written[j1:j2] if c.isdigit())
+            if lost:
+                verb = "was" if len(lost) == 1 else "were"
+                parts.append(f"{_where(lost, written[:j1], written[j2:])} {verb} lost")
+        else:
+            verb = "is" if i2 - i1 == 1 else "are"
+            parts.append(f"{_where(read[i1:i2], read[:i1], read[i2:])} {verb} extra")
+    return "; ".join(parts)
+
+
+def _lost_places(reading: NumberReading, written: str) -> list[tuple[float, float, float]]:
+    """For each run of written digits the reading lost, between which boxes of digits read it
+    belongs: ``(x, top, bottom)``, ``x`` in the gap between them (or just beyond the first or
+    the last), ``top`` and ``bottom`` those of the boxes on either side. Empty when nothing
+    was read: there is then no box to place them by."""
+    boxes = [d.box for d in reading.digits]
+    read = "".join(str(d.digit) for d in reading.digits)
+    places: list[tuple[float, float, float]] = []
+    for tag, i, _, j1, j2 in _lost_and_extra(read, written):
+        if tag != "insert" or not boxes or not any(c.isdigit() for c in written[j1:j2]):
+            continue
+        beside = boxes[max(i - 1, 0): i + 1]  # the digits read just before and after the gap
+        top = min(b[1] for b in beside)
+        bottom = max(b[1] + b[3] for b in beside)
+        if i == 0:  # lost before the first digit read
+            x = boxes[0][0] - 0.25 * boxes[0][3]
+        elif i == len(boxes):  # lost after the last
+            x = boxes[-1][0] + boxes[-1][2] + 0.25 * boxes[-1][3]
+        else:  # between two: half-way from the end of one to the start of the next
+            x = (boxes[i - 1][0] + boxes[i - 1][2] + boxes[i][0]) / 2
+        places.append((x, top, bottom))
+    return places
+
+
+def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, int] | None:
+    """The leftmost place where ``reading`` departs from ``written``, as a box ``(x, y, width,
+    height)`` in the picture's pixels: a digit read wrong or extra (a red box of
+    :func:`plot_reading_against_truth`), or the gap where a written digit was lost (its red
+    ▲; width 0). None when there is neither."""
+    read = "".join(str(d.digit) for d in reading.digits)
+    places = [d.box for d, ok in zip(reading.digits, matched_digits(read, written), strict=True)
+              if not ok]
+    places += [(int(round(x)), int(top), 0, int(bottom - top))
+               for x, top, bottom in _lost_places(reading, written)]
+    return min(places, default=None)
+
+
+def _legend_handles(lost: bool) -> list[plt.Line2D]:
+    """The legend of :func:`plot_reading_against_truth`: what each colour of box means, and the
+    red ▲ when a written digit was lost (``lost``). Green and red follow :func:`matched_digits`,
+    which lines up the two digit strings, not the boxes' places in the picture; a ▲ marks one
+    place where the alignment finds written digits with no digit read in their place."""
+    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit matched (digit strings aligned)"),
+               plt.Line2D([], [], color=WRONG, lw=3, label="digit unmatched: wrong or extra"),
+               plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
+    if lost:
+        handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
+                                  markeredgecolor="black",
+                                  label="written digit(s) unmatched, none read"))
+    return handles
+
+
+def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberReading,
+                               written: str, ax: Axes | None = None,
+                               title: str | None = None) -> Figure:
+    """The picture with a box round every digit read: green where it matches the number
+    ``written`` (aligned by :func:`matched_digits`), red where it does not, dashed grey round
+    a piece refused as not a digit; a red ▲ under the gap where a written digit was lost. A
+    legend says which is which. The title, unless ``title`` replaces it, says what was
+    written and what was read, why there is no number when there is none, and on a second
+    line which digits were lost or are extra (:func:`misreading`)."""
+    image = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(10, 1 + image.shape[1] / 80),
+                                      1.2 + image.shape[0] / 80))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
+    read = "".join(str(d.digit) for d in reading.digits)
+    right = matched_digits(read, written)
+    for digit, ok in zip(reading.digits, right, strict=True):
+        x, y, w, h = digit.box
+        colour = RIGHT if ok else WRONG
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=2 if ok else 3, edgecolor=colour))
+        ax.text(x + w / 2, y - 3, str(digit.digit), color=colour, ha="center", va="bottom",
+                fontsize=11, fontweight="bold")
+    for piece in reading.refused:
+        x, y, w, h = piece.box
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5, edgecolor=REFUSED,
+                                   linestyle="--"))
+    lost = _lost_places(reading, written)
+    for gap, top, bottom in lost:  # under the line, pointing up at the gap
+        ax.plot(gap, bottom + 0.15 * (bottom - top), "^", color=WRONG, ms=12,
+                markeredgecolor="black", clip_on=False,
+                scalex=False, scaley=False)  # the axes keep the picture's limits
+    handles = _legend_handles(bool(lost))
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              ncols=len(handles), frameon=False)  # below the picture, where it hides no digit
+    if title is None:
+        title = f"written {written}, read {reading.number}"
+        if reading.reason:
+            title += f" ({reading.reason})"
+        differences = misreading(read, written)
+        if differences:
+            title += f"\n{differences}" + (" (red ▲)" if lost else "")
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    figure = ax.get_figure(root=True)
+    if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
+        raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
+    return figure
+
+
+def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, written: str
+                       ) -> Figure:
+    """Two panels: the whole reading, drawn as :func:`plot_reading_against_truth` draws it,
+    and the same zoomed on its first mistake (:func:`first_mistake`: two digit heights round a
+    digit read wrong or extra, or round the gap where a written digit was lost), pixels drawn
+    as squares. The zoomed panel says so when there is nothing to zoom on."""
+    mistake = first_mistake(reading, written)
+    fig, (whole, zoom) = plt.subplots(1, 2, figsize=(13, 3.4), width_ratios=[2.5, 1])
+    with plt.rc_context({"image.interpolation": "nearest"}):  # pixels as squares: sharp
+        plot_reading_against_truth(image, reading, written, ax=whole)
+        plot_reading_against_truth(
+            image, reading, written, ax=zoom,
+            title="zoomed on the first mistake (colours as on the left)" if mistake
+            else "nothing to zoom on: no digit read wrong, none lost")
+    legend = zoom.get_legend()
+    if legend is not None:
+        legend.remove()  # the left panel's legend serves both
+    for label in zoom.texts:
+        label.set_clip_on(True)  # a digit's label outside the zoomed view is not drawn
+    if mistake:
+        x, y, w, h = mistake
+        zoom.set(xlim=(x - 1.5 * h, x + w + 1.5 * h), ylim=(y + 2 * h, y - h))
+    fig.tight_layout()
+    return fig
+
+
+def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
+                       readings: Sequence[NumberReading], written: Sequence[str],
+                       notes: Sequence[str] | None = None, *, columns: int = 4,
+                       title: str = "Readings checked against what was written") -> Figure:
+    """Many readings at once, one small panel each, ``columns`` to a row, in the order given:
+    each picture drawn as :func:`plot_reading_against_truth` draws it (a green box round a
+    digit read as written, a red one round a digit read wrong or extra, a dashed grey one
+    round a refused piece, a red ▲ where a written digit was lost), zoomed on its boxes (half
+    the tallest box's height round them, within the picture) so that small digits stay
+    legible. Each panel is titled "written …, read …" and, on a second line, its entry of
+    ``notes`` (a reason, a row of a table, a setting). One legend, below the panels, serves
+    them all. Raises ``ValueError`` when there is no picture, or when ``pictures``,
+    ``readings``, ``written`` and ``notes`` are not as many."""
+    notes = [""] * len(pictures) if notes is None else list(notes)
+    if not pictures or not len(pictures) == len(readings) == len(written) == len(notes):
+        raise ValueError("pictures, readings, written and notes must be as many, at least one; "
+                         f"got {len(pictures)}, {len(readings)}, {len(written)} and {len(notes)}")
+    rows = -(-len(pictures) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.4 * rows + 0.8),
+                             squeeze=False, layout="constrained")
+    lost = False
+    for ax, picture, reading, number, note in zip(axes.flat[:len(pictures)], pictures, readings,
+                                                  written, notes, strict=True):
+        heading = f"written {number}, read {reading.number}" + (f"\n{note}" if note else "")
+        plot_reading_against_truth(picture, reading, number, ax=ax, title=heading)
+        ax.title.set_fontsize(9)
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()  # one legend for the whole grid, below it
+        lost = lost or bool(_lost_places(reading, number))
+        boxes = [piece.box for piece in reading.digits + reading.refused]
+        if boxes:  # zoom on the boxes, the picture's edges permitting
+            margin = 0.5 * max(h for _, _, _, h in boxes)
+            (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()  # the picture's edges
+            x0 = max(min(x for x, _, _, _ in boxes) - margin, left)
+            x1 = min(max(x + w for x, _, w, _ in boxes) + margin, right)
+            y0 = max(min(y for _, y, _, _ in boxes) - margin, top)
+            y1 = min(max(y + h for _, y, _, h in boxes) + margin, bottom)
+            ax.set(xlim=(x0, x1), ylim=(y1, y0))  # rows count downwards
+    for ax in axes.flat[len(pictures):]:
+        ax.axis("off")
+    handles = _legend_handles(lost)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10,
+               frameon=False)
+    fig.suptitle(title)
+    return fig
