@@ -13,7 +13,6 @@ import statistics
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -24,9 +23,6 @@ from ..loop import TrainingSetup, training_steps
 from ..models import build_model
 from ..profiles import Profile
 from .bench import FAST, REFERENCE, measure_throughput
-
-if TYPE_CHECKING:
-    pass
 
 
 def _sync(device: torch.device) -> None:
