@@ -86,7 +86,7 @@ def place_model(model: torch.nn.Module, device: torch.device | str) -> torch.nn.
     """Move ``model`` to ``device`` in the fastest memory layout for it.
 
     On CPUs and CUDA GPUs that is channels-last (NHWC): the convolution kernels work in that
-    layout, so with it no convolution converts its input first (notebook 08 measures what it
+    layout, so with it no convolution converts its input first (notebook 08b measures what it
     buys). MPS keeps the default.
     """
     device = torch.device(device)

@@ -1,4 +1,4 @@
-"""Notebook 08's exercise checks: a right answer passes, the typical wrong ones fail with the
+"""Notebook 08a's exercise checks: a right answer passes, the typical wrong ones fail with the
 hint that fits them."""
 
 from __future__ import annotations

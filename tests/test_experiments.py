@@ -444,7 +444,7 @@ def test_compare_arms_gives_each_group_its_verdict_and_an_exact_interval():
               "on": {"up": [92.0, 93.0], "down": [70.0, 71.0], "tie": [100.0, 100.0]}}
     rows, by_verdict = compare_arms(scores, {"up": 1000, "down": 50, "tie": 30}, "off", "on")
     assert by_verdict == {"higher on every seed": ["up"], "lower on every seed": ["down"],
-                          "mixed (the seeds overlap)": ["tie"]}
+                          "mixed (the runs overlap)": ["tie"]}
     assert rows[1]["on"] == "70.5 (70.0 to 71.0)" and rows[1]["images"] == "50"
     low, high = exact_interval(80.0, 50)
     assert rows[1]["95% interval of one run (off, first seed)"] == f"{low:.1f} to {high:.1f}"

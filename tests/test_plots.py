@@ -98,7 +98,7 @@ def test_markdown_table_of_dicts_and_dataclasses():
 
 
 def test_the_grouped_spread_labels_do_not_run_into_each_other(tmp_path):
-    """Nine groups, as notebook 08 draws them: no two neighbouring tick labels overlap."""
+    """Nine groups, as notebook 08a draws them: no two neighbouring tick labels overlap."""
     groups = ["MNIST test\n(10,000)", "turned and shifted\n(10,000)", "photo\n(50)", "thick\n(50)",
               "thin\n(50)", "chalk\n(50)", "pen\n(50)", "font\n(50)", "30 samples\n(30)"]
     values = {arm: {g: [90.0 + k, 91.0, 92.0 - k] for k, g in enumerate(groups)}

@@ -1,4 +1,4 @@
-"""Checks for notebook 08's exercises: McNemar's counts from two models' predictions, and the
+"""Checks for notebook 08a's exercises: McNemar's counts from two models' predictions, and the
 exact two-sided p-value from those counts.
 
 Each check runs what the learner wrote on inputs it makes itself (seeded, so every run asks the

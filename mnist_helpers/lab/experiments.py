@@ -1,9 +1,9 @@
-"""Small, fair experiments for the experiments notebook: train a configuration, tune a recipe's
-peak learning rate on a grid (one rate more past an edge) and train it again with other seeds,
-sweep two hyperparameters, and the tables and lines the notebook prints from those runs. Its
-section 5's timings live in :mod:`mnist_helpers.lab.speed` and the figures of its statistics
-in :mod:`mnist_helpers.lab.statistics_plots`; this module offers both too, so the notebook
-reaches every tool through one name.
+"""Small, fair experiments for the experiments notebook (08a): train a configuration, tune a
+recipe's peak learning rate on a grid (one rate more past an edge) and train it again with other
+seeds, sweep two hyperparameters, and the tables and lines the notebook prints from those runs.
+The speed notebook's (08b) timings live in :mod:`mnist_helpers.lab.speed` and the figures of
+08a's statistics in :mod:`mnist_helpers.lab.statistics_plots`; this module offers both too, so
+a notebook reaches every tool through one name.
 
 Every run here starts from the same seed and the same data split, trains with
 :func:`mnist_helpers.train.fit` (so it picks its epoch on the validation split), and only then
@@ -27,7 +27,7 @@ from ..models import build_model, count_parameters
 from ..profiles import Profile
 from ..recipe import train_model
 from .paired import compare_paired, right_answers
-from .speed import (  # noqa: F401 (section 5's tools, offered here with the rest)
+from .speed import (  # noqa: F401 (08b's tools, offered here with the rest)
     LADDER,
     OTHERS_LIMIT,
     CpuSnapshot,
@@ -357,7 +357,7 @@ def exact_interval(percent: float, images: int) -> tuple[float, float]:
 
 #: What :func:`compare_arms` says of a group, by :func:`every_seed`'s answer.
 ARM_VERDICTS = {1: "higher on every seed", -1: "lower on every seed",
-                0: "mixed (the seeds overlap)"}
+                0: "mixed (the runs overlap)"}
 
 
 def compare_arms(scores: Mapping[str, Mapping[str, Sequence[float]]],

@@ -1,10 +1,10 @@
-"""Where a training step's time goes, and what each speed lever buys, for the experiments
-notebook's section 5: a step split into its phases (:func:`step_breakdown`), a ladder of
-settings from the classic way to the fast path that changes one setting per rung
-(:data:`LADDER`), timed in rounds whose order alternates (:func:`time_ladder`), the tables
-printed from those timings, and whether the machine was quiet enough to trust them: how much
-of the cores other programs took meanwhile (:func:`cpu_snapshot`, :func:`others_share`,
-:func:`others_verdict`). :mod:`mnist_helpers.lab.experiments` offers all of them too."""
+"""Where a training step's time goes, and what each speed lever buys, for the speed notebook
+(08b): a step split into its phases (:func:`step_breakdown`), a ladder of settings from the
+classic way to the fast path that changes one setting per rung (:data:`LADDER`), timed in
+rounds whose order alternates (:func:`time_ladder`), the tables printed from those timings, and
+whether the machine was quiet enough to trust them: how much of the cores other programs took
+meanwhile (:func:`cpu_snapshot`, :func:`others_share`, :func:`others_verdict`).
+:mod:`mnist_helpers.lab.experiments` offers all of them too."""
 
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ def _one_lever_ladder() -> list[tuple[str, Profile]]:
 
 
 #: What each speed lever buys, exactly one setting at a time, from the classic way to the
-#: fast path: the experiments notebook times every rung.
+#: fast path: notebook 08b times every rung.
 LADDER: list[tuple[str, Profile]] = _one_lever_ladder()
 
 
