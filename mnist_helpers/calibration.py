@@ -6,7 +6,8 @@
   split (the one that makes the validation labels most likely), which leaves every prediction
   as it was: T > 1 softens an over-confident model's probabilities, T < 1 sharpens a timid one's.
 * Refusal: a threshold on how surely the model reads a digit, fitted on validation images
-  (real digits and non-digits the model did not train on), never on the test set.
+  (real digits and non-digits the model did not train on), never on the test set. The AUROC
+  sums up a score without any threshold.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
 from torch import nn
 
 from .config import DIGIT_OUTPUTS, NOT_A_DIGIT
 from .evaluate import all_logits
 
-__all__ = ["all_logits", "digit_confidence", "fit_refusal", "fit_refusal_threshold",
+__all__ = ["all_logits", "auroc", "digit_confidence", "fit_refusal", "fit_refusal_threshold",
            "fit_temperature", "refusal_curve", "reliability", "score_curve"]
 
 
@@ -94,7 +96,7 @@ class RefusalCurve:
 def score_curve(digit_scores: torch.Tensor, digits_right: torch.Tensor,
                 nondigit_scores: torch.Tensor, thresholds: torch.Tensor) -> RefusalCurve:
     """The trade-off for any score where higher means "more surely a digit": at each
-    threshold, the share of digits kept *and* right, and the share of non-digits refused."""
+    threshold, the share of digits accepted *and* read right, and of non-digits refused."""
     return RefusalCurve(
         thresholds=thresholds,
         digits_right=torch.stack([((digit_scores >= t) & digits_right).float().mean()
@@ -130,3 +132,16 @@ def fit_refusal(model: nn.Module, val: Iterable[tuple[torch.Tensor, torch.Tensor
     digits = labels < NOT_A_DIGIT
     curve = refusal_curve(probabilities[digits], labels[digits], probabilities[~digits])
     return fit_refusal_threshold(curve, budget), curve
+
+
+def auroc(digit_scores: torch.Tensor, nondigit_scores: torch.Tensor) -> float:
+    """The chance that a random non-digit scores below a random digit, ties counting half (the
+    area under the ROC curve), from ranks: the digits' rank sum, less the least it can be, counts
+    the (digit, non-digit) pairs the digit wins (Mann and Whitney's U)."""
+    n_digits, n_nondigits = len(digit_scores), len(nondigit_scores)
+    if not n_digits or not n_nondigits:
+        raise ValueError("auroc needs at least one digit and one non-digit")
+    scores = torch.cat([digit_scores.flatten(), nondigit_scores.flatten()]).double().cpu()
+    ranks = rankdata(scores.numpy())  # 1 for the lowest; tied scores share their mean rank
+    wins = ranks[:n_digits].sum() - n_digits * (n_digits + 1) / 2
+    return float(wins / (n_digits * n_nondigits))

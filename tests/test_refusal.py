@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mnist_helpers.calibration import (
+    auroc,
     fit_refusal_threshold,
     fit_temperature,
     refusal_curve,
@@ -115,6 +116,21 @@ def test_refusal_curve_and_threshold_on_made_up_probabilities():
     assert 0.45 < threshold <= 0.9
     at = int((curve.thresholds <= threshold).nonzero().max())
     assert curve.nondigits_refused[at] == 1.0
+
+
+def test_calibration_auroc_counts_the_pairs_a_digit_wins_ties_half():
+    digits, nondigits = torch.tensor([0.9, 0.7, 0.5]), torch.tensor([0.5, 0.2])
+    # pairs: 0.9 and 0.7 beat both (4), 0.5 beats 0.2 and ties 0.5 (1.5): 5.5 of 6
+    assert auroc(digits, nondigits) == pytest.approx(5.5 / 6)
+    assert auroc(digits, torch.tensor([0.0])) == 1.0
+    assert auroc(torch.tensor([0.0]), digits) == 0.0
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.rand(300, generator=generator), torch.rand(200, generator=generator) - 0.2
+    pairwise = ((b[:, None] < a[None, :]).double()
+                + 0.5 * (b[:, None] == a[None, :]).double()).mean()
+    assert auroc(a, b) == pytest.approx(float(pairwise))
+    with pytest.raises(ValueError):
+        auroc(a, torch.tensor([]))
 
 
 def test_temperature_scaling_makes_overconfident_logits_honest():
