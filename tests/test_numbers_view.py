@@ -338,3 +338,77 @@ def test_a_grid_needs_as_many_readings_as_pictures():
         plot_readings_grid([np.ones((150, 330))] * 2, [reading], ["1", "1"])
     with pytest.raises(ValueError, match="got 0, 0, 0 and 0"):
         plot_readings_grid([], [], [])
+
+
+def test_the_first_reader_reads_each_stroke_alone(shipped):
+    """``read_strokes_only`` reads one piece per connected stroke (as ``ndimage.label`` counts
+    them, corners touching), left to right, each fitted into 28×28."""
+    from mnist_helpers.display.numbers_view import read_strokes_only
+
+    model, refusal = shipped
+    found = _ink()
+    _, strokes = ndimage.label(found.ink > found.threshold, np.ones((3, 3)))
+    first = read_strokes_only(model, _picture(), refusal=refusal)
+    assert len(first.digits) + len(first.refused) == strokes
+    boxes = [piece.box[0] for piece in first.digits + first.refused]
+    assert sorted(boxes) == [d.box[0] for d in sorted(first.digits + first.refused,
+                                                      key=lambda d: d.box[0])]
+    assert all(piece.pixels.shape == (28, 28) for piece in first.digits + first.refused)
+    blank = read_strokes_only(model, np.ones((50, 80)), refusal=refusal)
+    assert blank.number is None and blank.reason.startswith("no number")
+
+
+def test_a_step_turned_off_is_back_after_the_block(shipped):
+    """A 4 and a 7 drawn overlapping (as in notebook 07b's 1.3) make one group: read whole
+    with the cut search off, cut in two with it on, and the module as shipped after the block."""
+    from mnist_helpers.display.numbers_view import STEPS_OFF, reader_without
+
+    model, refusal = shipped
+    overlapping = rasterize_strokes(
+        [[(left + 60 * x, 70 + 100 * y) for x, y in stroke]
+         for left, digit in ((30, 4), (65, 7)) for stroke in STROKES[digit]],
+        size=(200, 220), line_width=10)
+    shipped_functions = (number_reading._line_angle, number_reading._best_split,
+                         number_reading.CONTEXT_DIGITS)
+    with reader_without(*STEPS_OFF):
+        uncut = read_number(model, overlapping, refusal=refusal)
+        assert number_reading._line_angle([], 1.0) == 0.0
+    assert len(uncut.digits) + len(uncut.refused) == 1  # the group, not cut
+    assert (number_reading._line_angle, number_reading._best_split,
+            number_reading.CONTEXT_DIGITS) == shipped_functions
+    cut = read_number(model, overlapping, refusal=refusal)
+    assert len(cut.digits) + len(cut.refused) == 2
+    with pytest.raises(KeyError):
+        with reader_without("no such step"):
+            pass
+
+
+def _reading_at(*boxes, digits=None):
+    digits = digits or [1] * len(boxes)
+    return NumberReading(path="", digits=[
+        DigitReading(box=box, digit=d, probabilities=[0.1] * 10, pixels=np.zeros((28, 28)))
+        for box, d in zip(boxes, digits, strict=True)])
+
+
+def test_pieces_are_matched_to_the_written_boxes_along_the_line():
+    from mnist_helpers.display.truth_view import along_the_line, blame
+
+    written = [(10, 5, 40, 60), (60, 5, 40, 60), (100, 5, 40, 60)]  # the last two touch
+    # The picture: the same line shifted by 100 px and stretched by 1.5.
+    span = (100 + 10 * 1.5, 100 + 140 * 1.5)
+    one_each = _reading_at((115, 0, 60, 90), (190, 0, 60, 90), (250, 0, 60, 90), digits=[1, 2, 3])
+    found, places = along_the_line(one_each, written, span)
+    assert np.allclose(found, places)
+    assert blame(one_each, "123", written, span) == []
+    assert blame(one_each, "123", written, span, even_if_read=True) == []
+    assert blame(one_each, "124", written, span) == ["misread"]
+    merged = _reading_at((115, 0, 60, 90), (190, 0, 120, 90), digits=[1, 2])
+    assert blame(merged, "123", written, span) == ["2 digits in one piece (touching)"]
+    halves = _reading_at((115, 0, 30, 90), (145, 0, 30, 90), (190, 0, 60, 90),
+                         (250, 0, 60, 90), digits=[1, 1, 2, 3])
+    assert blame(halves, "123", written, span) == ["a digit in pieces"]
+    stray = _reading_at((115, 0, 60, 90), (178, 0, 8, 90), (190, 0, 60, 90), (250, 0, 60, 90),
+                        digits=[1, 7, 2, 3])
+    assert blame(stray, "123", written, span) == ["a piece on no digit"]
+    lost = _reading_at((115, 0, 60, 90), (250, 0, 60, 90), digits=[1, 3])
+    assert blame(lost, "123", written, span) == ["a digit with no piece"]

@@ -1,20 +1,24 @@
-"""Figures and printouts of notebook 07b that show how a whole number is read, one step at a
-time: the ink, its connected strokes, the groups made of them, the line and its slope, the
-pieces read (:func:`plot_number_steps` redoes the steps of ``read_number`` on a picture and
-draws them with :func:`plot_reading_steps`), the search for where to cut touching digits
-(:func:`score_cuts` scores every way of cutting a group as ``read_number`` scores it, which
-keeps those scores to itself; :func:`cut_search_rows` and :func:`plot_cut_search` show them),
-and each piece of a reading (:func:`print_pieces`); :func:`digits_in_a_row` draws test
-numbers with the package's pen strokes. A reading checked against what was written is
-:mod:`mnist_helpers.display.truth_view`'s. They draw what the package's own functions compute;
-they compute nothing of their own but the colours, the lines drawn and (:func:`score_cuts`)
-the loop of ``read_number``'s cut search, repeated to show every score."""
+"""Notebook 07b's first reader (:func:`read_strokes_only`: one connected stroke, one digit),
+``read_number`` with steps turned off (:func:`reader_without`), and figures and printouts that
+show how a whole number is read, one step at a time: the ink, its connected strokes, the
+groups made of them, the line and its slope, the pieces read (:func:`plot_number_steps` redoes
+the steps of ``read_number`` on a picture and draws them with :func:`plot_reading_steps`), the
+search for where to cut touching digits (:func:`score_cuts` scores every way of cutting a
+group as ``read_number`` scores it, which keeps those scores to itself; :func:`cut_search_rows`
+and :func:`plot_cut_search` show them), and each piece of a reading (:func:`print_pieces`);
+:func:`digits_in_a_row` draws test numbers with the package's pen strokes. A reading checked
+against what was written is :mod:`mnist_helpers.display.truth_view`'s. They draw what the
+package's own functions compute; they compute nothing of their own but the colours, the lines
+drawn and (:func:`score_cuts`) the loop of ``read_number``'s cut search, repeated to show
+every score."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from unittest import mock
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,11 +31,12 @@ from torch import nn
 from .. import digit_line, number_reading
 from ..config import CLASS_NAMES, DIGIT_OUTPUTS
 from ..digit_line import SMALL, Line, Region, find_line, typical_width
+from ..errors import NoInkError
 from ..evaluate import class_probabilities
 from ..images import ImageLike, as_image, rasterize_strokes
-from ..number_reading import NumberReading, read_number
+from ..number_reading import DigitReading, NumberReading, read_number
 from ..predict import Refusal, decide
-from ..preprocess import Ink, find_ink, to_model_input
+from ..preprocess import Ink, find_ink, to_mnist_pixels, to_model_input
 
 RIGHT, WRONG, BEST = "tab:green", "tab:red", "tab:orange"
 REFUSED = "grey"  # a refused piece, always drawn dashed: red means a digit read wrong or extra
@@ -80,6 +85,63 @@ def digits_in_a_row(*digits: Sequence[Sequence[tuple[float, float]]], line_width
                for i, digit in enumerate(digits) for stroke in digit]
     return rasterize_strokes(strokes + [list(s) for s in extra],
                              size=(90 * len(digits) + 100, 170), line_width=line_width)
+
+
+def read_strokes_only(model: nn.Module, image: ImageLike,
+                      refusal: Refusal | None = None) -> NumberReading:
+    """The smallest number reader, which notebook 07b builds ``read_number`` up from: find the
+    ink (``find_ink``), split it into connected strokes (``digit_line._components``, as
+    ``read_number``'s step 2 does), cut each stroke out with its own ink only
+    (``digit_line._region``), fit it into 28×28 (``to_mnist_pixels``) and read it alone
+    (``decide``, 07a's refusal rule), left to right. Nothing more: no speck dropped, no strokes
+    joined, no slope measured, no cut, no context rule."""
+    image = as_image(image)
+    reading = NumberReading(path="")
+    try:
+        found = find_ink(image, work_size=number_reading.WORK_SIZE)
+    except NoInkError:
+        reading.reason = "no number: no ink found"
+        return reading
+    labels, strokes = digit_line._components(found.ink > found.threshold)
+    regions = sorted((digit_line._region(s, labels, found.ink) for s in strokes),
+                     key=lambda r: r.x)
+    pixels = [to_mnist_pixels(r.ink) for r in regions]
+    read = class_probabilities(model, torch.cat([to_model_input(p) for p in pixels])).tolist() \
+        if pixels else []
+    scale = max(image.size) / max(found.ink.shape)  # picture pixels per ink pixel
+    for region, seen, probs in zip(regions, pixels, read, strict=True):
+        digit, reason = decide(probs, refusal)
+        box = (region.x, region.y, region.width, region.height)
+        piece = DigitReading(box=tuple(int(round(v * scale)) for v in box), digit=digit,
+                             probabilities=probs[DIGIT_OUTPUTS], pixels=seen, reason=reason)
+        (reading.digits if digit is not None else reading.refused).append(piece)
+    if not reading.digits:
+        reading.reason = "no number: nothing in the image was read as a digit"
+    return reading
+
+
+def _whole(model: nn.Module, region: Region, typical: float, angle: float, threshold: float,
+           depth: int = 0) -> list[tuple[Region, np.ndarray]]:
+    """``_best_split`` with no cut: the group, read as one piece."""
+    return [(region, number_reading._model_input(region, angle, threshold))]
+
+
+#: What :func:`reader_without` replaces in ``number_reading`` to turn each step off.
+STEPS_OFF = {"upright": ("_line_angle", lambda regions, height: 0.0),  # slope taken as 0°
+             "cuts": ("_best_split", _whole),  # no group cut
+             "context": ("CONTEXT_DIGITS", math.inf)}  # never enough digits for step 6's rule
+
+
+@contextlib.contextmanager
+def reader_without(*steps: str) -> Iterator[None]:
+    """Inside the ``with`` block, ``read_number`` reads without ``steps`` (keys of
+    :data:`STEPS_OFF`): "upright" (step 4: no piece is turned upright), "cuts" (step 5: no
+    group is cut) and "context" (step 6's context rule: a refused piece stays refused). Each is
+    a ``mock.patch.object`` of ``number_reading``, undone when the block ends."""
+    with contextlib.ExitStack() as stack:
+        for step in steps:
+            stack.enter_context(mock.patch.object(number_reading, *STEPS_OFF[step]))
+        yield
 
 
 def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,

@@ -41,6 +41,65 @@ def _lost_and_extra(read: str, written: str) -> list[tuple[str, int, int, int, i
             if op[0] in ("insert", "delete")]
 
 
+def along_the_line(reading: NumberReading, boxes: Sequence[tuple[int, int, int, int]],
+                   span: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces of ``reading`` (digits read and refused, left to right) and the written
+    digits, each as (left, right) on one scale from 0 to 1 along the line. ``boxes`` are the
+    written digits' boxes as ``number_picture`` records them: in the line's pixels *before* the
+    line is sheared, turned and padded, not the picture's. So the written digits are mapped
+    from the first's left edge to the last's right edge, and the pieces from ``span``, the
+    picture's first and last column of ink. A turn (up to 12°) and a shear widen the ink and
+    the pieces' boxes a little, so this is an approximation."""
+    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
+    left, right = boxes[0][0], max(x + w for x, _, w, _ in boxes)
+    written = [((x - left) / (right - left), (x + w - left) / (right - left))
+               for x, _, w, _ in boxes]
+    found = [((x - span[0]) / (span[1] - span[0]), (x + w - span[0]) / (span[1] - span[0]))
+             for x, _, w, _ in (piece.box for piece in pieces)]
+    return np.array(found).reshape(-1, 2), np.array(written).reshape(-1, 2)
+
+
+def blame(reading: NumberReading, written: str, boxes: Sequence[tuple[int, int, int, int]],
+          span: tuple[float, float], *, even_if_read: bool = False) -> list[str]:
+    """What went wrong in a reading, found by matching its pieces to the written digits'
+    boxes along the line (:func:`along_the_line`), by their centres, which a turn or a shear
+    moves less than their edges: "N digits in one piece" when a piece spans the centres of N
+    written digits ("touching" when their boxes touch or overlap); "a digit in pieces" when the
+    centres of two or more pieces lie in one digit's box; "a piece on no digit" when a piece's
+    centre lies in no digit's box; "a digit with no piece" when no piece lies on a digit or
+    spans its centre; else, one piece per digit, "misread" or "refused" for a digit read wrong
+    or refused. Empty when the number was read exactly, unless ``even_if_read`` (to check the
+    matching where nothing went wrong)."""
+    if reading.number == written and not even_if_read:
+        return []
+    found, places = along_the_line(reading, boxes, span)
+    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
+    centres, causes, covered = places.mean(axis=1), [], set()
+    for left, right in found:
+        spanned = [i for i, c in enumerate(centres) if left <= c <= right]
+        covered.update(spanned)
+        if len(spanned) > 1:
+            touching = any(boxes[i + 1][0] <= boxes[i][0] + boxes[i][2] for i in spanned[:-1])
+            causes.append(f"{len(spanned)} digits in one piece"
+                          + (" (touching)" if touching else ""))
+    inside = [[i for i, (a, b) in enumerate(places) if a <= centre <= b]
+              for centre in found.mean(axis=1)]
+    owners = [i[0] for i in inside if i]
+    if len(set(owners)) < len(owners):
+        causes.append("a digit in pieces")
+    if not all(inside):
+        causes.append("a piece on no digit")
+    if len(covered | set(owners)) < len(places):
+        causes.append("a digit with no piece")
+    if not causes:  # one piece per written digit: the network's verdict is to blame
+        for piece, owner in zip(pieces, owners, strict=True):
+            if piece.digit is None:
+                causes.append("refused")
+            elif str(piece.digit) != written[owner]:
+                causes.append("misread")
+    return sorted(set(causes)) or (["other"] if reading.number != written else [])
+
+
 def _where(text: str, before: str, after: str) -> str:
     """``text`` named by its place: after what comes before it, else before what follows."""
     return f"the {text} after {before}" if before else (
