@@ -266,6 +266,10 @@ def test_the_picture_groups_figure_shows_each_group_spread_over_its_list(tmp_pat
     assert [ax.get_title() for ax in rows[0]] == ["0", "3", "6", "9"], "first and last kept"
     assert [ax.get_title() for ax in rows[1][:2]] == ["7", "1"]
     assert not rows[1][2].axison, "a short group leaves its other places empty"
+    cycling = {"cycle": [(picture(20), i % 10) for i in range(50)]}
+    fig = plot_picture_groups(cycling, per_group=6, title="t")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(set(titles)) >= 5, f"a cycle of digits shows a mix, not only 0s and 9s: {titles}"
     assert rows[0][0].get_ylabel() == "dark"
     fig.savefig(tmp_path / "groups.png")
     with pytest.raises(ValueError, match="no pictures"):
@@ -402,11 +406,12 @@ def test_the_ranking_table_sets_each_spread_beside_the_width_of_one_accuracys_in
                         "(wide)")
 
 
-def test_every_seed_is_the_one_rule_and_a_tie_is_an_overlap():
-    from mnist_helpers.lab.experiments import every_seed
+def test_separated_is_the_one_rule_and_a_tie_is_an_overlap():
+    from mnist_helpers.lab.experiments import separated
 
-    assert every_seed([3, 4], [1, 2]) == 1 and every_seed([1, 2], [3, 4]) == -1
-    assert every_seed([1, 3], [2, 4]) == 0 and every_seed([100.0], [100.0]) == 0
+    assert separated([3, 4], [1, 2]) == 1 and separated([1, 2], [3, 4]) == -1
+    assert separated([1, 3], [2, 4]) == 0 and separated([100.0], [100.0]) == 0
+    assert separated([3, 1], [2, 0]) == 0, "higher seed by seed, yet the runs overlap"
 
 
 def test_same_recipe_table_counts_a_p_value_at_the_level_as_shown():
@@ -443,8 +448,11 @@ def test_compare_arms_gives_each_group_its_verdict_and_an_exact_interval():
     scores = {"off": {"up": [90.0, 91.0], "down": [80.0, 82.0], "tie": [100.0, 100.0]},
               "on": {"up": [92.0, 93.0], "down": [70.0, 71.0], "tie": [100.0, 100.0]}}
     rows, by_verdict = compare_arms(scores, {"up": 1000, "down": 50, "tie": 30}, "off", "on")
-    assert by_verdict == {"higher on every seed": ["up"], "lower on every seed": ["down"],
+    assert by_verdict == {"higher: every run above every run of the other": ["up"],
+                          "lower: every run below every run of the other": ["down"],
                           "mixed (the runs overlap)": ["tie"]}
+    assert rows[0]["on, every run against every run"] == ("higher: every run above every run of "
+                                                           "the other")
     assert rows[1]["on"] == "70.5 (70.0 to 71.0)" and rows[1]["images"] == "50"
     low, high = exact_interval(80.0, 50)
     assert rows[1]["95% interval of one run (off, first seed)"] == f"{low:.1f} to {high:.1f}"
@@ -526,3 +534,9 @@ def test_the_sweep_heat_map_colours_every_cell_on_one_scale_from_the_lowest_to_t
     assert len(set(colours)) == 4, "every value its own colour"
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["95.7", "96.6", "85.4", "22.2", "88.5", "17.4"], "and its value printed"
+    fig = plots.plot_sweep(grid, [0.01, 0.1, 1.0], [32, 512], span=5)
+    image = fig.axes[0].images[0]
+    assert image.norm.vmin == pytest.approx(91.56) and image.norm.vmax == pytest.approx(96.56)
+    assert image.cmap(image.norm(95.74)) != image.cmap(image.norm(96.56)), "near the best: apart"
+    assert image.cmap(image.norm(17.40)) == image.cmap(image.norm(88.54)), "far below: clipped"
+    assert "below 91.6" in fig.axes[1].get_ylabel()

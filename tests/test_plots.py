@@ -211,7 +211,8 @@ def test_the_class_regions_cover_the_square_and_grow_surer_far_out(tmp_path):
     points = torch.tensor([[1.0, 0.5], [2.0, -1.0], [-1.5, 0.0]])
     labels = torch.tensor([0, 0, 1])
     fig = lab_plots.plot_class_regions(rule, points, labels, extent=4, steps=9,
-                                       marks={"far": (4.0, 0.0)}, title="t")
+                                       marks={"far": (4.0, 0.0), "near": (3.5, 0.0)},
+                                       title="t")
     left, right = fig.axes[:2]
     regions, sureness = left.get_images()[0], right.get_images()[0]
     classes = np.asarray(regions.get_array())
@@ -225,7 +226,12 @@ def test_the_class_regions_cover_the_square_and_grow_surer_far_out(tmp_path):
     assert sureness.get_clim() == (0.5, 1.0)
     for ax in (left, right):
         assert sum(len(c.get_offsets()) for c in ax.collections) == len(points)
-    assert [t.get_text() for t in right.texts] == ["far"]
+    assert [t.get_text() for t in right.texts] == ["far", "near"]
+    far, near = right.texts  # two marks close together: their labels on opposite sides
+    assert (far.xyann, far.get_horizontalalignment(), far.get_verticalalignment()) == (
+        (6, 6), "left", "bottom")
+    assert (near.xyann, near.get_horizontalalignment(), near.get_verticalalignment()) == (
+        (-6, -6), "right", "top")
     _saved(fig, tmp_path, "class_regions")
     with pytest.raises(ValueError, match="add up to 1"):
         lab_plots.plot_class_regions(lambda xy: xy @ weights.T, points, labels, extent=4)

@@ -294,9 +294,10 @@ def ranking_table(tuned: Mapping[str, TunedRecipe], order: Sequence[str], test_i
     return rows, lines
 
 
-def every_seed(first: Sequence[float], second: Sequence[float]) -> int:
-    """Section 1.1's rule for two sets of runs: 1 if every value of ``first`` is above every
-    value of ``second``, -1 if every one is below, 0 if they overlap (or tie)."""
+def separated(first: Sequence[float], second: Sequence[float]) -> int:
+    """Section 1.1's rule for two sets of runs, every run against every run of the other (not
+    seed against same seed): 1 if every value of ``first`` is above every value of ``second``,
+    -1 if every one is below, 0 if they overlap (or tie)."""
     if min(first) > max(second):
         return 1
     if max(first) < min(second):
@@ -355,8 +356,9 @@ def exact_interval(percent: float, images: int) -> tuple[float, float]:
     return 100 * found.low, 100 * found.high
 
 
-#: What :func:`compare_arms` says of a group, by :func:`every_seed`'s answer.
-ARM_VERDICTS = {1: "higher on every seed", -1: "lower on every seed",
+#: What :func:`compare_arms` says of a group, by :func:`separated`'s answer.
+ARM_VERDICTS = {1: "higher: every run above every run of the other",
+                -1: "lower: every run below every run of the other",
                 0: "mixed (the runs overlap)"}
 
 
@@ -366,19 +368,19 @@ def compare_arms(scores: Mapping[str, Mapping[str, Sequence[float]]],
     """Two arms of an experiment on several groups of pictures: ``scores[arm][group]`` holds
     each seed's accuracy in %. Returns a table row per group (each arm's mean, lowest and
     highest; the exact 95% interval of ``before``'s first seed; the verdict of ``after``
-    against ``before`` by :func:`every_seed`) and the groups under each verdict of
+    against ``before`` by :func:`separated`) and the groups under each verdict of
     :data:`ARM_VERDICTS`."""
     rows: list[dict[str, str]] = []
     by_verdict: dict[str, list[str]] = {verdict: [] for verdict in ARM_VERDICTS.values()}
     for group in images:
         low, high = exact_interval(scores[before][group][0], images[group])
-        verdict = ARM_VERDICTS[every_seed(scores[after][group], scores[before][group])]
+        verdict = ARM_VERDICTS[separated(scores[after][group], scores[before][group])]
         by_verdict[verdict].append(group)
         rows.append({"pictures": group, "images": f"{images[group]:,}",
                      **{arm: f"{statistics.mean(v[group]):.1f} ({min(v[group]):.1f} to "
                              f"{max(v[group]):.1f})" for arm, v in scores.items()},
                      f"95% interval of one run ({before}, first seed)": f"{low:.1f} to {high:.1f}",
-                     f"{after}, seed by seed": verdict})
+                     f"{after}, every run against every run": verdict})
     return rows, by_verdict
 
 

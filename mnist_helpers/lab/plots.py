@@ -51,14 +51,21 @@ def plot_tradeoff(runs: Sequence[RunResult],
 
 
 def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
-               title: str = "Validation accuracy (%) by learning rate and batch size") -> Figure:
+               title: str = "Validation accuracy (%) by learning rate and batch size",
+               *, span: float | None = None) -> Figure:
     """A heat map of a learning-rate × batch-size sweep (``grid[i, j]`` for batch size ``i``
     and learning rate ``j``, as fractions), each cell labelled with its value, the best one
     outlined. The colour scale runs from the lowest cell to the highest, so a cell far below
-    the best also looks far below it; the labels tell apart cells close to the best."""
+    the best also looks far below it; the labels tell apart cells close to the best. With
+    ``span`` (points), the scale runs only from ``span`` below the best to the best, so cells
+    near the best get colours far apart; cells further below all share the lowest colour,
+    and the colour bar says so."""
     values = 100 * grid.numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(lrs) + 2.5, 0.6 * len(batch_sizes) + 1.8))
     low, high = float(values.min()), float(values.max())
+    clipped = span is not None and high - span > low
+    if clipped:
+        low = high - span
     image = ax.imshow(values, cmap="viridis", vmin=low, vmax=high)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
@@ -70,7 +77,9 @@ def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[i
     ax.set(xticks=range(len(lrs)), xticklabels=[f"{lr:g}" for lr in lrs],
            yticks=range(len(batch_sizes)), yticklabels=[str(b) for b in batch_sizes],
            xlabel="peak learning rate", ylabel="batch size", title=title)
-    fig.colorbar(image, ax=ax, label="accuracy (%)")
+    fig.colorbar(image, ax=ax, extend="min" if clipped else "neither",
+                 label=f"accuracy (%); below {low:.1f}: all\nthe lowest colour" if clipped
+                 else "accuracy (%)")
     fig.tight_layout()
     return fig
 
@@ -279,7 +288,8 @@ def plot_class_regions(probabilities: Callable[[torch.Tensor], torch.Tensor],
     each row adding up to 1; it is called once, on a grid of ``steps`` × ``steps`` points,
     without gradients. ``points`` (N × 2) and ``labels`` (the training data) are drawn on both
     panels in their class's colour, and each of ``marks`` (a name and a point) as a labelled
-    cross on the right."""
+    cross on the right, the labels alternately above right and below left of their crosses
+    (in the order given), so that two marks close together keep both labels readable."""
     points = torch.as_tensor(points, dtype=torch.float32).detach().cpu()
     labels = torch.as_tensor(labels).detach().cpu()
     if points.dim() != 2 or points.shape[1] != 2 or len(labels) != len(points):
@@ -317,10 +327,13 @@ def plot_class_regions(probabilities: Callable[[torch.Tensor], torch.Tensor],
     left.set_title("the class it names, with the training points", fontsize=10)
     left.legend(loc="upper left", fontsize=8, markerscale=2)
     right.set_title("how sure it is: its largest probability", fontsize=10)
-    for name, (mx, my) in (marks or {}).items():
+    for k, (name, (mx, my)) in enumerate((marks or {}).items()):
         right.plot(mx, my, "x", color="red", ms=8, mew=2)
-        right.annotate(name, (mx, my), xytext=(6, 6), textcoords="offset points", color="red",
-                       fontsize=9, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
-                                         "edgecolor": "none", "alpha": 0.85})
+        above = k % 2 == 0  # above right, then below left, then above right again, ...
+        right.annotate(name, (mx, my), xytext=(6, 6) if above else (-6, -6),
+                       textcoords="offset points", ha="left" if above else "right",
+                       va="bottom" if above else "top", color="red", fontsize=9,
+                       bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                             "edgecolor": "none", "alpha": 0.85})
     fig.suptitle(title)
     return fig

@@ -121,7 +121,9 @@ def plot_picture_groups(groups: Mapping[str, Sequence[tuple[Image.Image, int]]],
     """``per_group`` pictures of every group, one row per group with its name on the left,
     each titled with its true digit and shown as handed in (before any preparation). The
     pictures are spread evenly over each group's list, first and last included, so a group
-    sorted by kind shows every kind."""
+    sorted by kind shows every kind; where the spread lands on a digit already shown, the next
+    picture before the following place with a new digit is shown instead, so a list whose
+    digits repeat in a cycle (0 to 9, 0 to 9, ...) still shows a mix of digits."""
     import matplotlib.pyplot as plt
 
     if per_group < 1 or not groups:
@@ -131,14 +133,21 @@ def plot_picture_groups(groups: Mapping[str, Sequence[tuple[Image.Image, int]]],
     for row, (name, pictures) in zip(axes, groups.items(), strict=True):
         if not pictures:
             raise ValueError(f"group {name!r} has no pictures")
-        picks = np.linspace(0, len(pictures) - 1, min(per_group, len(pictures)))
+        places = [round(float(at)) for at in
+                  np.linspace(0, len(pictures) - 1, min(per_group, len(pictures)))]
+        picks, shown = [], set()
+        for k, place in enumerate(places):
+            end = places[k + 1] if k + 1 < len(places) else len(pictures)
+            pick = next((i for i in range(place, end) if pictures[i][1] not in shown), place)
+            picks.append(pick)
+            shown.add(pictures[pick][1])
         for column, ax in enumerate(row):
             ax.set_xticks([])
             ax.set_yticks([])
             if column >= len(picks):
                 ax.axis("off")
                 continue
-            picture, label = pictures[round(float(picks[column]))]
+            picture, label = pictures[picks[column]]
             ax.imshow(np.asarray(picture.convert("L")), cmap="gray", vmin=0, vmax=255)
             ax.set_title(str(label), fontsize=9)
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
