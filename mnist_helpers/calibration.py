@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from scipy.stats import rankdata
+from scipy.stats import mannwhitneyu
 from torch import nn
 
 from .config import DIGIT_OUTPUTS, NOT_A_DIGIT
@@ -136,12 +136,13 @@ def fit_refusal(model: nn.Module, val: Iterable[tuple[torch.Tensor, torch.Tensor
 
 def auroc(digit_scores: torch.Tensor, nondigit_scores: torch.Tensor) -> float:
     """The chance that a random non-digit scores below a random digit, ties counting half (the
-    area under the ROC curve), from ranks: the digits' rank sum, less the least it can be, counts
-    the (digit, non-digit) pairs the digit wins (Mann and Whitney's U)."""
+    area under the ROC curve). Counting the (digit, non-digit) pairs that the digit wins is what
+    Mann and Whitney's U statistic does (from ranks, without building every pair), so the area is
+    the digits' U divided by the number of pairs."""
     n_digits, n_nondigits = len(digit_scores), len(nondigit_scores)
     if not n_digits or not n_nondigits:
         raise ValueError("auroc needs at least one digit and one non-digit")
-    scores = torch.cat([digit_scores.flatten(), nondigit_scores.flatten()]).double().cpu()
-    ranks = rankdata(scores.numpy())  # 1 for the lowest; tied scores share their mean rank
-    wins = ranks[:n_digits].sum() - n_digits * (n_digits + 1) / 2
+    wins = mannwhitneyu(digit_scores.flatten().double().cpu().numpy(),
+                        nondigit_scores.flatten().double().cpu().numpy(),
+                        method="asymptotic").statistic
     return float(wins / (n_digits * n_nondigits))
