@@ -412,3 +412,36 @@ def test_pieces_are_matched_to_the_written_boxes_along_the_line():
     assert blame(stray, "123", written, span) == ["a piece on no digit"]
     lost = _reading_at((115, 0, 60, 90), (250, 0, 60, 90), digits=[1, 3])
     assert blame(lost, "123", written, span) == ["a digit with no piece"]
+
+
+def test_a_reading_with_no_digit_read_says_so_in_its_panel(tmp_path):
+    picture = np.full((150, 330), 240, dtype=np.uint8)
+    refused = DigitReading(box=(20, 20, 60, 100), digit=None, probabilities=[0.1] * 10,
+                           pixels=np.zeros((28, 28)), reason="not a digit")
+    nothing = NumberReading(path="", refused=[refused], reason="no number: test")
+    fig = plot_reading_against_truth(picture, nothing, "86")
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert "no digit read: every written digit is lost" in notes
+    one = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 8)])
+    fig = plot_reading_against_truth(picture, one, "86")
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert "no digit read: every written digit is lost" not in notes
+    _saved(fig, tmp_path, "nothing")
+
+
+def test_the_true_boxes_are_kept_for_the_same_numbers():
+    from mnist_helpers.display.truth_view import keeping_true_boxes
+    from mnist_helpers.lab import compose
+
+    pixels = np.zeros((10, 28, 28), dtype=np.uint8)
+    pixels[:, 6:22, 11:17] = 255  # ten bars, one per label
+    mnist = (pixels, np.arange(10))
+    writer = compose.number_picture
+    with keeping_true_boxes(compose) as boxes:
+        pictures = compose.make_number_pictures(4, seed=3, mnist=mnist)
+    assert compose.number_picture is writer  # put back after the block
+    again = compose.make_number_pictures(4, seed=3, mnist=mnist)
+    assert [written for _, written in pictures] == [written for _, written in again]
+    assert all(np.array_equal(np.asarray(a), np.asarray(b))
+               for (a, _), (b, _) in zip(pictures, again, strict=True))
+    assert [len(b) for b in boxes] == [len(written) for _, written in pictures]

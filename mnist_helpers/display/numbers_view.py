@@ -111,8 +111,9 @@ def read_strokes_only(model: nn.Module, image: ImageLike,
     scale = max(image.size) / max(found.ink.shape)  # picture pixels per ink pixel
     for region, seen, probs in zip(regions, pixels, read, strict=True):
         digit, reason = decide(probs, refusal)
-        box = (region.x, region.y, region.width, region.height)
-        piece = DigitReading(box=tuple(int(round(v * scale)) for v in box), digit=digit,
+        x, y, width, height = (int(round(v * scale))
+                               for v in (region.x, region.y, region.width, region.height))
+        piece = DigitReading(box=(x, y, width, height), digit=digit,
                              probabilities=probs[DIGIT_OUTPUTS], pixels=seen, reason=reason)
         (reading.digits if digit is not None else reading.refused).append(piece)
     if not reading.digits:

@@ -1,15 +1,19 @@
 """A reading of a whole number checked digit by digit against what was written, for notebook
-07b: which digits match (:func:`matched_digits`, lining up the two digit strings), the first
-mistake in words (:func:`misreading`) and in the picture (:func:`first_mistake`), a reading drawn
-over its picture (:func:`plot_reading_against_truth`, with a red ▲ where a written digit was
-lost), zoomed on its first mistake (:func:`plot_first_mistake`), and many readings side by side
-(:func:`plot_readings_grid`). The boxes and colours are those of
-:mod:`mnist_helpers.display.numbers_view`."""
+07b: each written digit's true box (:func:`keeping_true_boxes`), what went
+wrong in a reading (:func:`blame`), which digits match (:func:`matched_digits`, lining up the two
+digit strings), the first mistake in words (:func:`misreading`) and in the picture
+(:func:`first_mistake`), a reading drawn over its picture (:func:`plot_reading_against_truth`,
+with a red ▲ where a written digit was lost), zoomed on its first mistake
+(:func:`plot_first_mistake`), and many readings side by side (:func:`plot_readings_grid`). The
+boxes and colours are those of :mod:`mnist_helpers.display.numbers_view`."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from unittest import mock
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +23,26 @@ from PIL import Image
 
 from ..number_reading import NumberReading
 from .numbers_view import REFUSED, RIGHT, WRONG
+
+
+@contextlib.contextmanager
+def keeping_true_boxes(compose: ModuleType) -> Iterator[list[list[tuple[int, int, int, int]]]]:
+    """Inside the ``with`` block, each number that ``compose.number_picture`` writes (as
+    ``make_number_pictures`` calls it) adds its *true boxes* to the list yielded: the box of
+    each written digit, before the line is sheared and turned. ``make_number_pictures`` drops
+    those boxes, so ``mock.patch.object`` swaps ``number_picture`` for a function that keeps
+    them, for the length of the block only. ``compose`` is :mod:`mnist_helpers.lab.compose`,
+    passed in: the display layer does not import the lab."""
+    true_boxes: list[list[tuple[int, int, int, int]]] = []
+    write_number = compose.number_picture
+
+    def recording(*args, **kwargs):  # number_picture, keeping the boxes it returns
+        picture, boxes = write_number(*args, **kwargs)
+        true_boxes.append(boxes)
+        return picture, boxes
+
+    with mock.patch.object(compose, "number_picture", recording):
+        yield true_boxes
 
 
 def matched_digits(read: str, written: str) -> list[bool]:
@@ -181,9 +205,10 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
                                title: str | None = None) -> Figure:
     """The picture with a box round every digit read: green where it matches the number
     ``written`` (aligned by :func:`matched_digits`), red where it does not, dashed grey round
-    a piece refused as not a digit; a red ▲ under the gap where a written digit was lost. A
-    legend says which is which. The title, unless ``title`` replaces it, says what was
-    written and what was read, why there is no number when there is none, and on a second
+    a piece refused as not a digit; a red ▲ under the gap where a written digit was lost, or,
+    when no digit was read at all, a note saying so. A legend says which is which. The
+    title, unless ``title`` replaces it, says what was written and what was read, why there is
+    no number when there is none, and on a second
     line which digits were lost or are extra (:func:`misreading`)."""
     image = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
     if ax is None:
@@ -207,6 +232,10 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
         ax.plot(gap, bottom + 0.15 * (bottom - top), "^", color=WRONG, ms=12,
                 markeredgecolor="black", clip_on=False,
                 scalex=False, scaley=False)  # the axes keep the picture's limits
+    if not reading.digits and any(c.isdigit() for c in written):  # no box to put a ▲ by
+        ax.text(0.5, 0.04, "no digit read: every written digit is lost", color=WRONG,
+                fontsize=9, fontweight="bold", ha="center", va="bottom", transform=ax.transAxes,
+                bbox={"facecolor": "white", "edgecolor": WRONG, "alpha": 0.85})
     handles = _legend_handles(bool(lost))
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               ncols=len(handles), frameon=False)  # below the picture, where it hides no digit
