@@ -63,9 +63,8 @@ def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[i
     values = 100 * grid.numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(lrs) + 2.5, 0.6 * len(batch_sizes) + 1.8))
     low, high = float(values.min()), float(values.max())
-    clipped = span is not None and high - span > low
-    if clipped:
-        low = high - span
+    floor = low if span is None else max(low, high - span)
+    clipped, low = floor > low, floor
     image = ax.imshow(values, cmap="viridis", vmin=low, vmax=high)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
