@@ -217,11 +217,20 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
     ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
     read = "".join(str(d.digit) for d in reading.digits)
     right = matched_digits(read, written)
+    # A label is about 0.25 of the digits' median height wide and 0.4 tall, in the picture's
+    # pixels. A label that would cover one already drawn (a speck's, on a digit) is lifted.
+    tall = float(np.median([d.box[3] for d in reading.digits])) if reading.digits else 0.0
+    placed: list[tuple[float, float]] = []
     for digit, ok in zip(reading.digits, right, strict=True):
         x, y, w, h = digit.box
         colour = RIGHT if ok else WRONG
         ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=2 if ok else 3, edgecolor=colour))
-        ax.text(x + w / 2, y - 3, str(digit.digit), color=colour, ha="center", va="bottom",
+        at: tuple[float, float] = (x + w / 2, float(y - 3))
+        while covered := [b for a, b in placed
+                          if abs(a - at[0]) < 0.25 * tall and abs(b - at[1]) < 0.4 * tall]:
+            at = (at[0], min(covered) - 0.45 * tall)  # up is smaller; 0.45: clear of rounding
+        placed.append(at)
+        ax.text(*at, str(digit.digit), color=colour, ha="center", va="bottom",
                 fontsize=11, fontweight="bold")
     for piece in reading.refused:
         x, y, w, h = piece.box
