@@ -258,40 +258,18 @@ def grid_warnings(tuned: Mapping[str, TunedRecipe], lrs: Sequence[float]) -> lis
     return lines
 
 
-def interval_width(percent: float, images: int) -> float:
-    """The whole width, in points, of the 95% interval of one accuracy (``percent``, in %) on
-    ``images`` test images (notebook 04): twice 1.96 standard errors, √(p(1 − p)/n)."""
-    share = percent / 100
-    return 2 * 196 * math.sqrt(share * (1 - share) / images)
-
-
-def ranking_table(tuned: Mapping[str, TunedRecipe], order: Sequence[str], test_images: int
-                  ) -> tuple[list[dict[str, str]], list[str]]:
-    """The rows of a table of ``tuned`` in the order ``order`` (one per recipe: parameters,
-    rate chosen, validation mean, test accuracy per seed and mean, seed spread, the whole width
-    of the interval of one accuracy at its test mean, seconds per epoch), and two lines that
-    set the seed spreads beside those widths."""
-    widths = {name: interval_width(statistics.mean(t.test_percent), test_images)
-              for name, t in tuned.items()}
-    rows = [{"network": name, "parameters": f"{t.runs[0].parameters:,}",
+def ranking_table(tuned: Mapping[str, TunedRecipe], order: Sequence[str]
+                  ) -> list[dict[str, str]]:
+    """The rows of a table of ``tuned`` in the order ``order``, one per recipe: parameters, rate
+    chosen, validation mean, test accuracy per seed and mean, seed spread, seconds per epoch."""
+    return [{"network": name, "parameters": f"{t.runs[0].parameters:,}",
              "peak lr (chosen)": f"{t.lr:g}" + (" (edge)" if t.at_edge else ""),
              "validation mean %": f"{t.val_mean:.2f}",
              "test % (per seed)": ", ".join(f"{a:.2f}" for a in t.test_percent),
              "test mean %": f"{statistics.mean(t.test_percent):.2f}",
              "seed spread (points)": f"{t.spread:.2f}",
-             "95% interval of one accuracy, whole width (points)": f"{widths[name]:.2f}",
              "s / epoch": f"{statistics.mean(r.seconds_per_epoch for r in t.runs):.1f}"}
             for name, t in ((name, tuned[name]) for name in order)]
-    spreads = {name: t.spread for name, t in tuned.items()}
-    wider = [name for name in order if spreads[name] > widths[name]]
-    largest = max(spreads, key=lambda name: spreads[name])
-    lines = [f"seed spread: from {min(spreads.values()):.2f} to {max(spreads.values()):.2f} points "
-             f"(largest: {largest}); whole width of one accuracy's interval "
-             f"on {test_images:,} images: from {min(widths.values()):.2f} to "
-             f"{max(widths.values()):.2f} points",
-             f"seed spread wider than that interval's whole width: {len(wider)} of {len(tuned)} "
-             "networks" + (f" ({', '.join(wider)})" if wider else "")]
-    return rows, lines
 
 
 def separated(first: Sequence[float], second: Sequence[float]) -> int:
