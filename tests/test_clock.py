@@ -141,8 +141,9 @@ CLOCK_READS = {
                                 "a fixed number of steps, checks at fixed image counts and "
                                 "leaves evaluation time out",
     ("lab/speed.py", "__iter__"): "times fetching a batch",
-    ("lab/speed.py", "before"): "times the forward pass",
-    ("lab/speed.py", "after"): "times the forward pass",
+    ("lab/speed.py", "before"): "times the forward pass or the optimizer's step",
+    ("lab/speed.py", "after"): "times the forward pass or the optimizer's step",
+    ("lab/speed.py", "stop"): "times the forward pass or the optimizer's step",
     ("lab/speed.py", "step_breakdown"): "times a fixed number of steps",
     ("lab/speed.py", "cpu_snapshot"): "reads the wall clock beside the CPU clocks, to tell how "
                                       "much of the cores other programs took; sizes nothing",

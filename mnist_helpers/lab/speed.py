@@ -8,20 +8,21 @@ meanwhile (:func:`cpu_snapshot`, :func:`others_share`, :func:`others_verdict`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import torch
-from torch import nn
 
 from ..data import Batches
 from ..device import place_model, seed_everything
 from ..loop import TrainingSetup, training_steps
 from ..models import build_model
 from ..profiles import Profile
+from ..recipe import prepare_training_data
 from .bench import FAST, REFERENCE, measure_throughput
 
 
@@ -58,54 +59,114 @@ class _TimedBatches:
             yield batch
 
 
+class _Fetched:
+    """Batches fetched once, in advance, and kept in memory: the loader's work is done before
+    any clock starts (a list of batches, with the dataset they came from)."""
+
+    def __init__(self, batches: Batches, count: int) -> None:
+        self.dataset = batches.dataset
+        self.batches = list(itertools.islice(itertools.cycle(batches), count))
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return iter(self.batches)
+
+
 def step_breakdown(profile: Profile, batches: Batches,
                    device: torch.device | str, *, steps: int = 30, warmup: int = 5,
-                   seed: int = 0) -> dict[str, float]:
+                   seed: int = 0, prefetch: bool = False,
+                   optimizer_apart: bool = False) -> dict[str, float]:
     """Where a training step's time goes, in milliseconds per step: getting the batch, the
     forward pass, and the rest (loss, backward pass, optimizer step).
 
     A fresh ``profile.arch`` is trained by :func:`~mnist_helpers.loop.training_steps` for
     ``warmup`` untimed steps, then ``steps`` timed ones; the batches are timed by a wrapper,
     the forward pass by a clock started and stopped around the model's ``forward`` (the
-    device is synchronised there, so GPU time lands in the right phase).
+    device is synchronised there, so GPU time lands in the right phase). With ``prefetch``
+    the batches are fetched before any clock starts, so the loader is out of the timings.
+    With ``optimizer_apart`` the optimizer's step gets its own clock too, and the rest is
+    "loss and backward" (with the schedule's step and the loop's bookkeeping).
     """
     device = torch.device(device)
     seed_everything(seed)
     model = build_model(profile.arch, **profile.model_kwargs())
     model = place_model(model, device) if profile.channels_last else model.to(device)
-    timed = _TimedBatches(batches)
-    forward = {"seconds": 0.0, "started": 0.0}
+    timed = _TimedBatches(_Fetched(batches, warmup + steps) if prefetch else batches)
+    seconds = {"forward": 0.0, "optimizer": 0.0}
+    started = {"at": 0.0}
 
-    def before(_module: nn.Module, _inputs: object) -> None:
+    def before(*_hook_args: object) -> None:
         _sync(device)
-        forward["started"] = time.perf_counter()
+        started["at"] = time.perf_counter()
 
-    def after(_module: nn.Module, _inputs: object, _output: object) -> None:
-        _sync(device)
-        forward["seconds"] += time.perf_counter() - forward["started"]
+    def after(phase: str) -> Callable[..., None]:
+        def stop(*_hook_args: object) -> None:
+            _sync(device)
+            seconds[phase] += time.perf_counter() - started["at"]
+        return stop
 
-    hooks = [model.register_forward_pre_hook(before), model.register_forward_hook(after)]
+    hooks = [model.register_forward_pre_hook(before),
+             model.register_forward_hook(after("forward"))]
     epochs = range(1, 1 + -(-(warmup + steps) // len(timed)))
     profile = profile.with_overrides(epochs=len(epochs))
     setup = TrainingSetup.create(model, profile, len(timed), device, seed)
-    totals = {"batch": 0.0, "forward": 0.0, "total": 0.0}
-    started = time.perf_counter()
+    if optimizer_apart:
+        hooks += [setup.optimizer.register_step_pre_hook(before),
+                  setup.optimizer.register_step_post_hook(after("optimizer"))]
+    totals = {"batch": 0.0, "forward": 0.0, "optimizer": 0.0, "total": 0.0}
+    started_all = time.perf_counter()
     try:
         for i, _step in enumerate(training_steps(model, timed, setup, epochs=epochs,
                                                 device=device)):
             _sync(device)  # the step has finished on the device too
             if i + 1 == warmup:
-                timed.seconds, forward["seconds"], started = 0.0, 0.0, time.perf_counter()
+                timed.seconds, started_all = 0.0, time.perf_counter()
+                seconds.update(forward=0.0, optimizer=0.0)
             if i + 1 == warmup + steps:
-                totals = {"batch": timed.seconds, "forward": forward["seconds"],
-                          "total": time.perf_counter() - started}
+                totals = {"batch": timed.seconds, **seconds,
+                          "total": time.perf_counter() - started_all}
                 break
     finally:
         for hook in hooks:
             hook.remove()
-    rest = totals["total"] - totals["batch"] - totals["forward"]
-    return {"batch": 1000 * totals["batch"] / steps, "forward": 1000 * totals["forward"] / steps,
-            "loss, backward and optimizer": 1000 * rest / steps}
+    rest = totals["total"] - totals["batch"] - totals["forward"] - totals["optimizer"]
+    per_step = {"batch": totals["batch"], "forward": totals["forward"]}
+    if optimizer_apart:
+        per_step |= {"loss and backward": rest, "optimizer": totals["optimizer"]}
+    else:
+        per_step["loss, backward and optimizer"] = rest
+    return {phase: 1000 * value / steps for phase, value in per_step.items()}
+
+
+def time_phases(setups: Sequence[tuple[str, Profile, bool]], device: torch.device | str, *,
+                steps: int, rounds: int, seed: int = 0, data_dir: str | None = None
+                ) -> dict[str, list[dict[str, float]]]:
+    """:func:`step_breakdown` of every setup (a label, a profile, and whether its batches are
+    fetched in advance), the optimizer's step timed apart, ``rounds`` times in this one
+    process: ``result[label][round]``. Even rounds go through the setups in order, odd ones
+    in reverse, so a drift of the machine's speed favours no setup in every round."""
+    data = {label: prepare_training_data(profile, device, seed=seed, data_dir=data_dir).train
+            for label, profile, _ in setups}
+    times: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in setups}
+    for turn in range(rounds):
+        for label, profile, prefetch in (setups if turn % 2 == 0 else setups[::-1]):
+            times[label].append(step_breakdown(profile, data[label], device, steps=steps,
+                                               seed=seed, prefetch=prefetch,
+                                               optimizer_apart=True))
+    return times
+
+
+def phase_ratios(before: Sequence[dict[str, float]], after: Sequence[dict[str, float]]
+                 ) -> dict[str, list[float]]:
+    """Each phase's time ratio, after ÷ before, round by round (below 1: the phase took less
+    time after), and the same for the whole step ("total")."""
+    def with_total(times: dict[str, float]) -> dict[str, float]:
+        return {**times, "total": sum(times.values())}
+    return {phase: [with_total(a)[phase] / with_total(b)[phase]
+                    for b, a in zip(before, after, strict=True)]
+            for phase in with_total(before[0])}
 
 
 def changed_fields(before: Profile, after: Profile) -> list[str]:
@@ -191,6 +252,14 @@ def _one_lever_ladder() -> list[tuple[str, Profile]]:
 #: What each speed lever buys, exactly one setting at a time, from the classic way to the
 #: fast path: notebook 08b times every rung.
 LADDER: list[tuple[str, Profile]] = _one_lever_ladder()
+
+
+def with_repeat(ladder: Sequence[tuple[str, Profile]], rung: int = 0,
+                label: str | None = None) -> list[tuple[str, Profile]]:
+    """``ladder`` with rung ``rung`` timed twice, the copy right after it: an *identical pair*,
+    a control that :func:`time_ladder` times in the same process and rounds as every rung."""
+    name, profile = ladder[rung]
+    return [*ladder[:rung + 1], (label or f"{name}, again", profile), *ladder[rung + 1:]]
 
 
 def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,

@@ -1,0 +1,87 @@
+"""Figures of the speed notebook (08b) beside those of :mod:`mnist_helpers.lab.plots`: a step's
+phases as shares of the step (:func:`plot_breakdown_with_shares`), and every ladder rung's
+ratio, round by round, against the controls' ranges (:func:`plot_round_ratios`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from .plots import plot_step_breakdown
+
+
+def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
+                               title: str = "Where the time of a training step goes") -> Figure:
+    """:func:`~mnist_helpers.lab.plots.plot_step_breakdown`'s bars (milliseconds per phase),
+    and under them the same phases as shares of each setup's step: 100%-stacked bars, each
+    share written on its piece when it is wide enough to hold it."""
+    fig = plot_step_breakdown({name: dict(row) for name, row in breakdowns.items()}, title=title)
+    top = fig.axes[0]
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, 2 * height)
+    grid = fig.add_gridspec(2, 1)
+    top.set_subplotspec(grid[0])
+    ax = fig.add_subplot(grid[1])
+    names = list(breakdowns)
+    phases = list(next(iter(breakdowns.values())))
+    left = np.zeros(len(names))
+    for phase in phases:
+        shares = np.array([100 * breakdowns[n][phase] / sum(breakdowns[n].values())
+                           for n in names])
+        ax.barh(names, shares, left=left, label=phase)
+        for y, (start, share) in enumerate(zip(left, shares, strict=True)):
+            if share >= 6:
+                ax.text(start + share / 2, y, f"{share:.0f}%", ha="center", va="center",
+                        fontsize=8, color="white")
+        left += shares
+    ax.set(xlim=(0, 100), xlabel="share of the step's time (%)",
+           title="The same phases, as shares of each setup's step")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
+                      controls: Sequence[int],
+                      title: str = "Every rung, round by round, beside the controls") -> Figure:
+    """One row per rung after the first: a dot per round for its time ratio (the rung's time
+    per image over the rung above's, in that round: below 1, faster), a tick at the median, on
+    a log scale. Each control's range (``controls``: rung numbers whose change alters nothing
+    the computer does) is a shaded band; the narrower one, the better yardstick, is darker."""
+    timings = np.asarray(speeds, dtype=float)  # rungs × rounds, images per second
+    ratios = timings[:-1] / timings[1:]  # time after ÷ time before = speed before ÷ speed after
+    rows = list(range(1, len(labels)))
+    fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.6))
+    spans = sorted(controls, key=lambda c: np.ptp(ratios[c - 1]))
+    for order, c in enumerate(spans):
+        low, high = ratios[c - 1].min(), ratios[c - 1].max()
+        which = "narrower" if order == 0 else "wider"
+        ax.axvspan(low, high, color="tab:blue", alpha=0.25 if order == 0 else 0.08,
+                   label=f"range of {labels[c]} ({which}): {low:.2f} to {high:.2f}")
+    ax.axvline(1, color="black", lw=0.8)
+    for y, rung in enumerate(rows):
+        is_control = rung in controls
+        first = rung == next(r for r in rows if (r in controls) == is_control)
+        ax.plot(ratios[rung - 1], np.full(ratios.shape[1], y), "o", ms=5, alpha=0.8,
+                color="tab:orange" if is_control else "tab:green",
+                label=("one round (a control)" if is_control else "one round") if first else None)
+        ax.plot(np.median(ratios[rung - 1]), y, "|", color="black", ms=14, mew=2,
+                label=None if y else "median")
+    ax.set_xscale("log")
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10)
+             if ratios.min() / 1.2 <= t <= ratios.max() * 1.2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(yticks=range(len(rows)), yticklabels=[labels[r] for r in rows],
+           xlabel="time ratio (after / before), log scale: below 1, the rung is faster",
+           title=title)
+    ax.invert_yaxis()
+    ax.grid(axis="x", which="both", alpha=0.2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+

@@ -1,0 +1,100 @@
+"""Notebook 08b's phase timings on batches fetched in advance, the identical pair inside the
+ladder, and the two figures of mnist_helpers.lab.speed_plots; on real MNIST tensors."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_helpers import TensorBatches, get_profile
+from mnist_helpers.lab import speed, speed_plots
+
+
+class CountedBatches:
+    """Batches that count how many were fetched, and when (before or during training)."""
+
+    def __init__(self, batches: TensorBatches) -> None:
+        self.batches, self.fetched = batches, 0
+
+    @property
+    def dataset(self):
+        return self.batches.dataset
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.fetched += 1
+            yield batch
+
+
+@pytest.fixture(scope="module")
+def small(train_tensors) -> TensorBatches:
+    return TensorBatches(train_tensors.subset(slice(0, 640)), 64, shuffle=True)
+
+
+def test_step_breakdown_times_the_optimizer_apart_on_batches_fetched_in_advance(small):
+    profile = get_profile("quick").with_overrides(arch="tiny_cnn", batch_size=64)
+    counted = CountedBatches(small)
+    times = speed.step_breakdown(profile, counted, "cpu", steps=12, warmup=2, prefetch=True,
+                                 optimizer_apart=True)
+    assert list(times) == ["batch", "forward", "loss and backward", "optimizer"]
+    assert all(value > 0 for value in times.values())
+    # 14 steps from a 10-batch loader: one pass fetched in advance and kept, its first
+    # batches used again for the last 4 steps
+    assert counted.fetched == 10
+    assert len(speed._Fetched(counted, 14)) == 14 and counted.fetched == 20
+    plain = speed.step_breakdown(profile, small, "cpu", steps=3, warmup=1)
+    assert list(plain) == ["batch", "forward", "loss, backward and optimizer"]
+
+
+def test_time_phases_alternates_the_order_in_one_process(monkeypatch):
+    calls = []
+
+    def recorded(profile, batches, device, *, steps, seed, prefetch, optimizer_apart):
+        calls.append((profile.name, prefetch))
+        assert optimizer_apart and steps == 7
+        return {"forward": 1.0}
+
+    monkeypatch.setattr(speed, "step_breakdown", recorded)
+    monkeypatch.setattr(speed, "prepare_training_data",
+                        lambda profile, device, seed, data_dir: type("D", (), {"train": None}))
+    a, b = get_profile("quick"), get_profile("default")
+    times = speed.time_phases([("a", a, False), ("b", b, True)], "cpu", steps=7, rounds=3)
+    assert [name for name, _ in calls] == ["quick", "default", "default", "quick", "quick",
+                                           "default"]
+    assert calls[1] == ("default", True)
+    assert times == {"a": [{"forward": 1.0}] * 3, "b": [{"forward": 1.0}] * 3}
+
+
+def test_phase_ratios_are_time_after_over_before_round_by_round_with_the_total():
+    before = [{"forward": 2.0, "optimizer": 2.0}, {"forward": 4.0, "optimizer": 1.0}]
+    after = [{"forward": 1.0, "optimizer": 3.0}, {"forward": 4.0, "optimizer": 1.0}]
+    assert speed.phase_ratios(before, after) == {"forward": [0.5, 1.0], "optimizer": [1.5, 1.0],
+                                                  "total": [1.0, 1.0]}
+
+
+def test_with_repeat_times_a_rung_twice_side_by_side():
+    ladder = speed.with_repeat(speed.LADDER)
+    assert len(ladder) == len(speed.LADDER) + 1
+    assert ladder[1] == (f"{speed.LADDER[0][0]}, again", speed.LADDER[0][1])
+    assert ladder[2:] == speed.LADDER[1:]
+    assert speed.changed_fields(ladder[0][1], ladder[1][1]) == []
+    assert speed.with_repeat(speed.LADDER, 2, "x")[3] == ("x", speed.LADDER[2][1])
+
+
+def test_the_round_ratios_and_shares_figures_render(tmp_path):
+    speeds = [[100.0, 100.0], [100.0, 110.0], [200.0, 200.0], [190.0, 150.0]]
+    fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds, controls=[1, 3])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a again", "b", "c"]
+    assert ax.get_xlabel().startswith("time ratio (after / before)")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "range of a again (narrower): 0.91 to 1.00" in legend  # 100/100 and 100/110
+    assert "range of c (wider): 1.05 to 1.33" in legend
+    fig.savefig(tmp_path / "ratios.png")
+    fig = speed_plots.plot_breakdown_with_shares({"slow": {"batch": 30.0, "forward": 70.0},
+                                                  "fast": {"batch": 1.0, "forward": 9.0}})
+    assert len(fig.axes) == 2
+    assert "70%" in [t.get_text() for t in fig.axes[1].texts]
+    fig.savefig(tmp_path / "shares.png")
