@@ -28,6 +28,7 @@ from mnist_helpers.display.numbers_view import (
 )
 from mnist_helpers.display.truth_view import (
     first_mistake,
+    group_decisions,
     matched_digits,
     misreading,
     plot_first_mistake,
@@ -191,6 +192,20 @@ def test_each_piece_is_printed_with_the_network_s_verdict_on_it_alone(shipped, c
     xs = [int(line.split("x=")[1].split(":")[0]) for line in lines[1:]]
     assert xs == sorted(xs)  # left to right
     assert all(line.endswith(("accepts it", "refuses it")) for line in lines[1:])
+
+
+def test_group_decisions_says_what_step_5_did_with_each_group_as_read_number_read_it(shipped):
+    model, refusal = shipped
+    picture = _picture()
+    reading = read_number(model, picture, refusal=refusal)
+    found = find_ink(picture, work_size=number_reading.WORK_SIZE)
+    lines = group_decisions(model, picture, reading)
+    assert len(lines) == len(find_line(found.ink, found.threshold).regions)
+    xs = [int(line.split("x=")[1].split(":")[0]) for line in lines]
+    assert xs == sorted(xs)  # left to right
+    assert all(("cut search ran;" in line) != ("cut search not run;" in line) for line in lines)
+    # The pieces' digits, read left to right across the groups, spell the number read.
+    assert "".join(line.split(", read ")[-1].replace(", ", "") for line in lines) == reading.number
 
 
 def test_the_first_mistake_is_zoomed_on(tmp_path):

@@ -4,7 +4,8 @@ wrong in a reading (:func:`blame`), which digits match (:func:`matched_digits`, 
 digit strings), the first mistake in words (:func:`misreading`) and in the picture
 (:func:`first_mistake`), a reading drawn over its picture (:func:`plot_reading_against_truth`,
 with a red ▲ where a written digit was lost), zoomed on its first mistake
-(:func:`plot_first_mistake`), and many readings side by side (:func:`plot_readings_grid`). The
+(:func:`plot_first_mistake`), many readings side by side (:func:`plot_readings_grid`), and what
+the cut step decided for each group of strokes (:func:`group_decisions`). The
 boxes and colours are those of :mod:`mnist_helpers.display.numbers_view`."""
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from unittest import mock
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .. import digit_line
+from .. import number_reading as reader
+from ..config import CLASS_NAMES, DIGIT_OUTPUTS
+from ..evaluate import class_probabilities
+from ..images import as_image
 from ..number_reading import NumberReading
+from ..preprocess import find_ink, to_model_input
 from .numbers_view import REFUSED, RIGHT, WRONG
 
 
@@ -335,3 +343,36 @@ def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
                frameon=False)
     fig.suptitle(title)
     return fig
+
+
+def group_decisions(model: torch.nn.Module, picture: Image.Image | np.ndarray,
+                    reading: NumberReading) -> list[str]:
+    """What step 5 of :func:`~mnist_helpers.number_reading.read_number` did with each group of
+    touching strokes in ``picture``, one line per group, left to right: its width in typical
+    digit widths (against ``TOO_WIDE``), the network's top output for the whole group and its
+    top digit probability (against ``KEEP_WHOLE``), whether the cut search ran, and what each
+    resulting piece was read as in ``reading`` (the reading of ``picture`` by ``model``).
+    Whether the search ran is seen by watching ``candidate_cuts`` with
+    ``mock.patch.object(..., wraps=...)``: it is still called as usual, and counted."""
+    found = find_ink(picture, work_size=reader.WORK_SIZE)
+    line = digit_line.find_line(found.ink, found.threshold)
+    typical = digit_line.typical_width(line.regions)
+    angle = reader._line_angle(line.regions, line.height)
+    scale = max(as_image(picture).size) / max(found.ink.shape)  # picture pixels per ink pixel
+    read_as = {piece.box[0]: "refused" if piece.digit is None else str(piece.digit)
+               for piece in reading.digits + reading.refused}
+    lines = []
+    for group in line.regions:
+        unsplit = class_probabilities(model, to_model_input(
+            reader._model_input(group, angle, found.threshold)))[0]
+        top = int(unsplit.argmax())
+        with mock.patch.object(reader, "candidate_cuts", wraps=reader.candidate_cuts) as search:
+            pieces = reader._best_split(model, group, typical, angle, found.threshold)
+        lines.append(
+            f"group at x={round(group.x * scale):3d}: {group.width / typical:.2f} typical widths "
+            f"(TOO_WIDE {reader.TOO_WIDE:g}); unsplit, top output {CLASS_NAMES[top]} "
+            f"{100 * float(unsplit[top]):.0f}%, top digit probability "
+            f"{float(unsplit[DIGIT_OUTPUTS].max()):.3f} (KEEP_WHOLE {reader.KEEP_WHOLE:g}); cut "
+            f"search {'ran' if search.called else 'not run'}; {len(pieces)} piece(s), read "
+            + ", ".join(read_as.get(round(piece.x * scale), "?") for piece, _ in pieces))
+    return lines
