@@ -9,6 +9,7 @@ The steps of :func:`read_number`:
 3. a group may hold several digits that touch: :func:`candidate_cuts` proposes where to cut it,
    and the model reads every way of cutting; the reading :func:`reading_score` scores highest
    wins, not cutting included (a group the model reads as "two digits" is always cut);
+   what this step did with each group is kept in :attr:`NumberReading.groups`;
 4. every piece, left to right, is prepared like a single digit (cropped, fitted into 20×20,
    centred in 28×28) and classified; a line that is mostly refused is not a number at all. A
    piece refused as "not a digit" is left out, unless at least ``CONTEXT_DIGITS`` pieces were
@@ -77,12 +78,25 @@ class DigitReading:
 
 
 @dataclass
+class GroupReading:
+    """What the cut step did with one group of touching strokes."""
+
+    box: tuple[int, int, int, int]  # x, y, width, height, in the image's own pixels
+    width: float  # in the line's typical digit widths
+    probabilities: list[float]  # the model's outputs for the group read whole, every class
+    searched: bool  # whether the cut search ran (False: kept whole without trying cuts)
+    pieces: list[tuple[int, int, int, int]]  # the boxes of what it became, left to right
+
+
+@dataclass
 class NumberReading:
-    """The number read in one image: its digits left to right, and what was left out."""
+    """The number read in one image: its digits left to right, what was left out, and what
+    the cut step did with each group of strokes."""
 
     path: str
     digits: list[DigitReading] = field(default_factory=list)
     refused: list[DigitReading] = field(default_factory=list)
+    groups: list[GroupReading] = field(default_factory=list)
     sign: str = ""  # "-" when a minus sign stands before the first digit
     reason: str | None = None  # why there is no number (set whenever ``number`` is None)
 
@@ -215,23 +229,26 @@ def reading_score(confidences: Sequence[float], widths: Sequence[float], typical
 
 
 def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
-                threshold: float, depth: int = 0) -> list[tuple[Region, np.ndarray]]:
+                threshold: float, depth: int = 0, cut: bool = True
+                ) -> tuple[list[tuple[Region, np.ndarray]], list[float], bool]:
     """``region`` as one digit or cut into several, whichever reading is likeliest: how surely
     the model reads each piece as a digit, how usual each piece's width is for this line and
     how little ink each cut goes through. A region the model reads
-    as *two digits* is always cut, and so is a piece, again (``MAX_DEPTH`` cuts deep)."""
+    as *two digits* is always cut, and so is a piece, again (``MAX_DEPTH`` cuts deep).
+    Returns the pieces (with what the model sees of each), the model's outputs for the whole
+    region and whether the cut search ran; ``cut=False`` never cuts (step 3 turned off)."""
     whole = _model_input(region, angle, threshold)
     read = class_probabilities(model, to_model_input(whole))[0]
     two = is_top_class(read.tolist(), TWO_DIGITS)
     wide = region.width > TOO_WIDE * typical
-    if not wide and not two and (float(read[DIGIT_OUTPUTS].max()) >= KEEP_WHOLE
-                                 or is_top_class(read.tolist(), NOT_A_DIGIT)):
-        return [(region, whole)]  # a digit read surely, or not a digit at all: not cut
+    if not cut or not wide and not two and (float(read[DIGIT_OUTPUTS].max()) >= KEEP_WHOLE
+                                            or is_top_class(read.tolist(), NOT_A_DIGIT)):
+        return [(region, whole)], read.tolist(), False  # a sure digit or not a digit: whole
     cuts = candidate_cuts(region, typical, must_cut=two and depth < MAX_DEPTH)
     options = [split(region, c, threshold) for c in cuts]
     options = [parts for parts, c in zip(options, cuts, strict=True) if len(parts) == len(c) + 1]
     if not options:
-        return [(region, whole)]
+        return [(region, whole)], read.tolist(), True
     pixels = [[_model_input(part, angle, threshold) for part in parts] for parts in options]
     read_parts = class_probabilities(
         model, torch.cat([to_model_input(p) for option in pixels for p in option]))
@@ -248,10 +265,10 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     for k, (part, part_pixels) in enumerate(zip(options[best], pixels[best], strict=True)):
         if (len(options[best]) > 1 and depth < MAX_DEPTH
                 and is_top_class(read_parts[best_start + k].tolist(), TWO_DIGITS)):
-            chosen += _best_split(model, part, typical, angle, threshold, depth + 1)
+            chosen += _best_split(model, part, typical, angle, threshold, depth + 1)[0]
         else:
             chosen.append((part, part_pixels))
-    return chosen
+    return chosen, read.tolist(), True
 
 
 def _decide(probabilities: list[float], region: Region, height: float,
@@ -274,13 +291,24 @@ def _check_arguments(model: object, image: object, path: object, refusal: object
     check_arguments(model, path, refusal)
 
 
+#: The steps :func:`read_number` can be told to skip, to measure what each one buys.
+SKIPPABLE = {"upright": "the line's slope is taken as 0°: no piece is turned upright",
+             "cuts": "no group of strokes is cut: each is read as one piece",
+             "context": "a refused piece stays refused, whatever digits stand beside it"}
+
+
 def read_number(model: nn.Module, image: ImageLike, path: str = "",
-                refusal: Refusal | None = None) -> NumberReading:
+                refusal: Refusal | None = None, *, skip: Sequence[str] = ()) -> NumberReading:
     """Find the digits of the number in ``image`` (a PIL image, or a numpy array or torch
     tensor of grey levels) and read them, left to right; when there is no number, the
     reading's ``reason`` says why. ``path`` only names the image in the result: to read a
-    file, open it with :func:`mnist_helpers.images.open_image`."""
+    file, open it with :func:`mnist_helpers.images.open_image`. ``skip`` names steps to leave
+    out (keys of :data:`SKIPPABLE`), to measure what each buys; a reader never skips any."""
     _check_arguments(model, image, path, refusal)
+    unknown = sorted(set(skip) - set(SKIPPABLE))
+    if unknown or isinstance(skip, str):
+        raise ValueError(f"skip must be a list of step names out of {sorted(SKIPPABLE)}, "
+                         f"not {skip!r}")
     image = as_image(image)
     reading = NumberReading(path=path)
     try:
@@ -293,10 +321,22 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
     if line.problem is not None or not line.regions:
         reading.reason = line.problem or "no number: only marks that are not digits"
         return reading
-    angle = _line_angle(line.regions, line.height)
+    angle = 0.0 if "upright" in skip else _line_angle(line.regions, line.height)
     typical = typical_width(line.regions)
-    pieces = [piece for region in line.regions
-              for piece in _best_split(model, region, typical, angle, found.threshold)]
+    scale = max(image.size) / max(found.ink.shape)  # picture pixels per ink pixel
+
+    def box(region: Region) -> tuple[int, int, int, int]:  # in the picture's own pixels
+        x, y, width, height = (int(round(v * scale))
+                               for v in (region.x, region.y, region.width, region.height))
+        return x, y, width, height
+
+    pieces = []
+    for region in line.regions:
+        chosen, whole, searched = _best_split(model, region, typical, angle, found.threshold,
+                                              cut="cuts" not in skip)
+        reading.groups.append(GroupReading(box(region), region.width / typical, whole,
+                                           searched, [box(part) for part, _ in chosen]))
+        pieces += chosen
     probabilities = class_probabilities(
         model, torch.cat([to_model_input(p) for _, p in pieces])).tolist()
     decisions = [_decide(probs, region, line.height, refusal)
@@ -310,14 +350,13 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
         reading.reason = (f"no number: most of the line is not digits ({refused} of "
                           f"{len(counted)} pieces refused)")
     in_line = _in_a_line_of_digits([region for region, _ in pieces], decisions)
-    scale = max(image.size) / max(found.ink.shape)
+    if "context" in skip:
+        in_line = [False] * len(pieces)
     for (region, pixels), probs, (digit, reason), in_context in zip(
             pieces, probabilities, decisions, in_line, strict=True):
         if digit is None and in_context:  # tall beside enough digits, wherever it stands
             digit, reason = int(np.argmax(probs[DIGIT_OUTPUTS])), None
-        x, y, width, height = (int(round(v * scale))
-                               for v in (region.x, region.y, region.width, region.height))
-        result = DigitReading(box=(x, y, width, height), digit=digit,
+        result = DigitReading(box=box(region), digit=digit,
                               probabilities=probs[DIGIT_OUTPUTS], pixels=pixels, reason=reason)
         (reading.digits if digit is not None else reading.refused).append(result)
     if reading.reason is None and not reading.digits:

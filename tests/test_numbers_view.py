@@ -37,7 +37,13 @@ from mnist_helpers.display.truth_view import (
 )
 from mnist_helpers.images import rasterize_strokes
 from mnist_helpers.lab.pictures import STROKES
-from mnist_helpers.number_reading import DigitReading, NumberReading, read_number, reading_score
+from mnist_helpers.number_reading import (
+    SKIPPABLE,
+    DigitReading,
+    NumberReading,
+    read_number,
+    reading_score,
+)
 from mnist_helpers.predict import Refusal
 from mnist_helpers.preprocess import find_ink
 
@@ -154,7 +160,8 @@ def test_the_cuts_scored_for_show_are_the_ones_read_number_chooses_from(shipped)
         assert len(c.pixels) == len(c.cuts) + 1 and c.pixels[0].shape == (28, 28)
     # read_number's own search (_best_split) cuts where the best of these cuts falls, and
     # hands the model the same pixels
-    chosen = number_reading._best_split(model, group, steps.typical, steps.angle, threshold)
+    chosen, _, _ = number_reading._best_split(model, group, steps.typical, steps.angle,
+                                              threshold)
     best = max((c for c in candidates if c.cuts), key=lambda c: c.score)
     assert list(best.cuts) == [region.x - group.x for region, _ in chosen[1:]]
     for pixels, (_, theirs) in zip(best.pixels, chosen, strict=True):
@@ -194,18 +201,38 @@ def test_each_piece_is_printed_with_the_network_s_verdict_on_it_alone(shipped, c
     assert all(line.endswith(("accepts it", "refuses it")) for line in lines[1:])
 
 
-def test_group_decisions_says_what_step_5_did_with_each_group_as_read_number_read_it(shipped):
+def test_group_decisions_says_what_the_cut_step_did_with_each_group_as_read_number_read_it(
+        shipped):
     model, refusal = shipped
     picture = _picture()
     reading = read_number(model, picture, refusal=refusal)
     found = find_ink(picture, work_size=number_reading.WORK_SIZE)
-    lines = group_decisions(model, picture, reading)
+    lines = group_decisions(reading)
     assert len(lines) == len(find_line(found.ink, found.threshold).regions)
     xs = [int(line.split("x=")[1].split(":")[0]) for line in lines]
     assert xs == sorted(xs)  # left to right
     assert all(("cut search ran;" in line) != ("cut search not run;" in line) for line in lines)
     # The pieces' digits, read left to right across the groups, spell the number read.
     assert "".join(line.split(", read ")[-1].replace(", ", "") for line in lines) == reading.number
+
+
+def test_the_groups_kept_in_a_reading_are_its_pieces_before_and_after_the_cut_step(shipped):
+    """A 4 and a 7 drawn overlapping make one group, which the cut search cuts in two; two
+    digits written apart are two groups, each kept whole."""
+    model, refusal = shipped
+    overlapping = rasterize_strokes(
+        [[(left + 60 * x, 70 + 100 * y) for x, y in stroke]
+         for left, digit in ((30, 4), (65, 7)) for stroke in STROKES[digit]],
+        size=(200, 220), line_width=10)
+    (group,) = read_number(model, overlapping, refusal=refusal).groups
+    assert group.searched and len(group.pieces) == 2 and len(group.probabilities) == 12
+    apart = rasterize_strokes(
+        [[(left + 60 * x, 70 + 100 * y) for x, y in stroke]
+         for left, digit in ((30, 4), (130, 7)) for stroke in STROKES[digit]],
+        size=(200, 260), line_width=10)
+    reading = read_number(model, apart, refusal=refusal)
+    assert [len(g.pieces) for g in reading.groups] == [1, 1]
+    assert [g.pieces[0] for g in reading.groups] == [d.box for d in reading.digits]
 
 
 def test_the_first_mistake_is_zoomed_on(tmp_path):
@@ -373,29 +400,24 @@ def test_the_first_reader_reads_each_stroke_alone(shipped):
     assert blank.number is None and blank.reason.startswith("no number")
 
 
-def test_a_step_turned_off_is_back_after_the_block(shipped):
+def test_read_number_can_skip_a_step_to_measure_what_it_buys(shipped):
     """A 4 and a 7 drawn overlapping (as in notebook 07b's 1.3) make one group: read whole
-    with the cut search off, cut in two with it on, and the module as shipped after the block."""
-    from mnist_helpers.display.numbers_view import STEPS_OFF, reader_without
-
+    with the cut search skipped, cut in two without; a step that does not exist is refused
+    with the names of those that do."""
     model, refusal = shipped
     overlapping = rasterize_strokes(
         [[(left + 60 * x, 70 + 100 * y) for x, y in stroke]
          for left, digit in ((30, 4), (65, 7)) for stroke in STROKES[digit]],
         size=(200, 220), line_width=10)
-    shipped_functions = (number_reading._line_angle, number_reading._best_split,
-                         number_reading.CONTEXT_DIGITS)
-    with reader_without(*STEPS_OFF):
-        uncut = read_number(model, overlapping, refusal=refusal)
-        assert number_reading._line_angle([], 1.0) == 0.0
+    uncut = read_number(model, overlapping, refusal=refusal, skip=sorted(SKIPPABLE))
     assert len(uncut.digits) + len(uncut.refused) == 1  # the group, not cut
-    assert (number_reading._line_angle, number_reading._best_split,
-            number_reading.CONTEXT_DIGITS) == shipped_functions
+    assert not uncut.groups[0].searched
     cut = read_number(model, overlapping, refusal=refusal)
     assert len(cut.digits) + len(cut.refused) == 2
-    with pytest.raises(KeyError):
-        with reader_without("no such step"):
-            pass
+    with pytest.raises(ValueError, match="upright"):
+        read_number(model, overlapping, refusal=refusal, skip=["no such step"])
+    with pytest.raises(ValueError, match="list of step names"):
+        read_number(model, overlapping, refusal=refusal, skip="cuts")
 
 
 def _reading_at(*boxes, digits=None):
@@ -444,19 +466,15 @@ def test_a_reading_with_no_digit_read_says_so_in_its_panel(tmp_path):
     _saved(fig, tmp_path, "nothing")
 
 
-def test_the_true_boxes_are_kept_for_the_same_numbers():
-    from mnist_helpers.display.truth_view import keeping_true_boxes
+def test_the_true_boxes_belong_to_the_same_numbers_as_without_them():
     from mnist_helpers.lab import compose
 
     pixels = np.zeros((10, 28, 28), dtype=np.uint8)
     pixels[:, 6:22, 11:17] = 255  # ten bars, one per label
     mnist = (pixels, np.arange(10))
-    writer = compose.number_picture
-    with keeping_true_boxes(compose) as boxes:
-        pictures = compose.make_number_pictures(4, seed=3, mnist=mnist)
-    assert compose.number_picture is writer  # put back after the block
-    again = compose.make_number_pictures(4, seed=3, mnist=mnist)
-    assert [written for _, written in pictures] == [written for _, written in again]
+    with_boxes = compose.number_pictures_with_boxes(4, seed=3, mnist=mnist)
+    pictures = compose.make_number_pictures(4, seed=3, mnist=mnist)
+    assert [written for _, written in pictures] == [written for _, written, _ in with_boxes]
     assert all(np.array_equal(np.asarray(a), np.asarray(b))
-               for (a, _), (b, _) in zip(pictures, again, strict=True))
-    assert [len(b) for b in boxes] == [len(written) for _, written in pictures]
+               for (a, _), (b, _, _) in zip(pictures, with_boxes, strict=True))
+    assert [len(boxes) for *_, boxes in with_boxes] == [len(written) for _, written in pictures]

@@ -1,5 +1,5 @@
 """Notebook 07b's first reader (:func:`read_strokes_only`: one connected stroke, one digit),
-``read_number`` with steps turned off (:func:`reader_without`), and figures and printouts that
+and figures and printouts that
 show how a whole number is read, one step at a time: the ink, its connected strokes, the
 groups made of them, the line and its slope, the pieces read (:func:`plot_number_steps` redoes
 the steps of ``read_number`` on a picture and draws them with :func:`plot_reading_steps`), the
@@ -14,11 +14,9 @@ every score."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from unittest import mock
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -121,30 +119,6 @@ def read_strokes_only(model: nn.Module, image: ImageLike,
     return reading
 
 
-def _whole(model: nn.Module, region: Region, typical: float, angle: float, threshold: float,
-           depth: int = 0) -> list[tuple[Region, np.ndarray]]:
-    """``_best_split`` with no cut: the group, read as one piece."""
-    return [(region, number_reading._model_input(region, angle, threshold))]
-
-
-#: What :func:`reader_without` replaces in ``number_reading`` to turn each step off.
-STEPS_OFF = {"upright": ("_line_angle", lambda regions, height: 0.0),  # slope taken as 0°
-             "cuts": ("_best_split", _whole),  # no group cut
-             "context": ("CONTEXT_DIGITS", math.inf)}  # never enough digits for step 6's rule
-
-
-@contextlib.contextmanager
-def reader_without(*steps: str) -> Iterator[None]:
-    """Inside the ``with`` block, ``read_number`` reads without ``steps`` (keys of
-    :data:`STEPS_OFF`): "upright" (step 4: no piece is turned upright), "cuts" (step 5: no
-    group is cut) and "context" (step 6's context rule: a refused piece stays refused). Each is
-    a ``mock.patch.object`` of ``number_reading``, undone when the block ends."""
-    with contextlib.ExitStack() as stack:
-        for step in steps:
-            stack.enter_context(mock.patch.object(number_reading, *STEPS_OFF[step]))
-        yield
-
-
 def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
                        regions: Sequence[Region], height: float, angle: float,
                        pieces: Sequence[tuple[Region, int | None]],
@@ -241,7 +215,7 @@ def plot_number_steps(model: nn.Module, image: ImageLike, refusal: Refusal | Non
     typical = typical_width(line.regions)
     pieces = [piece for region in line.regions
               for piece in number_reading._best_split(model, region, typical, angle,
-                                                      found.threshold)]
+                                                      found.threshold)[0]]
     reading = read_number(model, image, refusal=refusal)
     scale = max(as_image(image).size) / max(found.ink.shape)
     read_at = {d.box: d.digit for d in reading.digits + reading.refused}

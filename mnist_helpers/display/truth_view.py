@@ -1,7 +1,6 @@
 """A reading of a whole number checked digit by digit against what was written, for notebook
-07b: each written digit's true box (:func:`keeping_true_boxes`), what went
-wrong in a reading (:func:`blame`), which digits match (:func:`matched_digits`, lining up the two
-digit strings), the first mistake in words (:func:`misreading`) and in the picture
+07b: what went wrong in a reading (:func:`blame`), which digits match (:func:`matched_digits`,
+lining up the two digit strings), the first mistake in words (:func:`misreading`) and in the picture
 (:func:`first_mistake`), a reading drawn over its picture (:func:`plot_reading_against_truth`,
 with a red ▲ where a written digit was lost), zoomed on its first mistake
 (:func:`plot_first_mistake`), many readings side by side (:func:`plot_readings_grid`), and what
@@ -10,47 +9,19 @@ boxes and colours are those of :mod:`mnist_helpers.display.numbers_view`."""
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-from collections.abc import Iterator, Sequence
-from types import ModuleType
-from unittest import mock
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .. import digit_line
 from .. import number_reading as reader
 from ..config import CLASS_NAMES, DIGIT_OUTPUTS
-from ..evaluate import class_probabilities
-from ..images import as_image
 from ..number_reading import NumberReading
-from ..preprocess import find_ink, to_model_input
 from .numbers_view import REFUSED, RIGHT, WRONG
-
-
-@contextlib.contextmanager
-def keeping_true_boxes(compose: ModuleType) -> Iterator[list[list[tuple[int, int, int, int]]]]:
-    """Inside the ``with`` block, each number that ``compose.number_picture`` writes (as
-    ``make_number_pictures`` calls it) adds its *true boxes* to the list yielded: the box of
-    each written digit, before the line is sheared and turned. ``make_number_pictures`` drops
-    those boxes, so ``mock.patch.object`` swaps ``number_picture`` for a function that keeps
-    them, for the length of the block only. ``compose`` is :mod:`mnist_helpers.lab.compose`,
-    passed in: the display layer does not import the lab."""
-    true_boxes: list[list[tuple[int, int, int, int]]] = []
-    write_number = compose.number_picture
-
-    def recording(*args, **kwargs):  # number_picture, keeping the boxes it returns
-        picture, boxes = write_number(*args, **kwargs)
-        true_boxes.append(boxes)
-        return picture, boxes
-
-    with mock.patch.object(compose, "number_picture", recording):
-        yield true_boxes
 
 
 def matched_digits(read: str, written: str) -> list[bool]:
@@ -345,34 +316,23 @@ def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
     return fig
 
 
-def group_decisions(model: torch.nn.Module, picture: Image.Image | np.ndarray,
-                    reading: NumberReading) -> list[str]:
-    """What step 5 of :func:`~mnist_helpers.number_reading.read_number` did with each group of
-    touching strokes in ``picture``, one line per group, left to right: its width in typical
+def group_decisions(reading: NumberReading) -> list[str]:
+    """What the cut step of :func:`~mnist_helpers.number_reading.read_number` did with each
+    group of touching strokes, one line per group, left to right, from what ``reading`` keeps
+    of it (:attr:`~mnist_helpers.number_reading.NumberReading.groups`): its width in typical
     digit widths (against ``TOO_WIDE``), the network's top output for the whole group and its
     top digit probability (against ``KEEP_WHOLE``), whether the cut search ran, and what each
-    resulting piece was read as in ``reading`` (the reading of ``picture`` by ``model``).
-    Whether the search ran is seen by watching ``candidate_cuts`` with
-    ``mock.patch.object(..., wraps=...)``: it is still called as usual, and counted."""
-    found = find_ink(picture, work_size=reader.WORK_SIZE)
-    line = digit_line.find_line(found.ink, found.threshold)
-    typical = digit_line.typical_width(line.regions)
-    angle = reader._line_angle(line.regions, line.height)
-    scale = max(as_image(picture).size) / max(found.ink.shape)  # picture pixels per ink pixel
-    read_as = {piece.box[0]: "refused" if piece.digit is None else str(piece.digit)
+    resulting piece was read as."""
+    read_as = {piece.box: "refused" if piece.digit is None else str(piece.digit)
                for piece in reading.digits + reading.refused}
     lines = []
-    for group in line.regions:
-        unsplit = class_probabilities(model, to_model_input(
-            reader._model_input(group, angle, found.threshold)))[0]
-        top = int(unsplit.argmax())
-        with mock.patch.object(reader, "candidate_cuts", wraps=reader.candidate_cuts) as search:
-            pieces = reader._best_split(model, group, typical, angle, found.threshold)
+    for group in reading.groups:
+        top = int(np.argmax(group.probabilities))
         lines.append(
-            f"group at x={round(group.x * scale):3d}: {group.width / typical:.2f} typical widths "
+            f"group at x={group.box[0]:3d}: {group.width:.2f} typical widths "
             f"(TOO_WIDE {reader.TOO_WIDE:g}); unsplit, top output {CLASS_NAMES[top]} "
-            f"{100 * float(unsplit[top]):.0f}%, top digit probability "
-            f"{float(unsplit[DIGIT_OUTPUTS].max()):.3f} (KEEP_WHOLE {reader.KEEP_WHOLE:g}); cut "
-            f"search {'ran' if search.called else 'not run'}; {len(pieces)} piece(s), read "
-            + ", ".join(read_as.get(round(piece.x * scale), "?") for piece, _ in pieces))
+            f"{100 * group.probabilities[top]:.0f}%, top digit probability "
+            f"{max(group.probabilities[DIGIT_OUTPUTS]):.3f} (KEEP_WHOLE {reader.KEEP_WHOLE:g}); "
+            f"cut search {'ran' if group.searched else 'not run'}; {len(group.pieces)} "
+            f"piece(s), read " + ", ".join(read_as.get(box, "?") for box in group.pieces))
     return lines

@@ -81,28 +81,20 @@ def python_readings(mnist_raw_dir: Path) -> tuple[dict[str, np.ndarray], dict, d
     model, info = load_checkpoint(shipped_checkpoint_path(), "cpu")
     refusal = Refusal.from_metadata(info.metadata)
     angles: list[float] = []
-    cut: list[int] = []
-    line_angle, best_split = number_reading._line_angle, number_reading._best_split
+    line_angle = number_reading._line_angle
 
     def recording_angle(*args: object) -> float:
         angles.append(line_angle(*args))  # type: ignore[arg-type]
         return angles[-1]
 
-    def recording_split(*args: object, **kwargs: object) -> list:
-        chosen = best_split(*args, **kwargs)  # type: ignore[arg-type]
-        if not kwargs.get("depth") and len(args) < 6 and len(chosen) > 1:
-            cut[-1] += 1  # a region of the line cut into several digits
-        return chosen
-
     readings, trace = {}, {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(number_reading, "_line_angle", recording_angle)
-        patch.setattr(number_reading, "_best_split", recording_split)
         for name, pixels in cases.items():
             angles.clear()
-            cut.append(0)
             readings[name] = read_number(model, pixels, name, refusal)
-            trace[name] = {"angle": angles[0] if angles else None, "cut": cut[-1]}
+            cut = sum(len(group.pieces) > 1 for group in readings[name].groups)
+            trace[name] = {"angle": angles[0] if angles else None, "cut": cut}
     return cases, readings, trace
 
 
