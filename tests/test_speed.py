@@ -67,11 +67,11 @@ def test_time_phases_alternates_the_order_in_one_process(monkeypatch):
     assert times == {"a": [{"forward": 1.0}] * 3, "b": [{"forward": 1.0}] * 3}
 
 
-def test_phase_ratios_are_time_after_over_before_round_by_round_with_the_total():
-    before = [{"forward": 2.0, "optimizer": 2.0}, {"forward": 4.0, "optimizer": 1.0}]
-    after = [{"forward": 1.0, "optimizer": 3.0}, {"forward": 4.0, "optimizer": 1.0}]
-    assert speed.phase_ratios(before, after) == {"forward": [0.5, 1.0], "optimizer": [1.5, 1.0],
-                                                  "total": [1.0, 1.0]}
+def test_phase_speedups_are_time_before_over_after_round_by_round_with_the_total():
+    before = [{"forward": 2.0, "optimizer": 3.0}, {"forward": 4.0, "optimizer": 1.0}]
+    after = [{"forward": 1.0, "optimizer": 6.0}, {"forward": 4.0, "optimizer": 1.0}]
+    assert speed.phase_speedups(before, after) == {
+        "forward": [2.0, 1.0], "optimizer": [0.5, 1.0], "total": [5 / 7, 1.0]}
 
 
 def test_with_repeat_times_a_rung_twice_side_by_side():
@@ -88,13 +88,22 @@ def test_the_round_ratios_and_shares_figures_render(tmp_path):
     fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds, controls=[1, 3])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a again", "b", "c"]
-    assert ax.get_xlabel().startswith("time ratio (after / before)")
+    assert ax.get_xlabel().startswith("images per second, ÷ the rung above's")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "range of a again (narrower): 0.91 to 1.00" in legend  # 100/100 and 100/110
-    assert "range of c (wider): 1.05 to 1.33" in legend
+    assert "range of a again (narrower): 1.00 to 1.10" in legend  # 100/100 and 110/100
+    assert "range of c (wider): 0.75 to 0.95" in legend  # 190/200 and 150/200
     fig.savefig(tmp_path / "ratios.png")
     fig = speed_plots.plot_breakdown_with_shares({"slow": {"batch": 30.0, "forward": 70.0},
                                                   "fast": {"batch": 1.0, "forward": 9.0}})
     assert len(fig.axes) == 2
     assert "70%" in [t.get_text() for t in fig.axes[1].texts]
     fig.savefig(tmp_path / "shares.png")
+
+
+def test_beyond_noise_calls_a_change_only_when_every_round_clears_the_identical_pair():
+    noise = [0.96, 1.02, 1.0]  # the furthest from 1: 0.96, so the band is 0.96 to 1/0.96
+    assert speed.noise_band(noise) == (0.96, 1 / 0.96)
+    assert speed.beyond_noise([1.05, 1.2], noise) == "faster"
+    assert speed.beyond_noise([0.9, 0.95], noise) == "slower"
+    assert speed.beyond_noise([1.03, 1.2], noise) == "within the noise"  # 1.03 < 1/0.96
+    assert speed.direction([1.03, 1.2]) == "faster"  # the every-round rule alone would call it

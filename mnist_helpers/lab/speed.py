@@ -158,13 +158,14 @@ def time_phases(setups: Sequence[tuple[str, Profile, bool]], device: torch.devic
     return times
 
 
-def phase_ratios(before: Sequence[dict[str, float]], after: Sequence[dict[str, float]]
-                 ) -> dict[str, list[float]]:
-    """Each phase's time ratio, after ÷ before, round by round (below 1: the phase took less
-    time after), and the same for the whole step ("total")."""
+def phase_speedups(before: Sequence[dict[str, float]], after: Sequence[dict[str, float]]
+                   ) -> dict[str, list[float]]:
+    """How many times as fast each phase ran after as before, round by round: its time
+    before ÷ its time after (above 1: faster after, as with the ladder's ratios of images per
+    second), and the same for the whole step ("total")."""
     def with_total(times: dict[str, float]) -> dict[str, float]:
         return {**times, "total": sum(times.values())}
-    return {phase: [with_total(a)[phase] / with_total(b)[phase]
+    return {phase: [with_total(b)[phase] / with_total(a)[phase]
                     for b, a in zip(before, after, strict=True)]
             for phase in with_total(before[0])}
 
@@ -202,6 +203,23 @@ def direction(ratios: Sequence[float]) -> str:
     """The ladder's rule: "faster" if every round's ratio is above 1, "slower" if every one is
     below 1, else "not shown"."""
     return "faster" if min(ratios) > 1 else "slower" if max(ratios) < 1 else "not shown"
+
+
+def beyond_noise(ratios: Sequence[float], noise: Sequence[float]) -> str:
+    """A stricter rule than :func:`direction`: "faster" if every round's ratio is above the
+    noise band, "slower" if every one is below it, else "within the noise". ``noise`` is the
+    same ratio measured between two identical setups, round by round. Identical setups differ
+    in no direction, so the band is symmetric about 1: from 1 / m to m, where m is how far the
+    furthest round went from 1, either way (0.97 and 1.01 give 0.97 to 1.03)."""
+    low, high = noise_band(noise)
+    return ("faster" if min(ratios) > high else "slower" if max(ratios) < low
+            else "within the noise")
+
+
+def noise_band(noise: Sequence[float]) -> tuple[float, float]:
+    """The band of :func:`beyond_noise`: (1 / m, m), m the furthest ``noise`` went from 1."""
+    m = max(max(noise), 1 / min(noise))
+    return 1 / m, m
 
 
 def ladder_table(ladder: Sequence[tuple[str, Profile]], speeds: Sequence[Sequence[float]]

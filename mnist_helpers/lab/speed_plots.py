@@ -48,12 +48,12 @@ def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
 def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
                       controls: Sequence[int],
                       title: str = "Every rung, round by round, beside the controls") -> Figure:
-    """One row per rung after the first: a dot per round for its time ratio (the rung's time
-    per image over the rung above's, in that round: below 1, faster), a tick at the median, on
-    a log scale. Each control's range (``controls``: rung numbers whose change alters nothing
+    """One row per rung after the first: a dot per round for its ratio (the rung's images per
+    second over the rung above's, in that round: above 1, faster), a tick at the median, on a
+    log scale. Each control's range (``controls``: rung numbers whose change alters nothing
     the computer does) is a shaded band; the narrower one, the better yardstick, is darker."""
     timings = np.asarray(speeds, dtype=float)  # rungs × rounds, images per second
-    ratios = timings[:-1] / timings[1:]  # time after ÷ time before = speed before ÷ speed after
+    ratios = timings[1:] / timings[:-1]  # each rung's images per second ÷ the rung above's
     rows = list(range(1, len(labels)))
     fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.6))
     spans = sorted(controls, key=lambda c: np.ptp(ratios[c - 1]))
@@ -77,7 +77,7 @@ def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(yticks=range(len(rows)), yticklabels=[labels[r] for r in rows],
-           xlabel="time ratio (after / before), log scale: below 1, the rung is faster",
+           xlabel="images per second, ÷ the rung above's (log scale): above 1, the rung is faster",
            title=title)
     ax.invert_yaxis()
     ax.grid(axis="x", which="both", alpha=0.2)
