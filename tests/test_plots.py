@@ -195,6 +195,7 @@ def test_the_chosen_thresholds_are_labelled_in_their_unit_and_colour(tmp_path):
     assert left.xy[0] == pytest.approx(0) and edge.xy[0] == pytest.approx(100)
     assert (left.xyann, left.get_horizontalalignment()) == ((0, -34), "center")
     assert edge.xyann[0] < 0 and edge.get_horizontalalignment() == "right"
+    assert edge.arrow_patch is not None and left.arrow_patch is None  # the far label is tied
     _saved(fig, tmp_path, "chosen_thresholds")
 
 

@@ -295,7 +295,8 @@ def plot_refusal_curves(curves: dict[str, RefusalCurve], chosen: dict[str, float
     labelled with its value and, where methods score on different scales (a probability, a
     log-sum-exp), its unit (``units[name]``). Each method is drawn in ``colours[name]``, if
     given, else in matplotlib's next colour; its label too. A label goes below its dot, or below
-    and to its left for a dot in the right fifth, clear of the curves that fall steeply there."""
+    and to its left for a dot in the right fifth, clear of the curves that fall steeply there,
+    tied to its dot by a thin line."""
     fig, ax = plt.subplots(figsize=(7, 4))
     right_fifth = 0.8 * 101  # of the x axis, which runs from 0 to 101
     for name, curve in curves.items():
@@ -310,7 +311,10 @@ def plot_refusal_curves(curves: dict[str, RefusalCurve], chosen: dict[str, float
             ax.annotate(f"threshold {chosen[name]:.3g}" + (f"\n({unit})" if unit else ""), (x, y),
                         xytext=(-30, -60) if near_edge else (0, -34),  # from the dot, in points
                         textcoords="offset points", fontsize=8, color=line.get_color(),
-                        ha="right" if near_edge else "center")
+                        ha="right" if near_edge else "center",
+                        # a label set off to the left is tied to its dot by a thin line
+                        arrowprops={"arrowstyle": "-", "color": line.get_color(), "lw": 0.8,
+                                    "shrinkB": 6} if near_edge else None)
     ax.set(xlabel="non-digits refused (%)", ylabel="real digits accepted and right (%)",
            title=title, xlim=(0, 101))
     ax.grid(alpha=0.3)
