@@ -236,7 +236,7 @@ def _best_split(model: nn.Module, region: Region, typical: float, angle: float,
     how little ink each cut goes through. A region the model reads
     as *two digits* is always cut, and so is a piece, again (``MAX_DEPTH`` cuts deep).
     Returns the pieces (with what the model sees of each), the model's outputs for the whole
-    region and whether the cut search ran; ``cut=False`` never cuts (step 3 turned off)."""
+    region and whether the cut search ran; ``cut=False`` never cuts (the cut step skipped)."""
     whole = _model_input(region, angle, threshold)
     read = class_probabilities(model, to_model_input(whole))[0]
     two = is_top_class(read.tolist(), TWO_DIGITS)
