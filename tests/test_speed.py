@@ -84,14 +84,15 @@ def test_with_repeat_times_a_rung_twice_side_by_side():
 
 
 def test_the_round_ratios_and_shares_figures_render(tmp_path):
-    speeds = [[100.0, 100.0], [100.0, 110.0], [200.0, 200.0], [190.0, 150.0]]
-    fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds, controls=[1, 3])
+    speeds = [[100.0, 100.0], [96.0, 102.0], [200.0, 200.0], [190.0, 150.0]]
+    fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds, controls=[1, 3],
+                                        pair=1)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a again", "b", "c"]
     assert ax.get_xlabel().startswith("images per second, ÷ the rung above's")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "range of a again (narrower): 1.00 to 1.10" in legend  # 100/100 and 110/100
-    assert "range of c (wider): 0.75 to 0.95" in legend  # 190/200 and 150/200
+    # the pair's rounds, 0.96 and 1.02: the furthest from 1 is 0.96, so the band is symmetric
+    assert "noise band of the identical pair: 0.96 to 1.04" in legend
     fig.savefig(tmp_path / "ratios.png")
     fig = speed_plots.plot_breakdown_with_shares({"slow": {"batch": 30.0, "forward": 70.0},
                                                   "fast": {"batch": 1.0, "forward": 9.0}})
@@ -100,10 +101,6 @@ def test_the_round_ratios_and_shares_figures_render(tmp_path):
     fig.savefig(tmp_path / "shares.png")
 
 
-def test_beyond_noise_calls_a_change_only_when_every_round_clears_the_identical_pair():
-    noise = [0.96, 1.02, 1.0]  # the furthest from 1: 0.96, so the band is 0.96 to 1/0.96
-    assert speed.noise_band(noise) == (0.96, 1 / 0.96)
-    assert speed.beyond_noise([1.05, 1.2], noise) == "faster"
-    assert speed.beyond_noise([0.9, 0.95], noise) == "slower"
-    assert speed.beyond_noise([1.03, 1.2], noise) == "within the noise"  # 1.03 < 1/0.96
-    assert speed.direction([1.03, 1.2]) == "faster"  # the every-round rule alone would call it
+def test_the_noise_band_is_symmetric_about_1_as_far_as_the_furthest_round():
+    assert speed.noise_band([0.96, 1.02, 1.0]) == (0.96, 1 / 0.96)
+    assert speed.noise_band([1.0, 1.05]) == (1 / 1.05, 1.05)

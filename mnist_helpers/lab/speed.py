@@ -205,19 +205,12 @@ def direction(ratios: Sequence[float]) -> str:
     return "faster" if min(ratios) > 1 else "slower" if max(ratios) < 1 else "not shown"
 
 
-def beyond_noise(ratios: Sequence[float], noise: Sequence[float]) -> str:
-    """A stricter rule than :func:`direction`: "faster" if every round's ratio is above the
-    noise band, "slower" if every one is below it, else "within the noise". ``noise`` is the
-    same ratio measured between two identical setups, round by round. Identical setups differ
-    in no direction, so the band is symmetric about 1: from 1 / m to m, where m is how far the
-    furthest round went from 1, either way (0.97 and 1.01 give 0.97 to 1.03)."""
-    low, high = noise_band(noise)
-    return ("faster" if min(ratios) > high else "slower" if max(ratios) < low
-            else "within the noise")
-
-
 def noise_band(noise: Sequence[float]) -> tuple[float, float]:
-    """The band of :func:`beyond_noise`: (1 / m, m), m the furthest ``noise`` went from 1."""
+    """How far noise alone moves a ratio, from ``noise``: the same ratio measured between two
+    identical setups, round by round. Identical setups differ in no direction, so the band is
+    symmetric about 1: (1 / m, m), where m is how far the furthest round went from 1, either
+    way (rounds of 0.97 and 1.01 give 0.97 to 1.03). A ratio whose rounds all lie outside it
+    moved more than identical timings did."""
     m = max(max(noise), 1 / min(noise))
     return 1 / m, m
 

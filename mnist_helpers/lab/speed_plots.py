@@ -1,6 +1,6 @@
 """Figures of the speed notebook (08b) beside those of :mod:`mnist_helpers.lab.plots`: a step's
 phases as shares of the step (:func:`plot_breakdown_with_shares`), and every ladder rung's
-ratio, round by round, against the controls' ranges (:func:`plot_round_ratios`)."""
+ratio, round by round, against the identical pair's noise band (:func:`plot_round_ratios`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from .plots import plot_step_breakdown
+from .speed import noise_band
 
 
 def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
@@ -46,22 +47,20 @@ def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
 
 
 def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
-                      controls: Sequence[int],
-                      title: str = "Every rung, round by round, beside the controls") -> Figure:
+                      controls: Sequence[int], pair: int,
+                      title: str = "Every rung, round by round, beside the noise") -> Figure:
     """One row per rung after the first: a dot per round for its ratio (the rung's images per
     second over the rung above's, in that round: above 1, faster), a tick at the median, on a
-    log scale. Each control's range (``controls``: rung numbers whose change alters nothing
-    the computer does) is a shaded band; the narrower one, the better yardstick, is darker."""
+    log scale. The controls' dots (``controls``: rung numbers whose change alters nothing the
+    computer does) are orange. The shaded band is the noise band (:func:`~mnist_helpers.lab.
+    speed.noise_band`) of rung ``pair``, the identical pair: how far noise alone moved a ratio."""
     timings = np.asarray(speeds, dtype=float)  # rungs × rounds, images per second
     ratios = timings[1:] / timings[:-1]  # each rung's images per second ÷ the rung above's
     rows = list(range(1, len(labels)))
-    fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.6))
-    spans = sorted(controls, key=lambda c: np.ptp(ratios[c - 1]))
-    for order, c in enumerate(spans):
-        low, high = ratios[c - 1].min(), ratios[c - 1].max()
-        which = "narrower" if order == 0 else "wider"
-        ax.axvspan(low, high, color="tab:blue", alpha=0.25 if order == 0 else 0.08,
-                   label=f"range of {labels[c]} ({which}): {low:.2f} to {high:.2f}")
+    fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.2))
+    low, high = noise_band(ratios[pair - 1].tolist())
+    ax.axvspan(low, high, color="tab:blue", alpha=0.25,
+               label=f"noise band of the identical pair: {low:.2f} to {high:.2f}")
     ax.axvline(1, color="black", lw=0.8)
     for y, rung in enumerate(rows):
         is_control = rung in controls
@@ -72,7 +71,7 @@ def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
         ax.plot(np.median(ratios[rung - 1]), y, "|", color="black", ms=14, mew=2,
                 label=None if y else "median")
     ax.set_xscale("log")
-    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10)
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 10)
              if ratios.min() / 1.2 <= t <= ratios.max() * 1.2]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -81,7 +80,7 @@ def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
            title=title)
     ax.invert_yaxis()
     ax.grid(axis="x", which="both", alpha=0.2)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, ncol=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
 
