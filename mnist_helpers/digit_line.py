@@ -362,6 +362,8 @@ def stroke_groups(ink: np.ndarray, threshold: float) -> list[Region]:
 
 
 def typical_width(groups: list[Region]) -> float:
-    """How wide one digit of this line is: 0.7 of the regions' median height (heights vary
-    less than widths, which run from a thin 1 to two digits that touch)."""
+    """The line's unit of width, its *typical width*: 0.7 of the regions' median height
+    (heights vary less than widths, which run from a thin 1 to two digits that touch). It is a
+    unit for the cut step's rules, not a measured digit: handwritten digits are often
+    narrower."""
     return 0.7 * float(np.median([g.height for g in groups]))

@@ -140,7 +140,7 @@ SPAN = 0.12
 def candidate_cuts(region: Region, typical: float, must_cut: bool = False
                    ) -> list[tuple[int, ...]]:
     """Ways to cut ``region`` into digits: not at all (unless ``must_cut``), and into as many
-    pieces as its width allows (two, or three when it is twice as wide as a digit), at columns
+    pieces as its width allows (two, or three when it is twice the typical width), at columns
     spread over where the boundaries could be. ``must_cut``: the model reads the region as two
     digits, so it is cut in two however narrow it is (two 1s side by side)."""
     width = region.width
@@ -202,7 +202,7 @@ MAX_DEPTH = 3
 
 
 def _width_prior(width: float, typical: float) -> float:
-    """How usual a digit ``width`` wide is in this line, on a log scale: the log of a normal
+    """How usual a piece ``width`` wide is in this line, on a log scale: the log of a normal
     curve in ln(width / typical), 0 at its peak (the typical width), its half on the narrow
     side wider than the other (a *split normal*, spreads ``NARROW`` and ``WIDE``: a 1 is
     narrow, while a region much wider than a digit is likely two). The curve's normalising

@@ -194,7 +194,7 @@ def test_each_piece_is_printed_with_the_network_s_verdict_on_it_alone(shipped, c
     reading = print_pieces(model, _picture(), "174", refusal=refusal)
     assert reading.number == read_number(model, _picture(), refusal=refusal).number
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"written 174, read {reading.number}; typical digit width")
+    assert lines[0].startswith(f"written 174, read {reading.number}; typical width")
     assert len(lines) == 1 + len(reading.digits) + len(reading.refused)
     xs = [int(line.split("x=")[1].split(":")[0]) for line in lines[1:]]
     assert xs == sorted(xs)  # left to right

@@ -180,7 +180,7 @@ class ReadingSteps:
     """What each step of ``read_number`` made of one picture, in the pixels of its ink image
     (at most ``WORK_SIZE`` a side): the ink (step 1), its connected strokes numbered 1 to
     ``strokes`` (step 2), the line of groups (step 3), its slope in degrees (step 4), the
-    typical digit width, the pieces after cutting (step 5) and ``read_number``'s own reading
+    typical width, the pieces after cutting (step 5) and ``read_number``'s own reading
     (step 6); ``scale`` is how many picture pixels one ink pixel stands for."""
 
     found: Ink
@@ -326,7 +326,7 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
         right.plot(best.cuts[0], best.score, "o", ms=10, color=BEST, markeredgecolor="black",
                    label=f"best: score {best.score:.2f}")
     right.set(xlabel="column of the cut (pixels from the group's left edge)",
-              ylabel="score (sum of log-probabilities,\nwidth priors and ink penalty)",
+              ylabel="score (log-probabilities\n+ width priors − ink penalty)",
               title="The score of each way of reading the group")
     right.set_xlim(left.get_xlim())  # a cut's score stands under the same column as its line
     right.title.set_fontsize(9)
@@ -344,14 +344,14 @@ def print_pieces(model: nn.Module, picture: ImageLike, written: str,
     against the line's, the model's two likeliest outputs for the piece alone, and whether
     :func:`~mnist_helpers.predict.decide` accepts it alone (before step 6's context rule and
     the height test of ``_decide``). The first line gives what was ``written``, what was read,
-    the line's typical digit width and ``TOO_WIDE`` times it (wider groups are always cut).
+    the line's typical width and ``TOO_WIDE`` times it (wider groups are always cut).
     Returns the reading."""
     reading = read_number(model, picture, refusal=refusal)
     found = find_ink(picture, work_size=number_reading.WORK_SIZE)
     line = digit_line.find_line(found.ink, found.threshold)
     scale = max(as_image(picture).size) / max(found.ink.shape)  # picture pixels per ink pixel
     typical = scale * typical_width(line.regions) if line.regions else float("nan")
-    print(f"written {written}, read {reading.number}; typical digit width {typical:.1f} px, "
+    print(f"written {written}, read {reading.number}; typical width {typical:.1f} px, "
           f"TOO_WIDE × typical = {number_reading.TOO_WIDE * typical:.1f} px")
     for piece in sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0]):
         x, _, width, height = piece.box
