@@ -82,7 +82,7 @@ class GroupReading:
     """What the cut step did with one group of touching strokes."""
 
     box: tuple[int, int, int, int]  # x, y, width, height, in the image's own pixels
-    width: float  # in the line's typical digit widths
+    width: float  # in the line's typical widths (digit_line.typical_width)
     probabilities: list[float]  # the model's outputs for the group read whole, every class
     searched: bool  # whether the cut search ran (False: kept whole without trying cuts)
     pieces: list[tuple[int, int, int, int]]  # the boxes of what it became, left to right
