@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from .plots import plot_step_breakdown
-from .speed import noise_band
+from .speed import noise_band, rung_ratios
 
 
 def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
@@ -54,8 +54,7 @@ def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
     log scale. The controls' dots (``controls``: rung numbers whose change alters nothing the
     computer does) are orange. The shaded band is the noise band (:func:`~mnist_helpers.lab.
     speed.noise_band`) of rung ``pair``, the identical pair: how far noise alone moved a ratio."""
-    timings = np.asarray(speeds, dtype=float)  # rungs × rounds, images per second
-    ratios = timings[1:] / timings[:-1]  # each rung's images per second ÷ the rung above's
+    ratios = np.asarray(list(rung_ratios(speeds).values()))  # row i - 1: rung i ÷ rung i - 1
     rows = list(range(1, len(labels)))
     fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.2))
     low, high = noise_band(ratios[pair - 1].tolist())
