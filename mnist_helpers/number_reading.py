@@ -345,9 +345,9 @@ def read_number(model: nn.Module, image: ImageLike, path: str = "",
                if max(region.width, region.height) >= SMALL * line.height]
     refused = sum(digit is None for digit, _ in counted)
     if refused > MOSTLY_REFUSED * len(counted):  # a word with a letter or two like digits
-        decisions = [(None, reason or "not a digit (most of this line is not digits)")
+        decisions = [(None, reason or "not a digit (over a third of this line is not digits)")
                      for _, reason in decisions]
-        reading.reason = (f"no number: most of the line is not digits ({refused} of "
+        reading.reason = (f"no number: over a third of the line is not digits ({refused} of "
                           f"{len(counted)} pieces refused)")
     in_line = _in_a_line_of_digits([region for region, _ in pieces], decisions)
     if "context" in skip:

@@ -85,3 +85,26 @@ def test_mark_region_needs_the_first_pixel_and_the_one_after_the_last(cols):
     with pytest.raises(ValueError, match="first pixel"):
         mark_region(ax, slice(0, 5), cols)
     plt.close(fig)
+
+
+def test_a_figure_of_photos_is_shown_once_as_a_jpeg_at_twice_its_screen_dots(monkeypatch):
+    import io
+
+    import IPython.display
+    from PIL import Image as PILImage
+
+    from mnist_helpers.display.notebook import show_as_jpeg
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig = plt.figure(figsize=(4, 2))
+    fig.add_subplot().imshow(np.random.default_rng(0).random((50, 100)), cmap="gray")
+    show_as_jpeg(fig, dpi=50)
+    assert not plt.fignum_exists(fig.number)  # closed: the inline backend will not show it again
+    [image] = shown
+    assert image.format == "jpeg"
+    with PILImage.open(io.BytesIO(image.data)) as decoded:
+        assert decoded.format == "JPEG"
+        width, height = decoded.size  # 4×2 inches at 2 × 50 dpi, trimmed to what is drawn
+        assert 300 < width <= 420 and 150 < height <= 220
+    assert image.width == width // 2  # shown at 50 dots per inch: half its pixels

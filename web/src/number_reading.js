@@ -295,8 +295,8 @@ export async function read_number(picture, classify, threshold = 0.0) {
   const counted = decisions.filter((d, i) => Math.max(pieces[i][0].width, pieces[i][0].height) >= SMALL * line.height);
   const refused = counted.filter((d) => d.digit === null).length;
   if (refused > MOSTLY_REFUSED * counted.length) { // a word with a letter or two like digits
-    decisions = decisions.map((d) => ({ digit: null, reason: d.reason ?? "not a digit (most of this line is not digits)" }));
-    reading.reason = `no number: most of the line is not digits (${refused} of ${counted.length} pieces refused)`;
+    decisions = decisions.map((d) => ({ digit: null, reason: d.reason ?? "not a digit (over a third of this line is not digits)" }));
+    reading.reason = `no number: over a third of the line is not digits (${refused} of ${counted.length} pieces refused)`;
   }
   const inLine = _in_a_line_of_digits(pieces.map(([region]) => region), decisions);
   const scale = Math.max(picture.width, picture.height) / Math.max(found.ink.h, found.ink.w);
