@@ -124,7 +124,7 @@ def test_the_playground_records_every_batch_however_often_it_redraws(machine, sm
 def test_step_breakdown_and_loading_speed_take_fixed_work(machine, small):
     profile = get_profile("quick").with_overrides(arch="tiny_cnn", batch_size=64)
     times = experiments.step_breakdown(profile, small.train, "cpu", steps=4, warmup=2)
-    assert set(times) == {"batch", "forward", "loss, backward and optimizer"}
+    assert set(times) == {"fetching", "forward", "loss, backward and optimizer"}
     before = machine.reads
     assert images_per_second(small.train, max_images=200) > 0
     assert machine.reads - before == 2, "one clock read at the start, one at the end"

@@ -53,9 +53,9 @@ def test_lr_batch_sweep_fills_the_grid_and_a_bad_lr_scores_worse(small):
 def test_step_breakdown_times_every_phase(small):
     profile = get_profile("quick").with_overrides(arch="tiny_cnn", batch_size=100)
     times = step_breakdown(profile, small.train, "cpu", steps=4, warmup=1)
-    assert set(times) == {"batch", "forward", "loss, backward and optimizer"}
+    assert set(times) == {"fetching", "forward", "loss, backward and optimizer"}
     assert all(value > 0 for value in times.values())
-    assert times["loss, backward and optimizer"] > times["batch"]
+    assert times["loss, backward and optimizer"] > times["fetching"]
 
 
 def test_test_pictures_and_their_accuracy(quick_model, mnist_raw_dir):

@@ -46,8 +46,8 @@ def test_experiment_figures_render(tmp_path):
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["95.0", "98.0", "97.0", "93.0", "97.0", "98.5"]
     _saved(fig, tmp_path, "sweep")
-    fig = lab_plots.plot_step_breakdown({"slow": {"batch": 30.0, "forward": 50.0},
-                                         "fast": {"batch": 1.0, "forward": 9.0}})
+    fig = lab_plots.plot_step_breakdown({"slow": {"fetching": 30.0, "forward": 50.0},
+                                         "fast": {"fetching": 1.0, "forward": 9.0}})
     assert [t.get_text() for t in fig.axes[0].texts] == [" 80 ms", " 10 ms"]
     _saved(fig, tmp_path, "breakdown")
     fig = lab_plots.plot_ladder(["base", "better"], [100.0, 250.0])

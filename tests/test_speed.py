@@ -38,14 +38,14 @@ def test_step_breakdown_times_the_optimizer_apart_on_batches_fetched_in_advance(
     counted = CountedBatches(small)
     times = speed.step_breakdown(profile, counted, "cpu", steps=12, warmup=2, prefetch=True,
                                  optimizer_apart=True)
-    assert list(times) == ["batch", "forward", "loss and backward", "optimizer"]
+    assert list(times) == ["fetching", "forward", "loss and backward", "optimizer"]
     assert all(value > 0 for value in times.values())
     # 14 steps from a 10-batch loader: one pass fetched in advance and kept, its first
     # batches used again for the last 4 steps
     assert counted.fetched == 10
     assert len(speed._Fetched(counted, 14)) == 14 and counted.fetched == 20
     plain = speed.step_breakdown(profile, small, "cpu", steps=3, warmup=1)
-    assert list(plain) == ["batch", "forward", "loss, backward and optimizer"]
+    assert list(plain) == ["fetching", "forward", "loss, backward and optimizer"]
 
 
 def test_time_phases_alternates_the_order_in_one_process(monkeypatch):
@@ -94,8 +94,8 @@ def test_the_round_ratios_and_shares_figures_render(tmp_path):
     # the pair's rounds, 0.96 and 1.02: the furthest from 1 is 0.96, so the band is symmetric
     assert "noise band of the identical pair: 0.96 to 1.04" in legend
     fig.savefig(tmp_path / "ratios.png")
-    fig = speed_plots.plot_breakdown_with_shares({"slow": {"batch": 30.0, "forward": 70.0},
-                                                  "fast": {"batch": 1.0, "forward": 9.0}})
+    fig = speed_plots.plot_breakdown_with_shares({"slow": {"fetching": 30.0, "forward": 70.0},
+                                                  "fast": {"fetching": 1.0, "forward": 9.0}})
     assert len(fig.axes) == 2
     assert "70%" in [t.get_text() for t in fig.axes[1].texts]
     fig.savefig(tmp_path / "shares.png")

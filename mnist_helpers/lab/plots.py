@@ -86,7 +86,7 @@ def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[i
 def plot_step_breakdown(breakdowns: dict[str, dict[str, float]],
                         title: str = "Where the time of a training step goes") -> Figure:
     """Horizontal stacked bars: for each configuration, milliseconds per 1,000 training images
-    spent on each phase (batch, forward, backward, optimizer)."""
+    spent on each phase (fetching, forward, backward, optimizer)."""
     fig, ax = plt.subplots(figsize=(8, 0.7 * len(breakdowns) + 1.6))
     names = list(breakdowns)
     left = np.zeros(len(names))

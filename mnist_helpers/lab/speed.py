@@ -78,8 +78,8 @@ def step_breakdown(profile: Profile, batches: Batches,
                    device: torch.device | str, *, steps: int = 30, warmup: int = 5,
                    seed: int = 0, prefetch: bool = False,
                    optimizer_apart: bool = False) -> dict[str, float]:
-    """Where a training step's time goes, in milliseconds per step: getting the batch, the
-    forward pass, and the rest (loss, backward pass, optimizer step).
+    """Where a training step's time goes, in milliseconds per step: ``"fetching"`` the batch,
+    the ``"forward"`` pass, and the rest (loss, backward pass, optimizer step).
 
     A fresh ``profile.arch`` is trained by :func:`~mnist_helpers.loop.training_steps` for
     ``warmup`` untimed steps, then ``steps`` timed ones; the batches are timed by a wrapper,
@@ -115,7 +115,7 @@ def step_breakdown(profile: Profile, batches: Batches,
     if optimizer_apart:
         hooks += [setup.optimizer.register_step_pre_hook(before),
                   setup.optimizer.register_step_post_hook(after("optimizer"))]
-    totals = {"batch": 0.0, "forward": 0.0, "optimizer": 0.0, "total": 0.0}
+    totals = {"fetching": 0.0, "forward": 0.0, "optimizer": 0.0, "total": 0.0}
     started_all = time.perf_counter()
     try:
         for i, _step in enumerate(training_steps(model, timed, setup, epochs=epochs,
@@ -125,14 +125,14 @@ def step_breakdown(profile: Profile, batches: Batches,
                 timed.seconds, started_all = 0.0, time.perf_counter()
                 seconds.update(forward=0.0, optimizer=0.0)
             if i + 1 == warmup + steps:
-                totals = {"batch": timed.seconds, **seconds,
+                totals = {"fetching": timed.seconds, **seconds,
                           "total": time.perf_counter() - started_all}
                 break
     finally:
         for hook in hooks:
             hook.remove()
-    rest = totals["total"] - totals["batch"] - totals["forward"] - totals["optimizer"]
-    per_step = {"batch": totals["batch"], "forward": totals["forward"]}
+    rest = totals["total"] - totals["fetching"] - totals["forward"] - totals["optimizer"]
+    per_step = {"fetching": totals["fetching"], "forward": totals["forward"]}
     if optimizer_apart:
         per_step |= {"loss and backward": rest, "optimizer": totals["optimizer"]}
     else:
