@@ -353,7 +353,8 @@ def others_share(before: CpuSnapshot, after: CpuSnapshot, cores: int | None = No
 def others_verdict(share: float | None) -> str:
     """One line on how much of the cores other programs took while some timings ran, and
     whether the timings can be trusted: above :data:`OTHERS_LIMIT` they cannot, since the
-    timings then measure the waiting for a core too."""
+    timings then measure the waiting for a core too. Below it, nothing on this machine
+    competed; a virtual machine cannot see other machines that share its hardware."""
     if share is None:
         return ("what other programs did meanwhile is not known here (it is read from Linux's "
                 "/proc/stat): whether they competed for the cores is not known")
@@ -361,4 +362,5 @@ def others_verdict(share: float | None) -> str:
     if share > OTHERS_LIMIT:
         return (f"{said}: above {100 * OTHERS_LIMIT:.0f}%, so the timings waited for cores "
                 "too; these timings are not trustworthy")
-    return f"{said}: at most {100 * OTHERS_LIMIT:.0f}%, so the timings had the cores to themselves"
+    return (f"{said}: at most {100 * OTHERS_LIMIT:.0f}%, so no sign that this machine's other "
+            "programs competed for the cores (other machines sharing its hardware are not seen)")
