@@ -428,7 +428,7 @@ def _reading_at(*boxes, digits=None):
 
 
 def test_pieces_are_matched_to_the_written_boxes_along_the_line():
-    from mnist_helpers.display.truth_view import along_the_line, blame
+    from mnist_helpers.display.truth_view import along_the_line, blame, pieces_on_digits
 
     written = [(10, 5, 40, 60), (60, 5, 40, 60), (100, 5, 40, 60)]  # the last two touch
     # The picture: the same line shifted by 100 px and stretched by 1.5.
@@ -441,6 +441,8 @@ def test_pieces_are_matched_to_the_written_boxes_along_the_line():
     assert blame(one_each, "124", written, span) == ["misread"]
     merged = _reading_at((115, 0, 60, 90), (190, 0, 120, 90), digits=[1, 2])
     assert blame(merged, "123", written, span) == ["2 digits in one piece (touching)"]
+    assert [(piece.box, digits) for piece, digits in pieces_on_digits(merged, written, span)] == [
+        ((115, 0, 60, 90), [0]), ((190, 0, 120, 90), [1, 2])]
     halves = _reading_at((115, 0, 30, 90), (145, 0, 30, 90), (190, 0, 60, 90),
                          (250, 0, 60, 90), digits=[1, 1, 2, 3])
     assert blame(halves, "123", written, span) == ["a digit in pieces"]

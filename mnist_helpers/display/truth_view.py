@@ -20,7 +20,7 @@ from PIL import Image
 
 from .. import number_reading as reader
 from ..config import CLASS_NAMES, DIGIT_OUTPUTS
-from ..number_reading import NumberReading
+from ..number_reading import DigitReading, NumberReading
 from .numbers_view import REFUSED, RIGHT, WRONG
 
 
@@ -62,6 +62,23 @@ def along_the_line(reading: NumberReading, boxes: Sequence[tuple[int, int, int, 
     return np.array(found).reshape(-1, 2), np.array(written).reshape(-1, 2)
 
 
+def _spanned(found: np.ndarray, places: np.ndarray) -> list[list[int]]:
+    """For each piece (``found``, as :func:`along_the_line` gives it), the written digits whose
+    centres lie within it."""
+    centres = places.mean(axis=1)
+    return [[i for i, c in enumerate(centres) if left <= c <= right] for left, right in found]
+
+
+def pieces_on_digits(reading: NumberReading, boxes: Sequence[tuple[int, int, int, int]],
+                     span: tuple[float, float]) -> list[tuple[DigitReading, list[int]]]:
+    """Every piece of ``reading`` (read or refused, left to right) with the written digits
+    whose centres lie within it, matched along the line as :func:`blame` matches them: a piece
+    with two or more holds digits left in one piece."""
+    found, places = along_the_line(reading, boxes, span)
+    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
+    return list(zip(pieces, _spanned(found, places), strict=True))
+
+
 def blame(reading: NumberReading, written: str, boxes: Sequence[tuple[int, int, int, int]],
           span: tuple[float, float], *, even_if_read: bool = False) -> list[str]:
     """What went wrong in a reading, found by matching its pieces to the written digits'
@@ -77,9 +94,8 @@ def blame(reading: NumberReading, written: str, boxes: Sequence[tuple[int, int, 
         return []
     found, places = along_the_line(reading, boxes, span)
     pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
-    centres, causes, covered = places.mean(axis=1), [], set()
-    for left, right in found:
-        spanned = [i for i, c in enumerate(centres) if left <= c <= right]
+    causes, covered = [], set()
+    for spanned in _spanned(found, places):
         covered.update(spanned)
         if len(spanned) > 1:
             touching = any(boxes[i + 1][0] <= boxes[i][0] + boxes[i][2] for i in spanned[:-1])
