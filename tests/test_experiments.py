@@ -169,6 +169,46 @@ def test_time_ladder_throws_the_warm_up_round_away(monkeypatch):
                                                                        [3.0, 4.0, 9.0]]
 
 
+def test_time_ladder_times_each_rung_its_own_count_of_images(monkeypatch):
+    from mnist_helpers.lab import experiments, speed
+
+    calls = []
+
+    def counted(profile, images, data_dir):
+        calls.append((id(profile), images))
+        return 1.0
+
+    monkeypatch.setattr(speed, "measure_throughput", counted)
+    ladder = experiments.LADDER[:3]
+    speed.time_ladder(ladder, [64, 128, 640], 2)
+    assert len(calls) == 9  # the warm-up round and two kept rounds, each rung its own count
+    assert set(calls) == {(id(p), n) for (_, p), n in zip(ladder, [64, 128, 640], strict=True)}
+    with pytest.raises(ValueError, match="one per rung \\(3\\); got 2"):
+        speed.time_ladder(ladder, [64, 128], 2)
+    with pytest.raises(ValueError, match="^images must be a whole number"):
+        speed.time_ladder(ladder, [64, 0, 128], 2)
+
+
+def test_images_by_work_gives_a_cheaper_network_more_images_in_proportion():
+    """classic_cnn does about 6 times fast_cnn's multiply-adds and 23 times tiny_cnn's: a fixed
+    count from the networks, the same on every machine."""
+    from mnist_helpers.lab import speed
+    from mnist_helpers.models import build_model, count_multiply_adds
+
+    ladder = speed.LADDER
+    counts = speed.images_by_work(ladder, 128)
+    work = {p.arch: count_multiply_adds(build_model(p.arch)) for _, p in ladder}
+    costliest = max(work.values())
+    for (_, profile), count in zip(ladder, counts, strict=True):
+        assert count == 128 * round(costliest / work[profile.arch])
+    by_arch = dict(zip([p.arch for _, p in ladder], counts, strict=True))
+    assert by_arch["classic_cnn"] == 128
+    assert by_arch["fast_cnn"] == 128 * 6 and by_arch["tiny_cnn"] == 128 * 23
+    # A ladder of the fast path alone, counted against classic_cnn: the ladder's counts again.
+    assert speed.images_by_work(ladder[-1:], 128, reference="classic_cnn") == [128 * 23]
+    assert speed.images_by_work(ladder[-1:], 128) == [128]
+
+
 def test_alternating_the_order_keeps_a_drift_from_agreeing_in_every_round(monkeypatch):
     """A machine that only slows down, never a rung: the later rung of a pair looks slower in
     rounds down the ladder and faster in rounds up it, so the rounds disagree."""

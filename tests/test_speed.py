@@ -92,8 +92,16 @@ def test_the_round_ratios_and_shares_figures_render(tmp_path):
     assert ax.get_xlabel().startswith("images per second, ÷ the rung above's")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     # the pair's rounds, 0.96 and 1.02: the furthest from 1 is 0.96, so the band is symmetric
-    assert "noise band of the identical pair: 0.96 to 1.04" in legend
+    assert "noise band of a again: 0.96 to 1.04" in legend
     fig.savefig(tmp_path / "ratios.png")
+    # Two identical pairs, "a" and "c" each timed twice: one band each.
+    speeds = [[100.0, 100.0], [96.0, 102.0], [200.0, 200.0], [190.0, 150.0], [171.0, 165.0]]
+    fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c", "c again"], speeds,
+                                        controls=[1, 4], pair=[1, 4])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "noise band of a again: 0.96 to 1.04" in legend
+    assert "noise band of c again: 0.90 to 1.11" in legend  # 171/190 = 0.90, 165/150 = 1.10
+    fig.savefig(tmp_path / "two_bands.png")
     fig = speed_plots.plot_breakdown_with_shares({"slow": {"fetching": 30.0, "forward": 70.0},
                                                   "fast": {"fetching": 1.0, "forward": 9.0}})
     assert len(fig.axes) == 2

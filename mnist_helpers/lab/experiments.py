@@ -35,6 +35,7 @@ from .speed import (  # noqa: F401 (08b's tools, offered here with the rest)
     cpu_snapshot,
     describe_change,
     direction,
+    images_by_work,
     ladder_table,
     others_share,
     others_verdict,

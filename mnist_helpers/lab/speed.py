@@ -20,7 +20,7 @@ import torch
 from ..data import Batches
 from ..device import place_model, seed_everything
 from ..loop import TrainingSetup, training_steps
-from ..models import build_model
+from ..models import build_model, count_multiply_adds
 from ..profiles import Profile
 from ..recipe import prepare_training_data
 from .bench import FAST, REFERENCE, measure_throughput
@@ -273,12 +273,28 @@ def with_repeat(ladder: Sequence[tuple[str, Profile]], rung: int = 0,
     return [*ladder[:rung + 1], (label or f"{name}, again", profile), *ladder[rung + 1:]]
 
 
-def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
-                data_dir: str | None = None, *, warmup_rounds: int = 1) -> list[list[float]]:
+def images_by_work(ladder: Sequence[tuple[str, Profile]], images: int,
+                   reference: str | None = None) -> list[int]:
+    """How many images each rung of ``ladder`` times: ``images`` for a network doing as many
+    multiply-adds per image as ``reference`` (an architecture's name; by default the costliest
+    network of ``ladder``), and k times as many for a network doing k times fewer (k rounded
+    to a whole number). Every timing then does about the same arithmetic, so a fast rung is
+    not timed over a few batches only, where noise weighs most. A fixed count worked out from
+    the networks, not from a clock: nothing depends on how fast the machine is."""
+    work = [count_multiply_adds(build_model(profile.arch, **profile.model_kwargs()))
+            for _, profile in ladder]
+    most = count_multiply_adds(build_model(reference)) if reference else max(work)
+    return [images * max(1, round(most / w)) for w in work]
+
+
+def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int | Sequence[int],
+                rounds: int, data_dir: str | None = None, *,
+                warmup_rounds: int = 1) -> list[list[float]]:
     """Training images per second of every rung, ``rounds`` times: ``result[rung][round]``.
 
     Each round times every rung in turn (:func:`~mnist_helpers.lab.bench.measure_throughput`,
-    ``images`` images after a few untimed batches), so neighbouring rungs are timed one right
+    ``images`` images after a few untimed batches, or ``images[rung]`` when it is one count per
+    rung, as :func:`images_by_work` gives), so neighbouring rungs are timed one right
     after the other. The order alternates: kept rounds 0, 2, 4, ... go down the ladder, rounds
     1, 3, 5, ... up it. A machine that slowly speeds up or slows down during a round (a drift)
     then favours the later rung of a pair in one round and the earlier in the next, instead of
@@ -287,15 +303,20 @@ def time_ladder(ladder: Sequence[tuple[str, Profile]], images: int, rounds: int,
     first timings can carry its start-up costs (one committed run timed its first rung at a
     third of its later speed), and the untimed batches of one rung are too few to absorb them.
     """
-    for name, value, least in (("images", images, 1), ("rounds", rounds, 1),
-                               ("warmup_rounds", warmup_rounds, 0)):
+    counts = [images] * len(ladder) if isinstance(images, int) else list(images)
+    if len(counts) != len(ladder):
+        raise ValueError(f"images must be one count, or one per rung ({len(ladder)}); "
+                         f"got {len(counts)}")
+    for name, value, least in (*(("images", count, 1) for count in counts),
+                               ("rounds", rounds, 1), ("warmup_rounds", warmup_rounds, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
     speeds: list[list[float]] = [[] for _ in ladder]
     for round_number in range(warmup_rounds + rounds):
         kept = round_number - warmup_rounds  # negative in a warm-up round
         order = range(len(ladder)) if kept < 0 or kept % 2 == 0 else reversed(range(len(ladder)))
-        timed = {rung: measure_throughput(ladder[rung][1], images, data_dir) for rung in order}
+        timed = {rung: measure_throughput(ladder[rung][1], counts[rung], data_dir)
+                 for rung in order}
         if kept >= 0:  # a warm-up round's timings are not kept
             for rung, speed in timed.items():
                 speeds[rung].append(speed)

@@ -47,19 +47,23 @@ def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
 
 
 def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
-                      controls: Sequence[int], pair: int,
+                      controls: Sequence[int], pair: int | Sequence[int],
                       title: str = "Every rung, round by round, beside the noise") -> Figure:
     """One row per rung after the first: a dot per round for its ratio (the rung's images per
     second over the rung above's, in that round: above 1, faster), a tick at the median, on a
     log scale. The controls' dots (``controls``: rung numbers whose change alters nothing the
-    computer does) are orange. The shaded band is the noise band (:func:`~mnist_helpers.lab.
-    speed.noise_band`) of rung ``pair``, the identical pair: how far noise alone moved a ratio."""
+    computer does) are orange. Each shaded band is the noise band (:func:`~mnist_helpers.lab.
+    speed.noise_band`) of an identical pair, rung ``pair`` (or each of several): how far noise
+    alone moved a ratio."""
     ratios = np.asarray(list(rung_ratios(speeds).values()))  # row i - 1: rung i ÷ rung i - 1
     rows = list(range(1, len(labels)))
     fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.2))
-    low, high = noise_band(ratios[pair - 1].tolist())
-    ax.axvspan(low, high, color="tab:blue", alpha=0.25,
-               label=f"noise band of the identical pair: {low:.2f} to {high:.2f}")
+    shades = [("tab:blue", 0.25), ("tab:purple", 0.15), ("tab:olive", 0.15)]
+    for k, rung in enumerate([pair] if isinstance(pair, int) else pair):
+        colour, alpha = shades[k % len(shades)]
+        low, high = noise_band(ratios[rung - 1].tolist())
+        ax.axvspan(low, high, color=colour, alpha=alpha,
+                   label=f"noise band of {labels[rung]}: {low:.2f} to {high:.2f}")
     ax.axvline(1, color="black", lw=0.8)
     for y, rung in enumerate(rows):
         is_control = rung in controls
