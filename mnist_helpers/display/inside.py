@@ -112,8 +112,9 @@ def attributions(model: nn.Module, image: torch.Tensor, target: int, *,
       the baseline in turn; a pixel's value is the score's drop, averaged over the squares
       that covered it.
 
-    Where the image equals the baseline (the background, by default) both give 0: what is
-    not there (missing ink) cannot show.
+    Where the image equals the baseline (the background, by default), integrated gradients
+    give 0; occlusion gives 0 only far from the ink, since a square over paper next to a stroke
+    also covers some of the stroke. Either way, what is not there (missing ink) cannot show.
     """
     from captum.attr import IntegratedGradients, Occlusion
 
