@@ -376,9 +376,9 @@ def test_a_grid_of_real_readings_draws_each_as_read_zoomed_on_its_boxes(shipped,
 
 def test_a_grid_needs_as_many_readings_as_pictures():
     reading = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 1)])
-    with pytest.raises(ValueError, match="as many, at least one; got 2, 1, 2 and 2"):
+    with pytest.raises(ValueError, match="as many, at least one; got 2, 1, 2, 2, 2 and 2"):
         plot_readings_grid([np.ones((150, 330))] * 2, [reading], ["1", "1"])
-    with pytest.raises(ValueError, match="got 0, 0, 0 and 0"):
+    with pytest.raises(ValueError, match="got 0, 0, 0, 0, 0 and 0"):
         plot_readings_grid([], [], [])
 
 
@@ -480,3 +480,47 @@ def test_the_true_boxes_belong_to_the_same_numbers_as_without_them():
     assert all(np.array_equal(np.asarray(a), np.asarray(b))
                for (a, _), (b, _, _) in zip(pictures, with_boxes, strict=True))
     assert [len(boxes) for *_, boxes in with_boxes] == [len(written) for _, written in pictures]
+
+
+def test_digits_are_judged_by_their_place_along_the_line_when_the_boxes_are_known(tmp_path):
+    """The same line as above, read "12" with the touching 2 and 3 in one piece: by the digit
+    strings the 2 would match and the 3 be lost; by place the piece stands on two written
+    digits, so it is red, and no ▲ is drawn (both digits lie under a box)."""
+    from mnist_helpers.display.truth_view import placed_digits
+
+    written = [(10, 5, 40, 60), (60, 5, 40, 60), (100, 5, 40, 60)]
+    span = (100 + 10 * 1.5, 100 + 140 * 1.5)
+    merged = _reading_at((115, 0, 60, 90), (190, 0, 120, 90), digits=[1, 2])
+    assert placed_digits(merged, "123", written, span) == ([True, False], [])
+    assert matched_digits("12", "123") == [True, True]  # the strings' view differs
+    misread = _reading_at((115, 0, 60, 90), (190, 0, 60, 90), (250, 0, 60, 90), digits=[1, 7, 3])
+    assert placed_digits(misread, "123", written, span) == ([True, False, True], [])
+    extra = _reading_at((115, 0, 60, 90), (190, 0, 45, 90), (236, 0, 12, 90), (250, 0, 60, 90),
+                        digits=[1, 2, 7, 3])  # a speck in the 2's place, read as a 7
+    assert placed_digits(extra, "123", written, span)[0] == [True, False, False, True]
+    bar = DigitReading(box=(236, 0, 12, 20), digit=None, probabilities=[0.1] * 10,
+                       pixels=np.zeros((28, 28)), reason="not a digit")
+    beside = NumberReading(path="", digits=misread.digits[:1] + extra.digits[1:2]
+                           + misread.digits[2:], refused=[bar])  # refused, in the 2's place
+    assert placed_digits(beside, "123", written, span) == ([True, True, True], [])
+    lost = _reading_at((115, 0, 60, 90), (250, 0, 60, 90), digits=[1, 3])
+    right, columns = placed_digits(lost, "123", written, span)
+    assert right == [True, True] and columns == [pytest.approx(100 + 80 * 1.5)]  # the 2's centre
+    picture = np.full((150, 420), 240, dtype=np.uint8)
+    fig = plot_reading_against_truth(picture, merged, "123", boxes=written, span=span)
+    ax = fig.axes[0]
+    assert ax.patches[0].get_edgecolor() != ax.patches[1].get_edgecolor()
+    assert not ax.lines  # no ▲: no written digit is without a piece
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "digit read right, in its written digit's place"
+    fig = plot_reading_against_truth(picture, lost, "123", boxes=written, span=span)
+    (marker,) = fig.axes[0].lines
+    assert list(marker.get_xdata()) == [pytest.approx(220.0)]
+    fig = plot_readings_grid([picture, picture], [merged, lost], ["123", "123"],
+                             boxes=[written, written], spans=[span, span], columns=2)
+    assert fig.legends[0].get_texts()[-1].get_text() == "written digit with no piece on it"
+    with pytest.raises(ValueError, match="as many"):
+        plot_readings_grid([picture], [merged], ["123"], boxes=[written, written], spans=[span])
+    with pytest.raises(ValueError, match="span"):
+        plot_reading_against_truth(picture, merged, "123", boxes=written)
+    _saved(fig, tmp_path, "by_place")

@@ -79,6 +79,31 @@ def pieces_on_digits(reading: NumberReading, boxes: Sequence[tuple[int, int, int
     return list(zip(pieces, _spanned(found, places), strict=True))
 
 
+def placed_digits(reading: NumberReading, written: str,
+                  boxes: Sequence[tuple[int, int, int, int]], span: tuple[float, float]
+                  ) -> tuple[list[bool], list[float]]:
+    """The digits read, checked against the written digits by place along the line, as
+    :func:`blame` matches them. For each digit of ``reading.digits``: whether it reads the
+    written digit whose box holds its centre, is the only digit read there (a refused piece
+    beside it, a 5's loose top bar, does not count), and spans no second written digit's
+    centre. Then, for each written digit with no piece on it (no piece's centre in its box,
+    none spanning its centre), the picture's column where it stands."""
+    found, places = along_the_line(reading, boxes, span)
+    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
+    spanned = _spanned(found, places)
+    owners = [next((i for i, (a, b) in enumerate(places) if a <= c <= b), None)
+              for c in found.mean(axis=1)]
+    read_on = [o for o, piece in zip(owners, pieces, strict=True) if piece.digit is not None]
+    shared = {o for o in read_on if o is not None and read_on.count(o) > 1}
+    right = {id(piece): owner is not None and owner not in shared and len(on) <= 1
+             and piece.digit is not None and str(piece.digit) == written[owner]
+             for piece, owner, on in zip(pieces, owners, spanned, strict=True)}
+    covered = {o for o in owners if o is not None} | {i for on in spanned for i in on}
+    lost = [span[0] + float(places[i].mean()) * (span[1] - span[0])
+            for i in range(len(places)) if i not in covered]
+    return [right[id(digit)] for digit in reading.digits], lost
+
+
 def blame(reading: NumberReading, written: str, boxes: Sequence[tuple[int, int, int, int]],
           span: tuple[float, float], *, even_if_read: bool = False) -> list[str]:
     """What went wrong in a reading, found by matching its pieces to the written digits'
@@ -180,28 +205,60 @@ def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, 
     return min(places, default=None)
 
 
-def _legend_handles(lost: bool) -> list[plt.Line2D]:
+def _legend_handles(lost: bool, by_place: bool = False) -> list[plt.Line2D]:
     """The legend of :func:`plot_reading_against_truth`: what each colour of box means, and the
-    red ▲ when a written digit was lost (``lost``). Green and red follow :func:`matched_digits`,
-    which lines up the two digit strings, not the boxes' places in the picture; a ▲ marks one
-    place where the alignment finds written digits with no digit read in their place."""
-    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label="digit matched (digit strings aligned)"),
-               plt.Line2D([], [], color=WRONG, lw=3, label="digit unmatched: wrong or extra"),
+    red ▲ when a written digit was lost (``lost``). With ``by_place``, green and red follow
+    :func:`placed_digits` (where each piece stands along the line); otherwise
+    :func:`matched_digits`, which lines up the two digit strings, not the boxes' places, and a
+    ▲ marks one place where that alignment finds written digits with no digit read."""
+    if by_place:
+        labels = ("digit read right, in its written digit's place",
+                  "digit wrong, extra, or on two written digits",
+                  "written digit with no piece on it")
+    else:
+        labels = ("digit matched (digit strings aligned)", "digit unmatched: wrong or extra",
+                  "written digit(s) unmatched, none read")
+    handles = [plt.Line2D([], [], color=RIGHT, lw=2, label=labels[0]),
+               plt.Line2D([], [], color=WRONG, lw=3, label=labels[1]),
                plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
     if lost:
         handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
-                                  markeredgecolor="black",
-                                  label="written digit(s) unmatched, none read"))
+                                  markeredgecolor="black", label=labels[2]))
     return handles
+
+
+def _marks(reading: NumberReading, written: str,
+           boxes: Sequence[tuple[int, int, int, int]] | None, span: tuple[float, float] | None
+           ) -> tuple[list[bool], list[tuple[float, float, float]]]:
+    """Green or red for each digit read, and where to put a ▲ for lost written digits
+    ``(x, top, bottom)``: by place (:func:`placed_digits`) when the written digits' ``boxes``
+    and the ink's ``span`` are given, else by the digit strings (:func:`matched_digits`)."""
+    if boxes is None:
+        read = "".join(str(d.digit) for d in reading.digits)
+        return matched_digits(read, written), _lost_places(reading, written)
+    if span is None:
+        raise ValueError("give the ink's span with the written digits' boxes")
+    right, columns = placed_digits(reading, written, boxes, span)
+    pieces = [piece.box for piece in reading.digits + reading.refused]
+    if not pieces:
+        return right, []
+    top = float(np.median([y for _, y, _, _ in pieces]))
+    bottom = float(np.median([y + h for _, y, _, h in pieces]))
+    return right, [(x, top, bottom) for x in columns]
 
 
 def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberReading,
                                written: str, ax: Axes | None = None,
-                               title: str | None = None) -> Figure:
+                               title: str | None = None, *,
+                               boxes: Sequence[tuple[int, int, int, int]] | None = None,
+                               span: tuple[float, float] | None = None) -> Figure:
     """The picture with a box round every digit read: green where it matches the number
-    ``written`` (aligned by :func:`matched_digits`), red where it does not, dashed grey round
-    a piece refused as not a digit; a red ▲ under the gap where a written digit was lost, or,
-    when no digit was read at all, a note saying so. A legend says which is which. The
+    ``written``, red where it does not, dashed grey round a piece refused as not a digit; a
+    red ▲ under a written digit that was lost, or, when no digit was read at all, a note
+    saying so. Given the written digits' ``boxes`` and the ink's ``span`` (as :func:`blame`
+    takes them), each digit is judged by its place along the line (:func:`placed_digits`);
+    without them, by lining up the two digit strings (:func:`matched_digits`), and a ▲ goes
+    in the gap where the alignment lost a digit. A legend says which is which. The
     title, unless ``title`` replaces it, says what was written and what was read, why there is
     no number when there is none, and on a second
     line which digits were lost or are extra (:func:`misreading`)."""
@@ -211,7 +268,7 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
                                       1.2 + image.shape[0] / 80))
     ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
     read = "".join(str(d.digit) for d in reading.digits)
-    right = matched_digits(read, written)
+    right, lost = _marks(reading, written, boxes, span)
     # A label is about 0.25 of the digits' median height wide and 0.4 tall, in the picture's
     # pixels. A label that would cover one already drawn (a speck's, on a digit) is lifted.
     tall = float(np.median([d.box[3] for d in reading.digits])) if reading.digits else 0.0
@@ -231,7 +288,6 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
         x, y, w, h = piece.box
         ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5, edgecolor=REFUSED,
                                    linestyle="--"))
-    lost = _lost_places(reading, written)
     for gap, top, bottom in lost:  # under the line, pointing up at the gap
         ax.plot(gap, bottom + 0.15 * (bottom - top), "^", color=WRONG, ms=12,
                 markeredgecolor="black", clip_on=False,
@@ -240,7 +296,7 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
         ax.text(0.5, 0.04, "no digit read: every written digit is lost", color=WRONG,
                 fontsize=9, fontweight="bold", ha="center", va="bottom", transform=ax.transAxes,
                 bbox={"facecolor": "white", "edgecolor": WRONG, "alpha": 0.85})
-    handles = _legend_handles(bool(lost))
+    handles = _legend_handles(bool(lost), by_place=boxes is not None)
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               ncols=len(handles), frameon=False)  # below the picture, where it hides no digit
     if title is None:
@@ -287,7 +343,9 @@ def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, 
 def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
                        readings: Sequence[NumberReading], written: Sequence[str],
                        notes: Sequence[str] | None = None, *, columns: int = 4,
-                       title: str = "Readings checked against what was written") -> Figure:
+                       title: str = "Readings checked against what was written",
+                       boxes: Sequence[Sequence[tuple[int, int, int, int]]] | None = None,
+                       spans: Sequence[tuple[float, float]] | None = None) -> Figure:
     """Many readings at once, one small panel each, ``columns`` to a row, in the order given:
     each picture drawn as :func:`plot_reading_against_truth` draws it (a green box round a
     digit read as written, a red one round a digit read wrong or extra, a dashed grey one
@@ -295,37 +353,44 @@ def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
     the tallest box's height round them, within the picture) so that small digits stay
     legible. Each panel is titled "written …, read …" and, on a second line, its entry of
     ``notes`` (a reason, a row of a table, a setting). One legend, below the panels, serves
-    them all. Raises ``ValueError`` when there is no picture, or when ``pictures``,
-    ``readings``, ``written`` and ``notes`` are not as many."""
+    them all. With ``boxes`` and ``spans`` (one each per picture), every panel judges its digits
+    by place. Raises ``ValueError`` when there is no picture, or when ``pictures``,
+    ``readings``, ``written``, ``notes`` (and ``boxes`` and ``spans``) are not as many."""
     notes = [""] * len(pictures) if notes is None else list(notes)
-    if not pictures or not len(pictures) == len(readings) == len(written) == len(notes):
-        raise ValueError("pictures, readings, written and notes must be as many, at least one; "
-                         f"got {len(pictures)}, {len(readings)}, {len(written)} and {len(notes)}")
+    places = [None] * len(pictures) if boxes is None else list(boxes)
+    ink = [None] * len(pictures) if spans is None else list(spans)
+    if not pictures or not (len(pictures) == len(readings) == len(written) == len(notes)
+                            == len(places) == len(ink)):
+        raise ValueError("pictures, readings, written and notes (and boxes and spans) must be "
+                         f"as many, at least one; got {len(pictures)}, {len(readings)}, "
+                         f"{len(written)}, {len(notes)}, {len(places)} and {len(ink)}")
     rows = -(-len(pictures) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.4 * rows + 0.8),
                              squeeze=False, layout="constrained")
     lost = False
-    for ax, picture, reading, number, note in zip(axes.flat[:len(pictures)], pictures, readings,
-                                                  written, notes, strict=True):
+    for ax, picture, reading, number, note, where, span in zip(
+            axes.flat[:len(pictures)], pictures, readings, written, notes, places, ink,
+            strict=True):
         heading = f"written {number}, read {reading.number}" + (f"\n{note}" if note else "")
-        plot_reading_against_truth(picture, reading, number, ax=ax, title=heading)
+        plot_reading_against_truth(picture, reading, number, ax=ax, title=heading,
+                                   boxes=where, span=span)
         ax.title.set_fontsize(9)
         legend = ax.get_legend()
         if legend is not None:
             legend.remove()  # one legend for the whole grid, below it
-        lost = lost or bool(_lost_places(reading, number))
-        boxes = [piece.box for piece in reading.digits + reading.refused]
-        if boxes:  # zoom on the boxes, the picture's edges permitting
-            margin = 0.5 * max(h for _, _, _, h in boxes)
+        lost = lost or bool(_marks(reading, number, where, span)[1])
+        drawn = [piece.box for piece in reading.digits + reading.refused]
+        if drawn:  # zoom on the boxes drawn, the picture's edges permitting
+            margin = 0.5 * max(h for _, _, _, h in drawn)
             (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()  # the picture's edges
-            x0 = max(min(x for x, _, _, _ in boxes) - margin, left)
-            x1 = min(max(x + w for x, _, w, _ in boxes) + margin, right)
-            y0 = max(min(y for _, y, _, _ in boxes) - margin, top)
-            y1 = min(max(y + h for _, y, _, h in boxes) + margin, bottom)
+            x0 = max(min(x for x, _, _, _ in drawn) - margin, left)
+            x1 = min(max(x + w for x, _, w, _ in drawn) + margin, right)
+            y0 = max(min(y for _, y, _, _ in drawn) - margin, top)
+            y1 = min(max(y + h for _, y, _, h in drawn) + margin, bottom)
             ax.set(xlim=(x0, x1), ylim=(y1, y0))  # rows count downwards
     for ax in axes.flat[len(pictures):]:
         ax.axis("off")
-    handles = _legend_handles(lost)
+    handles = _legend_handles(lost, by_place=boxes is not None)
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10,
                frameon=False)
     fig.suptitle(title)
