@@ -157,8 +157,8 @@ def candidate_cuts(region: Region, typical: float, must_cut: bool = False
 
 def _line_angle(regions: list[Region], height: float) -> float:
     """The slope of the line of digits, in degrees: a least-squares line through the centres
-    of the groups at least half as tall as the digits (``height``), weighted by their ink. A
-    speck or a dash far from the digits would tilt it."""
+    of the groups at least half as tall as the digits (``height``), weighted by their ink:
+    counted, a speck or a dash far from the digits would tilt it."""
     tall = [r for r in regions if r.height >= SMALL * height]
     x = np.array([r.x + r.width / 2 for r in tall])
     y = np.array([r.y + r.height / 2 for r in tall])
