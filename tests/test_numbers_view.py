@@ -427,8 +427,22 @@ def _reading_at(*boxes, digits=None):
         for box, d in zip(boxes, digits, strict=True)])
 
 
+def test_each_piece_stands_on_the_written_digit_whose_box_holds_its_centre():
+    from mnist_helpers.display.line_match import centre_owners, left_to_right
+
+    places = np.array([[0.0, 0.25], [0.25, 0.5], [0.75, 1.0]])  # edges exact in binary
+    found = np.array([[0.0, 0.125],     # centre 0.0625: the first digit
+                      [0.25, 0.5],      # centre 0.375: the second
+                      [0.5, 0.75],      # centre 0.625: between the second and the third, on none
+                      [0.125, 0.375]])  # centre 0.25: on the shared edge, the first one listed
+    assert centre_owners(found, places) == [0, 1, None, 0]
+    reading = _reading_at((50, 0, 10, 10), (5, 0, 10, 10), digits=[1, 2])
+    reading.refused = _reading_at((20, 0, 5, 5), digits=[3]).digits
+    assert [piece.box[0] for piece in left_to_right(reading)] == [5, 20, 50]
+
+
 def test_pieces_are_matched_to_the_written_boxes_along_the_line():
-    from mnist_helpers.display.truth_view import along_the_line, blame, pieces_on_digits
+    from mnist_helpers.display.line_match import along_the_line, blame, pieces_on_digits
 
     written = [(10, 5, 40, 60), (60, 5, 40, 60), (100, 5, 40, 60)]  # the last two touch
     # The picture: the same line shifted by 100 px and stretched by 1.5.
@@ -486,7 +500,7 @@ def test_digits_are_judged_by_their_place_along_the_line_when_the_boxes_are_know
     """The same line as above, read "12" with the touching 2 and 3 in one piece: by the digit
     strings the 2 would match and the 3 be lost; by place the piece stands on two written
     digits, so it is red, and no ▲ is drawn (both digits lie under a box)."""
-    from mnist_helpers.display.truth_view import placed_digits
+    from mnist_helpers.display.line_match import placed_digits
 
     written = [(10, 5, 40, 60), (60, 5, 40, 60), (100, 5, 40, 60)]
     span = (100 + 10 * 1.5, 100 + 140 * 1.5)

@@ -1,11 +1,12 @@
 """A reading of a whole number checked digit by digit against what was written, for notebook
-07b: what went wrong in a reading (:func:`blame`), which digits match (:func:`matched_digits`,
-lining up the two digit strings), the first mistake in words (:func:`misreading`) and in the picture
-(:func:`first_mistake`), a reading drawn over its picture (:func:`plot_reading_against_truth`,
-with a red ▲ where a written digit was lost), zoomed on its first mistake
-(:func:`plot_first_mistake`), many readings side by side (:func:`plot_readings_grid`), and what
-the cut step decided for each group of strokes (:func:`group_decisions`). The
-boxes and colours are those of :mod:`mnist_helpers.display.numbers_view`."""
+07b: which digits match (:func:`matched_digits`, lining up the two digit strings, or by place
+along the line with :mod:`mnist_helpers.display.line_match`), the first mistake in words
+(:func:`misreading`) and in the picture (:func:`first_mistake`), a reading drawn over its
+picture (:func:`plot_reading_against_truth`, with a red ▲ where a written digit was lost),
+zoomed on its first mistake (:func:`plot_first_mistake`), many readings side by side
+(:func:`plot_readings_grid`), and what the cut step decided for each group of strokes
+(:func:`group_decisions`). The boxes and colours are those of
+:mod:`mnist_helpers.display.numbers_view`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from PIL import Image
 
 from .. import number_reading as reader
 from ..config import CLASS_NAMES, DIGIT_OUTPUTS
-from ..number_reading import DigitReading, NumberReading
+from ..number_reading import NumberReading
+from .line_match import placed_digits
 from .numbers_view import REFUSED, RIGHT, WRONG
 
 
@@ -42,106 +44,6 @@ def _lost_and_extra(read: str, written: str) -> list[tuple[str, int, int, int, i
     box shows it."""
     return [op for op in difflib.SequenceMatcher(a=read, b=written, autojunk=False).get_opcodes()
             if op[0] in ("insert", "delete")]
-
-
-def along_the_line(reading: NumberReading, boxes: Sequence[tuple[int, int, int, int]],
-                   span: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """The pieces of ``reading`` (digits read and refused, left to right) and the written
-    digits, each as (left, right) on one scale from 0 to 1 along the line. ``boxes`` are the
-    written digits' boxes as ``number_picture`` records them: in the line's pixels *before* the
-    line is sheared, turned and padded, not the picture's. So the written digits are mapped
-    from the first's left edge to the last's right edge, and the pieces from ``span``, the
-    picture's first and last column of ink. A turn (up to 12°) and a shear widen the ink and
-    the pieces' boxes a little, so this is an approximation."""
-    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
-    left, right = boxes[0][0], max(x + w for x, _, w, _ in boxes)
-    written = [((x - left) / (right - left), (x + w - left) / (right - left))
-               for x, _, w, _ in boxes]
-    found = [((x - span[0]) / (span[1] - span[0]), (x + w - span[0]) / (span[1] - span[0]))
-             for x, _, w, _ in (piece.box for piece in pieces)]
-    return np.array(found).reshape(-1, 2), np.array(written).reshape(-1, 2)
-
-
-def _spanned(found: np.ndarray, places: np.ndarray) -> list[list[int]]:
-    """For each piece (``found``, as :func:`along_the_line` gives it), the written digits whose
-    centres lie within it."""
-    centres = places.mean(axis=1)
-    return [[i for i, c in enumerate(centres) if left <= c <= right] for left, right in found]
-
-
-def pieces_on_digits(reading: NumberReading, boxes: Sequence[tuple[int, int, int, int]],
-                     span: tuple[float, float]) -> list[tuple[DigitReading, list[int]]]:
-    """Every piece of ``reading`` (read or refused, left to right) with the written digits
-    whose centres lie within it, matched along the line as :func:`blame` matches them: a piece
-    with two or more holds digits left in one piece."""
-    found, places = along_the_line(reading, boxes, span)
-    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
-    return list(zip(pieces, _spanned(found, places), strict=True))
-
-
-def placed_digits(reading: NumberReading, written: str,
-                  boxes: Sequence[tuple[int, int, int, int]], span: tuple[float, float]
-                  ) -> tuple[list[bool], list[float]]:
-    """The digits read, checked against the written digits by place along the line, as
-    :func:`blame` matches them. For each digit of ``reading.digits``: whether it reads the
-    written digit whose box holds its centre, is the only digit read there (a refused piece
-    beside it, a 5's loose top bar, does not count), and spans no second written digit's
-    centre. Then, for each written digit with no piece on it (no piece's centre in its box,
-    none spanning its centre), the picture's column where it stands."""
-    found, places = along_the_line(reading, boxes, span)
-    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
-    spanned = _spanned(found, places)
-    owners = [next((i for i, (a, b) in enumerate(places) if a <= c <= b), None)
-              for c in found.mean(axis=1)]
-    read_on = [o for o, piece in zip(owners, pieces, strict=True) if piece.digit is not None]
-    shared = {o for o in read_on if o is not None and read_on.count(o) > 1}
-    right = {id(piece): owner is not None and owner not in shared and len(on) <= 1
-             and piece.digit is not None and str(piece.digit) == written[owner]
-             for piece, owner, on in zip(pieces, owners, spanned, strict=True)}
-    covered = {o for o in owners if o is not None} | {i for on in spanned for i in on}
-    lost = [span[0] + float(places[i].mean()) * (span[1] - span[0])
-            for i in range(len(places)) if i not in covered]
-    return [right[id(digit)] for digit in reading.digits], lost
-
-
-def blame(reading: NumberReading, written: str, boxes: Sequence[tuple[int, int, int, int]],
-          span: tuple[float, float], *, even_if_read: bool = False) -> list[str]:
-    """What went wrong in a reading, found by matching its pieces to the written digits'
-    boxes along the line (:func:`along_the_line`), by their centres, which a turn or a shear
-    moves less than their edges: "N digits in one piece" when a piece spans the centres of N
-    written digits ("touching" when their boxes touch or overlap); "a digit in pieces" when the
-    centres of two or more pieces lie in one digit's box; "a piece on no digit" when a piece's
-    centre lies in no digit's box; "a digit with no piece" when no piece lies on a digit or
-    spans its centre; else, one piece per digit, "misread" or "refused" for a digit read wrong
-    or refused. Empty when the number was read exactly, unless ``even_if_read`` (to check the
-    matching where nothing went wrong)."""
-    if reading.number == written and not even_if_read:
-        return []
-    found, places = along_the_line(reading, boxes, span)
-    pieces = sorted(reading.digits + reading.refused, key=lambda piece: piece.box[0])
-    causes, covered = [], set()
-    for spanned in _spanned(found, places):
-        covered.update(spanned)
-        if len(spanned) > 1:
-            touching = any(boxes[i + 1][0] <= boxes[i][0] + boxes[i][2] for i in spanned[:-1])
-            causes.append(f"{len(spanned)} digits in one piece"
-                          + (" (touching)" if touching else ""))
-    inside = [[i for i, (a, b) in enumerate(places) if a <= centre <= b]
-              for centre in found.mean(axis=1)]
-    owners = [i[0] for i in inside if i]
-    if len(set(owners)) < len(owners):
-        causes.append("a digit in pieces")
-    if not all(inside):
-        causes.append("a piece on no digit")
-    if len(covered | set(owners)) < len(places):
-        causes.append("a digit with no piece")
-    if not causes:  # one piece per written digit: the network's verdict is to blame
-        for piece, owner in zip(pieces, owners, strict=True):
-            if piece.digit is None:
-                causes.append("refused")
-            elif str(piece.digit) != written[owner]:
-                causes.append("misread")
-    return sorted(set(causes)) or (["other"] if reading.number != written else [])
 
 
 def _where(text: str, before: str, after: str) -> str:
@@ -208,9 +110,10 @@ def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, 
 def _legend_handles(lost: bool, by_place: bool = False) -> list[plt.Line2D]:
     """The legend of :func:`plot_reading_against_truth`: what each colour of box means, and the
     red ▲ when a written digit was lost (``lost``). With ``by_place``, green and red follow
-    :func:`placed_digits` (where each piece stands along the line); otherwise
-    :func:`matched_digits`, which lines up the two digit strings, not the boxes' places, and a
-    ▲ marks one place where that alignment finds written digits with no digit read."""
+    :func:`~mnist_helpers.display.line_match.placed_digits` (where each piece stands along the
+    line); otherwise :func:`matched_digits`, which lines up the two digit strings, not the
+    boxes' places, and a ▲ marks one place where that alignment finds written digits with no
+    digit read."""
     if by_place:
         labels = ("digit read right, in its written digit's place",
                   "digit wrong, extra, or on two written digits",
@@ -231,8 +134,9 @@ def _marks(reading: NumberReading, written: str,
            boxes: Sequence[tuple[int, int, int, int]] | None, span: tuple[float, float] | None
            ) -> tuple[list[bool], list[tuple[float, float, float]]]:
     """Green or red for each digit read, and where to put a ▲ for lost written digits
-    ``(x, top, bottom)``: by place (:func:`placed_digits`) when the written digits' ``boxes``
-    and the ink's ``span`` are given, else by the digit strings (:func:`matched_digits`)."""
+    ``(x, top, bottom)``: by place (:func:`~mnist_helpers.display.line_match.placed_digits`)
+    when the written digits' ``boxes`` and the ink's ``span`` are given, else by the digit
+    strings (:func:`matched_digits`)."""
     if boxes is None:
         read = "".join(str(d.digit) for d in reading.digits)
         return matched_digits(read, written), _lost_places(reading, written)
@@ -255,17 +159,35 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
     """The picture with a box round every digit read: green where it matches the number
     ``written``, red where it does not, dashed grey round a piece refused as not a digit; a
     red ▲ under a written digit that was lost, or, when no digit was read at all, a note
-    saying so. Given the written digits' ``boxes`` and the ink's ``span`` (as :func:`blame`
-    takes them), each digit is judged by its place along the line (:func:`placed_digits`);
-    without them, by lining up the two digit strings (:func:`matched_digits`), and a ▲ goes
-    in the gap where the alignment lost a digit. A legend says which is which. The
-    title, unless ``title`` replaces it, says what was written and what was read, why there is
-    no number when there is none, and on a second
+    saying so. Given the written digits' ``boxes`` and the ink's ``span`` (as
+    :func:`~mnist_helpers.display.line_match.blame` takes them), each digit is judged by its
+    place along the line (:func:`~mnist_helpers.display.line_match.placed_digits`); without
+    them, by lining up the two digit strings (:func:`matched_digits`), and a ▲ goes in the gap
+    where the alignment lost a digit. A legend says which is which. The title, unless
+    ``title`` replaces it, says what was written and what was read, why there is no number
+    when there is none, and on a second
     line which digits were lost or are extra (:func:`misreading`)."""
-    image = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
+    image = _grey(image)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(10, 1 + image.shape[1] / 80),
                                       1.2 + image.shape[0] / 80))
+    _draw_reading(ax, image, reading, written, title, boxes, span)
+    figure = ax.get_figure(root=True)
+    if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
+        raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
+    return figure
+
+
+def _grey(image: Image.Image | np.ndarray) -> np.ndarray:
+    """A picture as an array of grey levels."""
+    return np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
+
+
+def _draw_reading(ax: Axes, image: np.ndarray, reading: NumberReading, written: str,
+                  title: str | None, boxes: Sequence[tuple[int, int, int, int]] | None,
+                  span: tuple[float, float] | None) -> bool:
+    """Draw what :func:`plot_reading_against_truth` draws on ``ax``; True when a red ▲ marks a
+    lost written digit."""
     ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
     read = "".join(str(d.digit) for d in reading.digits)
     right, lost = _marks(reading, written, boxes, span)
@@ -308,10 +230,7 @@ def plot_reading_against_truth(image: Image.Image | np.ndarray, reading: NumberR
             title += f"\n{differences}" + (" (red ▲)" if lost else "")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
-    figure = ax.get_figure(root=True)
-    if figure is None:  # an Axes made by plt.subplots or passed in always sits in a figure
-        raise ValueError("ax belongs to no figure: pass an Axes made with plt.subplots")
-    return figure
+    return bool(lost)
 
 
 def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, written: str
@@ -372,13 +291,11 @@ def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
             axes.flat[:len(pictures)], pictures, readings, written, notes, places, ink,
             strict=True):
         heading = f"written {number}, read {reading.number}" + (f"\n{note}" if note else "")
-        plot_reading_against_truth(picture, reading, number, ax=ax, title=heading,
-                                   boxes=where, span=span)
+        lost = _draw_reading(ax, _grey(picture), reading, number, heading, where, span) or lost
         ax.title.set_fontsize(9)
         legend = ax.get_legend()
         if legend is not None:
             legend.remove()  # one legend for the whole grid, below it
-        lost = lost or bool(_marks(reading, number, where, span)[1])
         drawn = [piece.box for piece in reading.digits + reading.refused]
         if drawn:  # zoom on the boxes drawn, the picture's edges permitting
             margin = 0.5 * max(h for _, _, _, h in drawn)
