@@ -100,10 +100,14 @@ def test_the_steps_of_a_real_reading_are_drawn_as_read_number_reads_them(shipped
     model, refusal = shipped
     picture = _picture()
     fig, steps = plot_number_steps(model, picture, refusal=refusal)
-    assert len(fig.axes) == 5 and fig.get_suptitle() == "Reading a number, step by step"
+    assert len(fig.axes) == 6 and fig.get_suptitle() == "Reading a number, step by step"
+    assert not fig.axes[5].axison and fig.axes[5].get_legend() is not None  # the key, no picture
     assert steps.reading.number == read_number(model, picture, refusal=refusal).number == "174"
     assert steps.strokes == int(steps.labels.max())
     assert f"connected strokes: {steps.strokes}" in fig.axes[1].get_title(loc="left")
+    # each stroke numbered as scipy.ndimage.label numbers it, so the text can name strokes
+    numbers = [t.get_text() for t in fig.axes[1].texts]
+    assert numbers == [str(n) for n in range(1, steps.strokes + 1)]
     assert fig.axes[2].get_title(loc="left").endswith(f": {len(steps.line.regions)}")
     # Panel 5 labels every piece with the digit read_number read there, left to right:
     shown = "".join(t.get_text() for t in fig.axes[4].texts)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from scipy import ndimage
 from torch import nn
 
@@ -123,19 +124,22 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
                        regions: Sequence[Region], height: float, angle: float,
                        pieces: Sequence[tuple[Region, int | None]],
                        title: str = "Reading a number, step by step") -> Figure:
-    """Five panels, top to bottom, in the ink image's own (work-size) pixels: the ink; its
-    connected strokes (``labels``, as ``scipy.ndimage.label`` numbers them), one colour each;
+    """Five panels, left to right and top to bottom, in the ink image's own (work-size)
+    pixels: the ink; its connected strokes (``labels``, as ``scipy.ndimage.label`` numbers them
+    in raster order, each number written above its stroke), one colour each;
     the groups ``find_line`` made of them (``regions``), one colour each; the centres of the
     groups at least ``SMALL`` of the digits' ``height`` tall and the line through them at
     ``angle`` degrees (a weighted least-squares line passes through the weighted mean of its
     points, here weighted by ink); the pieces read, with the digit read above each (``None``:
-    refused, a dashed grey box, as in :func:`plot_reading_against_truth`)."""
+    refused, a dashed grey box, as in :func:`plot_reading_against_truth`). The sixth place
+    holds the key to the fifth panel's boxes."""
     rows, cols = np.nonzero(ink > threshold)
     margin = 10
     top, bottom = max(0, rows.min() - 3 * margin), min(ink.shape[0], rows.max() + margin)
     left, right = max(0, cols.min() - margin), min(ink.shape[1], cols.max() + margin)
     aspect = (bottom - top) / max(right - left, 1)
-    fig, axes = plt.subplots(5, 1, figsize=(6, 5 * (6 * aspect + 0.35)), layout="constrained")
+    fig, grid = plt.subplots(3, 2, figsize=(11, 3 * (5.5 * aspect + 0.4)), layout="constrained")
+    axes = grid.ravel()  # panels 1 to 5 left to right, row by row; the sixth place is the key
     count = int(labels.max())
     panels = [
         (ink, f"1. the ink, white on black (a pixel is ink above {threshold:.2f})"),
@@ -144,16 +148,20 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
         (_painted(ink.shape, [_region_mask(r, ink.shape, threshold) for r in regions]),
          f"3. groups (new colours): specks dropped, strokes above one another joined: "
          f"{len(regions)}"),
-        (ink, f"4. the line through the groups' centres: slope {angle:.1f}° "
+        (ink, f"4. the line through the groups' centres: slope {angle:.1f}°\n"
               "(rows count downwards: below 0, it rises to the right)"),
         (ink, f"5. the pieces read, after cutting touching digits: {len(pieces)}"),
     ]
-    for ax, (picture, name) in zip(axes, panels, strict=True):
+    for ax, (picture, name) in zip(axes[:5], panels, strict=True):
         ax.imshow(picture, cmap="gray", vmin=0, vmax=1)
         ax.set_title(name, fontsize=9, loc="left")
         ax.set(xlim=(left - 0.5, right - 0.5), ylim=(bottom - 0.5, top - 0.5))
         ax.set_xticks([])
         ax.set_yticks([])
+    for number in range(1, count + 1):  # each stroke's number, just above its top
+        stroke_rows, stroke_cols = np.nonzero(labels == number)
+        axes[1].text(stroke_cols.mean(), stroke_rows.min() - 2, str(number), color="white",
+                     fontsize=11, fontweight="bold", ha="center", va="bottom")
     for region in regions:
         _box(axes[2], region, "white")
     tall = [r for r in regions if r.height >= SMALL * height]
@@ -171,6 +179,11 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
         refused = digit is None
         _box(axes[4], region, REFUSED if refused else RIGHT, "?" if refused else str(digit),
              dashed=refused)
+    key = [Line2D([], [], color=RIGHT, lw=2, label="a piece read as the digit above it"),
+           Line2D([], [], color=REFUSED, lw=2, ls="--", label="a refused piece (?)")]
+    axes[5].legend(handles=key, loc="center", fontsize=9, frameon=False,
+                   title="panel 5: each box is a piece\n(not checked against the written digits)")
+    axes[5].axis("off")
     fig.suptitle(title)
     return fig
 
@@ -297,7 +310,7 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     on the same column axis as the ink), against the score of reading the group whole and of
     the best cut in three."""
     best = max(candidates, key=lambda c: c.score)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6),
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6),
                                       gridspec_kw={"width_ratios": [1, 1.6]})
     left.imshow(ink > threshold, cmap="gray", interpolation="nearest")  # pixels as squares
     for column in sorted({c for candidate in candidates for c in candidate.cuts}):
@@ -329,9 +342,12 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
               ylabel="score (log-probabilities\n+ width priors − ink penalty)",
               title="The score of each way of reading the group")
     right.set_xlim(left.get_xlim())  # a cut's score stands under the same column as its line
+    scores = [c.score for c in candidates]
+    pad = 0.08 * max(max(scores) - min(scores), 1.0)  # no line on the frame's edge
+    right.set_ylim(min(scores) - pad, max(scores) + pad)
     right.title.set_fontsize(9)
     right.grid(alpha=0.3)
-    right.legend(fontsize=8, loc="lower center")
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))  # off the curve
     fig.suptitle(title)
     fig.tight_layout()
     return fig
