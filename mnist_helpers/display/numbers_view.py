@@ -305,22 +305,24 @@ def cut_search_rows(candidates: Sequence[Candidate], best: int = 4) -> list[dict
 
 def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Candidate],
                     title: str = "Where to cut a group of touching digits") -> Figure:
-    """Left: the group's ink, every candidate cut drawn as a thin orange line and the cuts of
-    the best-scoring candidate thick. Right: the score of every cut in two (by where it cuts,
-    on the same column axis as the ink), against the score of reading the group whole and of
-    the best cut in three."""
+    """Left: the group's ink, every column a candidate cuts at drawn as an orange tick above it
+    and the cuts of the best-scoring candidate as thick lines through it. Right: the score of
+    every cut in two (by where it cuts, on the same column axis as the ink), against the score
+    of reading the group whole and of the best cut in three."""
     best = max(candidates, key=lambda c: c.score)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6),
                                       gridspec_kw={"width_ratios": [1, 1.6]})
     left.imshow(ink > threshold, cmap="gray", interpolation="nearest")  # pixels as squares
+    height = ink.shape[0]
+    band = 0.15 * height  # a strip above the ink for the columns tried, so none hides a digit
+    left.set_ylim(height - 0.5, -0.5 - band)
+    top = band / (height + band)  # the strip's share of the panel's height
     for column in sorted({c for candidate in candidates for c in candidate.cuts}):
-        # orange stands out on white ink and black paper; thin and half seen through, so
-        # that the digits stay visible under two dozen of them
-        left.axvline(column - 0.5, color=BEST, lw=0.8, alpha=0.6)
-    for column in best.cuts:
+        left.axvline(column - 0.5, ymin=1 - 0.8 * top, ymax=1, color=BEST, lw=1)  # a tick
+    for column in best.cuts:  # the chosen cut runs through the ink
         left.axvline(column - 0.5, color=BEST, lw=3)
-    left.set(title=f"{len({c for k in candidates for c in k.cuts})} columns tried; best: "
-                   f"{list(best.cuts) or 'no cut'}", xlabel="column (pixels)",
+    left.set(title=f"{len({c for k in candidates for c in k.cuts})} columns tried (ticks); "
+                   f"best: {list(best.cuts) or 'no cut'} (thick line)", xlabel="column (pixels)",
              ylabel="row (pixels)")
     left.title.set_fontsize(9)
     twos = sorted((c for c in candidates if len(c.cuts) == 1), key=lambda c: c.cuts)
