@@ -321,9 +321,9 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
         left.axvline(column - 0.5, ymin=1 - 0.8 * top, ymax=1, color=BEST, lw=1)  # a tick
     for column in best.cuts:  # the chosen cut runs through the ink
         left.axvline(column - 0.5, color=BEST, lw=3)
+    chosen = f"{list(best.cuts)} (thick line)" if best.cuts else "no cut"
     left.set(title=f"{len({c for k in candidates for c in k.cuts})} columns tried (ticks); "
-                   f"best: {list(best.cuts) or 'no cut'} (thick line)", xlabel="column (pixels)",
-             ylabel="row (pixels)")
+                   f"best: {chosen}", xlabel="column (pixels)", ylabel="row (pixels)")
     left.title.set_fontsize(9)
     twos = sorted((c for c in candidates if len(c.cuts) == 1), key=lambda c: c.cuts)
     if twos:
