@@ -46,6 +46,16 @@ def test_experiment_figures_render(tmp_path):
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["95.0", "98.0", "97.0", "93.0", "97.0", "98.5"]
     _saved(fig, tmp_path, "sweep")
+    fig = lab_plots.plot_sweep_curves(grid, [0.01, 0.1, 1.0], [32, 128], zoom=2)
+    left, right = fig.axes
+    assert [line.get_label() for line in left.get_lines() if not line.get_label().startswith("_")] \
+        == ["batch 32", "batch 128"], "one line per batch size"
+    stars = [line for line in left.get_lines() if line.get_marker() == "*"]
+    assert [(float(s.get_xdata()[0]), float(s.get_ydata()[0])) for s in stars] \
+        == [(0.1, pytest.approx(98.0)), (1.0, pytest.approx(98.5))], "each row's best starred"
+    assert left.get_ylim() == (0, 100) and right.get_ylim()[0] == pytest.approx(96.5)
+    assert [t.get_text() for t in right.texts] == ["98.0", "98.5"]
+    _saved(fig, tmp_path, "sweep_curves")
     fig = lab_plots.plot_step_breakdown({"slow": {"fetching": 30.0, "forward": 50.0},
                                          "fast": {"fetching": 1.0, "forward": 9.0}})
     assert [t.get_text() for t in fig.axes[0].texts] == [" 80 ms", " 10 ms"]

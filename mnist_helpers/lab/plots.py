@@ -1,7 +1,7 @@
 """Figures of the experiments notebook: accuracy against time, the spread of accuracies over
-seeds, a hyperparameter sweep, where a training step's time goes, and what each speed lever
-bought; and notebook 07a's class regions of a classifier of points in a plane, and overlap of
-one score's histograms for digits and non-digits."""
+seeds, a hyperparameter sweep (as a heat map or as lines), where a training step's time goes,
+and what each speed lever bought; and notebook 07a's class regions of a classifier of points in
+a plane, and overlap of one score's histograms for digits and non-digits."""
 
 from __future__ import annotations
 
@@ -79,6 +79,41 @@ def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[i
     fig.colorbar(image, ax=ax, extend="min" if clipped else "neither",
                  label=f"accuracy (%); below {low:.1f}: all\nthe lowest colour" if clipped
                  else "accuracy (%)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_curves(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
+                      title: str = "Validation accuracy by learning rate and batch size",
+                      *, zoom: float = 5.0) -> Figure:
+    """The same sweep as :func:`plot_sweep`, drawn as one line per batch size: accuracy (%)
+    against the peak learning rate on a log axis, each line's best run marked with a star and
+    its value. Left, every run on a 0–100% axis, so a collapse looks like one; right, the same
+    lines zoomed on the ``zoom`` points below the best run, where the best rows differ."""
+    values = 100 * grid.numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    best = float(values.max())
+    for i, batch_size in enumerate(batch_sizes):
+        row = values[i]
+        j = int(np.argmax(row))
+        for ax in axes:
+            line, = ax.plot(lrs, row, "o-", label=f"batch {batch_size}")
+            ax.plot(lrs[j], row[j], "*", markersize=14, color=line.get_color(),
+                    markeredgecolor="black", zorder=3)
+        axes[1].annotate(f"{row[j]:.1f}", (lrs[j], row[j]), xytext=(6, 4),
+                         textcoords="offset points", fontsize=8, color=line.get_color())
+    axes[0].set(ylim=(0, 100), title="every run")
+    axes[1].set(ylim=(best - zoom, best + 0.6 * zoom / 5),
+                title=f"zoomed on the {zoom:g} points below the best (lower runs off the axis)")
+    for ax in axes:
+        ax.set(xscale="log", xlabel="peak learning rate (log scale)",
+               ylabel="validation accuracy (%)")
+        ax.set_xticks(list(lrs), [f"{lr:g}" for lr in lrs])
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower center", fontsize=8, title="★ best of each batch size",
+                   title_fontsize=8)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
