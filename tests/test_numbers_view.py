@@ -479,7 +479,13 @@ def test_a_reading_with_no_digit_read_says_so_in_its_panel(tmp_path):
     fig = plot_reading_against_truth(picture, nothing, "86")
     notes = [t.get_text() for t in fig.axes[0].texts]
     assert "no digit read: every written digit is lost" in notes
+    note = next(t for t in fig.axes[0].texts if t.get_text().startswith("no digit read"))
+    assert note.get_position()[1] > 0.5 and note.get_va() == "top", \
+        "at the top, under its own title: at the bottom a grid's next title would claim it"
     one = NumberReading(path="", digits=[_digit((20, 20, 60, 100), 8)])
+    grid = plot_readings_grid([picture, picture], [nothing, one], ["86", "86"], columns=1)
+    first = [t for t in grid.axes[0].texts if t.get_text().startswith("no digit read")]
+    assert len(first) == 1 and first[0].get_position()[1] > 0.5
     fig = plot_reading_against_truth(picture, one, "86")
     notes = [t.get_text() for t in fig.axes[0].texts]
     assert "no digit read: every written digit is lost" not in notes

@@ -215,8 +215,10 @@ def _draw_reading(ax: Axes, image: np.ndarray, reading: NumberReading, written: 
                 markeredgecolor="black", clip_on=False,
                 scalex=False, scaley=False)  # the axes keep the picture's limits
     if not reading.digits and any(c.isdigit() for c in written):  # no box to put a ▲ by
-        ax.text(0.5, 0.04, "no digit read: every written digit is lost", color=WRONG,
-                fontsize=9, fontweight="bold", ha="center", va="bottom", transform=ax.transAxes,
+        # at the top of the picture, right under its own title: at the bottom, in a grid, it
+        # would sit against the next panel's title and read as that panel's
+        ax.text(0.5, 0.96, "no digit read: every written digit is lost", color=WRONG,
+                fontsize=9, fontweight="bold", ha="center", va="top", transform=ax.transAxes,
                 bbox={"facecolor": "white", "edgecolor": WRONG, "alpha": 0.85})
     handles = _legend_handles(bool(lost), by_place=boxes is not None)
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
