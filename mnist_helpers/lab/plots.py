@@ -50,44 +50,12 @@ def plot_tradeoff(runs: Sequence[RunResult],
     return fig
 
 
-def plot_sweep(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
-               title: str = "Validation accuracy (%) by learning rate and batch size",
-               *, span: float | None = None) -> Figure:
-    """A heat map of a learning-rate × batch-size sweep (``grid[i, j]`` for batch size ``i``
-    and learning rate ``j``, as fractions), each cell labelled with its value, the best one
-    outlined. The colour scale runs from the lowest cell to the highest, so a cell far below
-    the best also looks far below it; the labels tell apart cells close to the best. With
-    ``span`` (points), the scale runs only from ``span`` below the best to the best, so cells
-    near the best get colours far apart; cells further below all share the lowest colour,
-    and the colour bar says so."""
-    values = 100 * grid.numpy()
-    fig, ax = plt.subplots(figsize=(1.1 * len(lrs) + 2.5, 0.6 * len(batch_sizes) + 1.8))
-    low, high = float(values.min()), float(values.max())
-    floor = low if span is None else max(low, high - span)
-    clipped, low = floor > low, floor
-    image = ax.imshow(values, cmap="viridis", vmin=low, vmax=high)
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
-                    color="black" if values[i, j] > (low + high) / 2 else "white")
-    best = np.unravel_index(np.argmax(values), values.shape)
-    ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, lw=2.5,
-                               edgecolor="red"))
-    ax.set(xticks=range(len(lrs)), xticklabels=[f"{lr:g}" for lr in lrs],
-           yticks=range(len(batch_sizes)), yticklabels=[str(b) for b in batch_sizes],
-           xlabel="peak learning rate", ylabel="batch size", title=title)
-    fig.colorbar(image, ax=ax, extend="min" if clipped else "neither",
-                 label=f"accuracy (%); below {low:.1f}: all\nthe lowest colour" if clipped
-                 else "accuracy (%)")
-    fig.tight_layout()
-    return fig
-
-
 def plot_sweep_curves(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Sequence[int],
                       title: str = "Validation accuracy by learning rate and batch size",
                       *, zoom: float = 5.0) -> Figure:
-    """The same sweep as :func:`plot_sweep`, drawn as one line per batch size: accuracy (%)
-    against the peak learning rate on a log axis, each line's best run marked with a star and
+    """A learning-rate × batch-size sweep (``grid[i, j]`` for batch size ``i`` and learning
+    rate ``j``, as fractions), drawn as one line per batch size: accuracy (%) against the
+    peak learning rate on a log axis, each line's best run marked with a star and
     its value. Left, every run on a 0–100% axis, so a collapse looks like one; right, the same
     lines zoomed on the ``zoom`` points below the best run, where the best rows differ."""
     values = 100 * grid.numpy()
