@@ -246,14 +246,33 @@ def test_the_first_mistake_is_zoomed_on(tmp_path):
     fig = plot_first_mistake(picture, reading, "123")
     whole, zoom = fig.axes
     assert whole.get_legend() is not None and zoom.get_legend() is None
-    assert zoom.get_title() == "zoomed on the first mistake (colours as on the left)"
+    assert zoom.get_title() == "zoomed on the first mistake (colours as above)"
     gap = first_mistake(reading, "123")[0]  # half-way between the 1 and the 3
     x0, x1 = zoom.get_xlim()
     assert x0 < gap < x1 and x1 - x0 == 3 * 100  # 1.5 digit heights either side
-    assert whole.get_xlim() == (-0.5, 599.5)
+    # the whole number cropped to its ink: half a digit height either side of the boxes (the
+    # picture's left edge is nearer), 0.9 above for the labels and 0.6 below for the ▲
+    assert whole.get_xlim() == (-0.5, 510) and whole.get_ylim() == (149.5, -0.5)
     _saved(fig, tmp_path, "first_mistake")
     fig = plot_first_mistake(picture, reading, "13")
     assert fig.axes[1].get_title().startswith("nothing to zoom on")
+    tall_page = np.full((600, 600), 240, dtype=np.uint8)  # the digits in a band in the middle
+    low = NumberReading(path="", digits=[_digit((20, 250, 60, 100), 1),
+                                         _digit((400, 250, 60, 100), 3)])
+    whole = plot_first_mistake(tall_page, low, "123").axes[0]
+    assert whole.get_ylim() == (410, 160), "cropped to the band, not the whole page"
+
+
+def test_a_label_sits_above_a_taller_neighbours_box_it_would_cross():
+    """A narrow 1 whose box starts lower than the 4 beside it: its label, just above its own
+    box, would sit on the 4's box edge."""
+    picture = np.full((200, 300), 240, dtype=np.uint8)
+    reading = NumberReading(path="", digits=[_digit((40, 80, 12, 90), 1),
+                                             _digit((58, 50, 70, 100), 4),
+                                             _digit((200, 50, 60, 100), 7)])
+    ax = plot_reading_against_truth(picture, reading, "147").axes[0]
+    label_y = {t.get_text(): t.get_position()[1] for t in ax.texts}
+    assert label_y == {"1": 47, "4": 47, "7": 47}
 
 
 def test_pictures_and_inputs_pair_each_picture_with_its_input(tmp_path):

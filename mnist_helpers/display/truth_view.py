@@ -192,14 +192,19 @@ def _draw_reading(ax: Axes, image: np.ndarray, reading: NumberReading, written: 
     read = "".join(str(d.digit) for d in reading.digits)
     right, lost = _marks(reading, written, boxes, span)
     # A label is about 0.25 of the digits' median height wide and 0.4 tall, in the picture's
-    # pixels. A label that would cover one already drawn (a speck's, on a digit) is lifted.
+    # pixels. It sits above every box under it, so no neighbour's box edge crosses it, and a
+    # label that would cover one already drawn (a speck's, on a digit) is lifted.
     tall = float(np.median([d.box[3] for d in reading.digits])) if reading.digits else 0.0
+    every_box = [piece.box for piece in reading.digits + reading.refused]
     placed: list[tuple[float, float]] = []
     for digit, ok in zip(reading.digits, right, strict=True):
         x, y, w, h = digit.box
         colour = RIGHT if ok else WRONG
         ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=2 if ok else 3, edgecolor=colour))
-        at: tuple[float, float] = (x + w / 2, float(y - 3))
+        middle = x + w / 2
+        under = [by for bx, by, bw, _ in every_box
+                 if bx - 0.15 * tall < middle < bx + bw + 0.15 * tall]
+        at: tuple[float, float] = (middle, float(min(under, default=y) - 3))
         while covered := [b for a, b in placed
                           if abs(a - at[0]) < 0.25 * tall and abs(b - at[1]) < 0.4 * tall]:
             at = (at[0], min(covered) - 0.45 * tall)  # up is smaller; 0.45: clear of rounding
@@ -237,23 +242,35 @@ def _draw_reading(ax: Axes, image: np.ndarray, reading: NumberReading, written: 
 
 def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, written: str
                        ) -> Figure:
-    """Two panels: the whole reading, drawn as :func:`plot_reading_against_truth` draws it,
-    and the same zoomed on its first mistake (:func:`first_mistake`: two digit heights round a
-    digit read wrong or extra, or round the gap where a written digit was lost), pixels drawn
-    as squares. The zoomed panel says so when there is nothing to zoom on."""
+    """Two panels, one above the other: the whole reading, drawn as
+    :func:`plot_reading_against_truth` draws it and cropped to the band of the picture that
+    holds the pieces read, and below it the same zoomed on its first mistake
+    (:func:`first_mistake`: two digit heights round a digit read wrong or extra, or round the
+    gap where a written digit was lost), pixels drawn as squares. The zoomed panel says so
+    when there is nothing to zoom on."""
     mistake = first_mistake(reading, written)
-    fig, (whole, zoom) = plt.subplots(1, 2, figsize=(13, 3.4), width_ratios=[2.5, 1])
+    fig, (whole, zoom) = plt.subplots(2, 1, figsize=(11, 7), height_ratios=[1, 1.6])
     with plt.rc_context({"image.interpolation": "nearest"}):  # pixels as squares: sharp
         plot_reading_against_truth(image, reading, written, ax=whole)
         plot_reading_against_truth(
             image, reading, written, ax=zoom,
-            title="zoomed on the first mistake (colours as on the left)" if mistake
+            title="zoomed on the first mistake (colours as above)" if mistake
             else "nothing to zoom on: no digit read wrong, none lost")
     legend = zoom.get_legend()
     if legend is not None:
-        legend.remove()  # the left panel's legend serves both
+        legend.remove()  # the whole panel's legend serves both
     for label in zoom.texts:
         label.set_clip_on(True)  # a digit's label outside the zoomed view is not drawn
+    pieces = [piece.box for piece in reading.digits + reading.refused]
+    if pieces:  # the whole number, cropped to its band of ink (room for labels above, ▲ below)
+        tall = float(np.median([h for *_, h in pieces]))
+        left = min(x for x, *_ in pieces) - 0.5 * tall
+        right = max(x + w for x, _, w, _ in pieces) + 0.5 * tall
+        top = min(y for _, y, _, _ in pieces) - 0.9 * tall
+        bottom = max(y + h for _, y, _, h in pieces) + 0.6 * tall
+        height, width = _grey(image).shape[:2]
+        whole.set(xlim=(max(left, -0.5), min(right, width - 0.5)),
+                  ylim=(min(bottom, height - 0.5), max(top, -0.5)))
     if mistake:
         x, y, w, h = mistake
         zoom.set(xlim=(x - 1.5 * h, x + w + 1.5 * h), ylim=(y + 2 * h, y - h))
