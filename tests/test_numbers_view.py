@@ -249,7 +249,7 @@ def test_the_first_mistake_is_zoomed_on(tmp_path):
     assert zoom.get_title() == "zoomed on the first mistake (colours as above)"
     gap = first_mistake(reading, "123")[0]  # half-way between the 1 and the 3
     x0, x1 = zoom.get_xlim()
-    assert x0 < gap < x1 and x1 - x0 == 3 * 100  # 1.5 digit heights either side
+    assert x0 < gap < x1 and x1 - x0 == 4 * 100  # 2 digit heights either side
     # the whole number cropped to its ink: half a digit height either side of the boxes (the
     # picture's left edge is nearer), 0.9 above for the labels and 0.6 below for the ▲
     assert whole.get_xlim() == (-0.5, 510) and whole.get_ylim() == (149.5, -0.5)

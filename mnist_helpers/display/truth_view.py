@@ -245,11 +245,11 @@ def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, 
     """Two panels, one above the other: the whole reading, drawn as
     :func:`plot_reading_against_truth` draws it and cropped to the band of the picture that
     holds the pieces read, and below it the same zoomed on its first mistake
-    (:func:`first_mistake`: two digit heights round a digit read wrong or extra, or round the
-    gap where a written digit was lost), pixels drawn as squares. The zoomed panel says so
+    (:func:`first_mistake`: two digit heights either side of a digit read wrong or extra, or of
+    the gap where a written digit was lost), pixels drawn as squares. The zoomed panel says so
     when there is nothing to zoom on."""
     mistake = first_mistake(reading, written)
-    fig, (whole, zoom) = plt.subplots(2, 1, figsize=(11, 7), height_ratios=[1, 1.6])
+    fig, (whole, zoom) = plt.subplots(2, 1, figsize=(10, 8), height_ratios=[1, 1.9])
     with plt.rc_context({"image.interpolation": "nearest"}):  # pixels as squares: sharp
         plot_reading_against_truth(image, reading, written, ax=whole)
         plot_reading_against_truth(
@@ -258,7 +258,12 @@ def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, 
             else "nothing to zoom on: no digit read wrong, none lost")
     legend = zoom.get_legend()
     if legend is not None:
-        legend.remove()  # the whole panel's legend serves both
+        legend.remove()  # the whole panel's legend serves both, in two columns: it fits
+    legend = whole.get_legend()
+    if legend is not None:
+        legend.remove()
+        whole.legend(handles=legend.legend_handles, fontsize=8, loc="upper center",
+                     bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False)
     for label in zoom.texts:
         label.set_clip_on(True)  # a digit's label outside the zoomed view is not drawn
     pieces = [piece.box for piece in reading.digits + reading.refused]
@@ -273,7 +278,7 @@ def plot_first_mistake(image: Image.Image | np.ndarray, reading: NumberReading, 
                   ylim=(min(bottom, height - 0.5), max(top, -0.5)))
     if mistake:
         x, y, w, h = mistake
-        zoom.set(xlim=(x - 1.5 * h, x + w + 1.5 * h), ylim=(y + 2 * h, y - h))
+        zoom.set(xlim=(x - 2 * h, x + w + 2 * h), ylim=(y + 1.5 * h, y - 0.6 * h))
     fig.tight_layout()
     return fig
 
