@@ -1,8 +1,8 @@
-"""Figures of the experiments notebook: accuracy against time, the spread of accuracies over
-seeds, runs with their intervals against the seed-to-seed noise, a hyperparameter sweep,
-where a training step's time goes,
-and what each speed lever bought; and notebook 07a's class regions of a classifier of points in
-a plane, and overlap of one score's histograms for digits and non-digits."""
+"""Figures of the experiments notebooks (08a, 08b and 09's section 1): accuracy against time,
+the spread of accuracies over seeds, runs with their intervals against the seed-to-seed noise, a
+hyperparameter sweep, where a training step's time goes, and what each speed lever bought; and
+notebook 07a's class regions of a classifier of points in a plane, and overlap of one score's
+histograms for digits and non-digits."""
 
 from __future__ import annotations
 
