@@ -32,6 +32,7 @@ from mnist_helpers.display.truth_view import (
     matched_digits,
     misreading,
     plot_first_mistake,
+    plot_line_match,
     plot_reading_against_truth,
     plot_readings_grid,
 )
@@ -143,7 +144,35 @@ def test_the_cut_search_marks_the_best_cut(tmp_path):
     labels = [t.get_text() for t in scores.get_legend().get_texts()]
     assert labels == ["cut in two, at this column", "the unsplit group (no cut)",
                       "best cut in three", "best: score -0.30"]
+    # one above the other, one column axis: a cut's score stands right under its line
+    assert picture.get_position().x0 == pytest.approx(scores.get_position().x0, abs=0.01)
+    assert picture.get_position().x1 == pytest.approx(scores.get_position().x1, abs=0.01)
+    assert picture.get_position().y0 > scores.get_position().y1
     _saved(fig, tmp_path, "cuts")
+
+
+def test_the_cut_search_shades_the_overlap_and_says_when_no_cut_wins_or_none_may(tmp_path):
+    found = _ink()
+    cut_wins = [Candidate((), [0.6], [-0.5], [], -1.0),
+                Candidate((30,), [0.9, 0.9], [0, 0], [0.1], -0.3)]
+    fig = plot_cut_search(found.ink, found.threshold, cut_wins, overlap=(25, 35), must_cut=True)
+    picture, scores = fig.axes
+    for ax in (picture, scores):  # the overlap, shaded on both panels over its columns
+        shaded = [p for p in ax.patches if p.get_alpha() == 0.2]
+        assert len(shaded) == 1 and shaded[0].get_x() == 24.5 and shaded[0].get_width() == 11
+    labels = [t.get_text() for t in scores.get_legend().get_texts()]
+    assert "the unsplit group, for comparison only (this group is always cut)" in labels
+    assert "both digits' ink" in labels
+    whole_wins = [Candidate((), [0.9], [-0.1], [], -0.2),
+                  Candidate((30,), [0.5, 0.5], [0, 0], [0.1], -1.5)]
+    fig = plot_cut_search(found.ink, found.threshold, whole_wins)
+    picture, scores = fig.axes
+    labels = [t.get_text() for t in scores.get_legend().get_texts()]
+    assert labels == ["cut in two, at this column",
+                      "the unsplit group (no cut): the best, so no cut is made"]
+    assert "best: no cut" in picture.get_title()
+    assert not [line for line in picture.lines if line.get_linewidth() == 3]  # no cut drawn
+    _saved(fig, tmp_path, "no_cut")
 
 
 def test_the_cuts_scored_for_show_are_the_ones_read_number_chooses_from(shipped):
@@ -352,7 +381,8 @@ def test_a_lost_digit_is_marked_where_it_belongs(tmp_path):
     assert marker.get_ydata()[0] > 120  # under the digits, whose boxes end at row 120
     assert ax.get_xlim() == (-0.5, 329.5)  # the marker did not stretch the picture
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[-1] == "written digit(s) unmatched, none read" and len(labels) == 4
+    assert labels[-1] == "written digit(s) unmatched, none read" and len(labels) == 3
+    assert "refused piece" not in labels  # none was refused: the legend names what is drawn
     assert first_mistake(reading, "123") == (140, 20, 0, 100)
     assert first_mistake(reading, "13") is None
     _saved(fig, tmp_path, "lost")
@@ -393,7 +423,8 @@ def test_a_grid_of_real_readings_draws_each_as_read_zoomed_on_its_boxes(shipped,
     # Zoomed: most of the 120-pixel blank margins left and right are cut off.
     assert shown[0].get_xlim()[1] - shown[0].get_xlim()[0] < pictures[0].shape[1] - 150
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[-1] == "written digit(s) unmatched, none read" and len(labels) == 4
+    assert labels[-1] == "written digit(s) unmatched, none read"
+    assert ("refused piece" in labels) == any(r.refused for r in readings)  # only if drawn
     _saved(fig, tmp_path, "grid")
 
 
@@ -488,6 +519,30 @@ def test_pieces_are_matched_to_the_written_boxes_along_the_line():
     assert blame(stray, "123", written, span) == ["a piece on no digit"]
     lost = _reading_at((115, 0, 60, 90), (250, 0, 60, 90), digits=[1, 3])
     assert blame(lost, "123", written, span) == ["a digit with no piece"]
+
+
+def test_the_line_match_draws_what_each_piece_spans_and_stands_on(tmp_path):
+    written = [(10, 5, 40, 60), (60, 5, 40, 60), (100, 5, 40, 60)]  # the last two touch
+    span = (115, 305)
+    merged = _reading_at((115, 0, 60, 90), digits=[1])
+    merged.refused = [DigitReading(box=(190, 0, 115, 90), digit=None, probabilities=[0.1] * 10,
+                                   pixels=np.zeros((28, 28)))]
+    fig = plot_line_match(merged, "123", written, span)
+    ax = fig.axes[0]
+    assert ax.get_title() == "written 123, read 1: 2 digits in one piece (touching)"
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:3] == ["1", "2", "3"]  # the written digits, left to right
+    assert "read 1" in texts and "refused" in texts
+    assert "spans the centres of 1\nstands on 1" in texts
+    assert "spans the centres of 2, 3\nstands on 3" in texts
+    boxes = [p for p in ax.patches if isinstance(p, matplotlib.patches.Rectangle)]
+    assert len(boxes) == 5 and boxes[4].get_linestyle() == "--"  # the refused piece: dashed
+    assert boxes[4].get_x() == pytest.approx((190 - 115) / (305 - 115))  # on the 0-to-1 scale
+    one_each = _reading_at((115, 0, 60, 90), (190, 0, 60, 90), (250, 0, 60, 90),
+                           digits=[1, 2, 3])
+    fig = plot_line_match(one_each, "123", written, (115, 325))
+    assert fig.axes[0].get_title().endswith("every piece on its own digit")
+    _saved(fig, tmp_path, "line_match")
 
 
 def test_a_reading_with_no_digit_read_says_so_in_its_panel(tmp_path):

@@ -39,6 +39,7 @@ from ..preprocess import Ink, find_ink, to_mnist_pixels, to_model_input
 
 RIGHT, WRONG, BEST = "tab:green", "tab:red", "tab:orange"
 REFUSED = "grey"  # a refused piece, always drawn dashed: red means a digit read wrong or extra
+READ = "tab:blue"  # a piece read, not checked against what was written: neither right nor wrong
 
 
 def _colours(count: int) -> np.ndarray:
@@ -177,9 +178,9 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
     axes[3].legend(fontsize=8, loc="lower right")
     for region, digit in pieces:
         refused = digit is None
-        _box(axes[4], region, REFUSED if refused else RIGHT, "?" if refused else str(digit),
+        _box(axes[4], region, REFUSED if refused else READ, "?" if refused else str(digit),
              dashed=refused)
-    key = [Line2D([], [], color=RIGHT, lw=2, label="a piece read as the digit above it"),
+    key = [Line2D([], [], color=READ, lw=2, label="a piece read as the digit above it"),
            Line2D([], [], color=REFUSED, lw=2, ls="--", label="a refused piece (?)")]
     axes[5].legend(handles=key, loc="center", fontsize=9, frameon=False,
                    title="panel 5: each box is a piece\n(not checked against the written digits)")
@@ -304,52 +305,67 @@ def cut_search_rows(candidates: Sequence[Candidate], best: int = 4) -> list[dict
 
 
 def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Candidate],
-                    title: str = "Where to cut a group of touching digits") -> Figure:
-    """Left: the group's ink, every column a candidate cuts at drawn as an orange tick above it
-    and the cuts of the best-scoring candidate as thick lines through it. Right: the score of
-    every cut in two (by where it cuts, on the same column axis as the ink), against the score
-    of reading the group whole and of the best cut in three."""
+                    title: str = "Where to cut a group of touching digits", *,
+                    overlap: tuple[float, float] | None = None,
+                    must_cut: bool = False) -> Figure:
+    """Two panels, one above the other, on one column axis (columns from the group's left
+    edge), so that a cut's score stands right under its column. Top: the group's ink, every
+    column a candidate cuts at drawn as an orange tick above it and the cuts of the
+    best-scoring candidate as thick lines through it. Bottom: the score of every cut in two,
+    against the score of reading the group whole and of the best cut in three; the best cut
+    as an orange dot, or, when reading the group whole scores best, the legend says so.
+    ``overlap``, columns ``(first, last)`` where two digits' ink overlaps, is shaded on both
+    panels. ``must_cut``: the group is cut whatever the scores (its top output is *two
+    digits*), so the unsplit group's line is labelled as drawn for comparison only."""
     best = max(candidates, key=lambda c: c.score)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6),
-                                      gridspec_kw={"width_ratios": [1, 1.6]})
-    left.imshow(ink > threshold, cmap="gray", interpolation="nearest")  # pixels as squares
-    height = ink.shape[0]
+    height, width = ink.shape
     band = 0.15 * height  # a strip above the ink for the columns tried, so none hides a digit
-    left.set_ylim(height - 0.5, -0.5 - band)
+    picture_inches = min(4.0, 8.4 * (height + band) / width)  # pixels about square
+    fig, (above, below) = plt.subplots(2, 1, figsize=(9, picture_inches + 4.2),
+                                       height_ratios=[picture_inches, 3.0])
+    above.imshow(ink > threshold, cmap="gray", interpolation="nearest", aspect="auto")
+    above.set_ylim(height - 0.5, -0.5 - band)
     top = band / (height + band)  # the strip's share of the panel's height
     for column in sorted({c for candidate in candidates for c in candidate.cuts}):
-        left.axvline(column - 0.5, ymin=1 - 0.8 * top, ymax=1, color=BEST, lw=1)  # a tick
+        above.axvline(column - 0.5, ymin=1 - 0.8 * top, ymax=1, color=BEST, lw=1)  # a tick
     for column in best.cuts:  # the chosen cut runs through the ink
-        left.axvline(column - 0.5, color=BEST, lw=3)
+        above.axvline(column - 0.5, color=BEST, lw=3)
     chosen = f"{list(best.cuts)} (thick line)" if best.cuts else "no cut"
-    left.set(title=f"{len({c for k in candidates for c in k.cuts})} columns tried (ticks); "
-                   f"best: {chosen}", xlabel="column (pixels)", ylabel="row (pixels)")
-    left.title.set_fontsize(9)
+    above.set(title=f"The group's ink: {len({c for k in candidates for c in k.cuts})} columns "
+                    f"tried (ticks above it); best: {chosen}", ylabel="row (pixels)")
+    above.title.set_fontsize(9)
     twos = sorted((c for c in candidates if len(c.cuts) == 1), key=lambda c: c.cuts)
     if twos:
-        right.plot([c.cuts[0] for c in twos], [c.score for c in twos], ".-", color="tab:blue",
+        below.plot([c.cuts[0] for c in twos], [c.score for c in twos], ".-", color="tab:blue",
                    label="cut in two, at this column")
     whole = [c for c in candidates if not c.cuts]
     if whole:
-        right.axhline(whole[0].score, color="black", ls="--", lw=1,
-                      label="the unsplit group (no cut)")
+        label = ("the unsplit group, for comparison only (this group is always cut)"
+                 if must_cut else "the unsplit group (no cut)"
+                 + (": the best, so no cut is made" if not best.cuts else ""))
+        below.axhline(whole[0].score, color="black", ls="--", lw=1, label=label)
     threes = [c for c in candidates if len(c.cuts) == 2]
     if threes:
-        right.axhline(max(c.score for c in threes), color="tab:purple", ls=":", lw=1.5,
+        below.axhline(max(c.score for c in threes), color="tab:purple", ls=":", lw=1.5,
                       label="best cut in three")
     if best.cuts:
-        right.plot(best.cuts[0], best.score, "o", ms=10, color=BEST, markeredgecolor="black",
+        below.plot(best.cuts[0], best.score, "o", ms=10, color=BEST, markeredgecolor="black",
                    label=f"best: score {best.score:.2f}")
-    right.set(xlabel="column of the cut (pixels from the group's left edge)",
+    if overlap is not None:
+        for ax in (above, below):
+            ax.axvspan(overlap[0] - 0.5, overlap[1] + 0.5, color="tab:cyan", alpha=0.2, lw=0,
+                       label="both digits' ink" if ax is below else None)
+    below.set(xlabel="column (pixels from the group's left edge)",
               ylabel="score (log-probabilities\n+ width priors − ink penalty)",
               title="The score of each way of reading the group")
-    right.set_xlim(left.get_xlim())  # a cut's score stands under the same column as its line
+    below.set_xlim(above.get_xlim())  # a cut's score stands under the same column as its line
     scores = [c.score for c in candidates]
     pad = 0.08 * max(max(scores) - min(scores), 1.0)  # no line on the frame's edge
-    right.set_ylim(min(scores) - pad, max(scores) + pad)
-    right.title.set_fontsize(9)
-    right.grid(alpha=0.3)
-    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))  # off the curve
+    below.set_ylim(min(scores) - pad, max(scores) + pad)
+    below.title.set_fontsize(9)
+    below.grid(alpha=0.3)
+    below.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2,
+                 frameon=False)  # under the axis: it hides no point
     fig.suptitle(title)
     fig.tight_layout()
     return fig

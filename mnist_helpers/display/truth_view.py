@@ -4,8 +4,9 @@ along the line with :mod:`mnist_helpers.display.line_match`), the first mistake 
 (:func:`misreading`) and in the picture (:func:`first_mistake`), a reading drawn over its
 picture (:func:`plot_reading_against_truth`, with a red ▲ where a written digit was lost),
 zoomed on its first mistake (:func:`plot_first_mistake`), many readings side by side
-(:func:`plot_readings_grid`), and what the cut step decided for each group of strokes
-(:func:`group_decisions`). The boxes and colours are those of
+(:func:`plot_readings_grid`), how :func:`~mnist_helpers.display.line_match.blame` matches
+pieces to written digits along the line (:func:`plot_line_match`), and what the cut step
+decided for each group of strokes (:func:`group_decisions`). The boxes and colours are those of
 :mod:`mnist_helpers.display.numbers_view`."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PIL import Image
 from .. import number_reading as reader
 from ..config import CLASS_NAMES, DIGIT_OUTPUTS
 from ..number_reading import NumberReading
-from .line_match import placed_digits
+from .line_match import along_the_line, blame, centre_owners, left_to_right, placed_digits
 from .numbers_view import REFUSED, RIGHT, WRONG
 
 
@@ -107,9 +108,11 @@ def first_mistake(reading: NumberReading, written: str) -> tuple[int, int, int, 
     return min(places, default=None)
 
 
-def _legend_handles(lost: bool, by_place: bool = False) -> list[plt.Line2D]:
-    """The legend of :func:`plot_reading_against_truth`: what each colour of box means, and the
-    red ▲ when a written digit was lost (``lost``). With ``by_place``, green and red follow
+def _legend_handles(lost: bool, by_place: bool = False, refused: bool = True
+                    ) -> list[plt.Line2D]:
+    """The legend of :func:`plot_reading_against_truth`: what each colour of box means, the
+    dashed grey box when a piece was refused (``refused``), and the red ▲ when a written digit
+    was lost (``lost``). With ``by_place``, green and red follow
     :func:`~mnist_helpers.display.line_match.placed_digits` (where each piece stands along the
     line); otherwise :func:`matched_digits`, which lines up the two digit strings, not the
     boxes' places, and a ▲ marks one place where that alignment finds written digits with no
@@ -122,8 +125,9 @@ def _legend_handles(lost: bool, by_place: bool = False) -> list[plt.Line2D]:
         labels = ("digit matched (digit strings aligned)", "digit unmatched: wrong or extra",
                   "written digit(s) unmatched, none read")
     handles = [plt.Line2D([], [], color=RIGHT, lw=2, label=labels[0]),
-               plt.Line2D([], [], color=WRONG, lw=3, label=labels[1]),
-               plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece")]
+               plt.Line2D([], [], color=WRONG, lw=3, label=labels[1])]
+    if refused:
+        handles.append(plt.Line2D([], [], color=REFUSED, lw=1.5, ls="--", label="refused piece"))
     if lost:
         handles.append(plt.Line2D([], [], color=WRONG, marker="^", ls="", ms=9,
                                   markeredgecolor="black", label=labels[2]))
@@ -225,7 +229,8 @@ def _draw_reading(ax: Axes, image: np.ndarray, reading: NumberReading, written: 
         ax.text(0.5, 0.96, "no digit read: every written digit is lost", color=WRONG,
                 fontsize=9, fontweight="bold", ha="center", va="top", transform=ax.transAxes,
                 bbox={"facecolor": "white", "edgecolor": WRONG, "alpha": 0.85})
-    handles = _legend_handles(bool(lost), by_place=boxes is not None)
+    handles = _legend_handles(bool(lost), by_place=boxes is not None,
+                              refused=bool(reading.refused))
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               ncols=len(handles), frameon=False)  # below the picture, where it hides no digit
     if title is None:
@@ -331,10 +336,66 @@ def plot_readings_grid(pictures: Sequence[Image.Image | np.ndarray],
             ax.set(xlim=(x0, x1), ylim=(y1, y0))  # rows count downwards
     for ax in axes.flat[len(pictures):]:
         ax.axis("off")
-    handles = _legend_handles(lost, by_place=boxes is not None)
+    handles = _legend_handles(lost, by_place=boxes is not None,
+                              refused=any(reading.refused for reading in readings))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=10,
                frameon=False)
     fig.suptitle(title)
+    return fig
+
+
+def plot_line_match(reading: NumberReading, written: str,
+                    boxes: Sequence[tuple[int, int, int, int]], span: tuple[float, float],
+                    title: str | None = None) -> Figure:
+    """How :func:`~mnist_helpers.display.line_match.blame` matches a reading to what was
+    written, drawn on its scale from 0 to 1 along the line
+    (:func:`~mnist_helpers.display.line_match.along_the_line`): the written digits' boxes in
+    the lower row, each centre a black dot; the pieces read in the upper row (a refused piece
+    dashed grey), each centre a ▼. Under each piece, the written digits whose centres it
+    *spans* and the one its centre *stands on*. The title, unless ``title`` replaces it, gives
+    ``blame``'s verdict."""
+    found, places = along_the_line(reading, boxes, span)
+    owners = centre_owners(found, places)
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    for (left, right), digit in zip(places, written, strict=True):
+        ax.add_patch(plt.Rectangle((left, 0), right - left, 0.8, fill=False, lw=1.5,
+                                   edgecolor="black"))
+        ax.text((left + right) / 2, 0.4, digit, ha="center", va="center", fontsize=16)
+        ax.plot((left + right) / 2, 0.0, "o", color="black", ms=6, clip_on=False)
+    for (left, right), piece, owner in zip(found, left_to_right(reading), owners, strict=True):
+        refused = piece.digit is None
+        ax.add_patch(plt.Rectangle((left, 1.6), right - left, 0.8, fill=False, lw=2,
+                                   edgecolor=REFUSED if refused else "tab:blue",
+                                   linestyle="--" if refused else "-"))
+        ax.text((left + right) / 2, 2.0, "refused" if refused else f"read {piece.digit}",
+                ha="center", va="center", fontsize=11)
+        ax.plot((left + right) / 2, 1.6, "v", color="tab:blue", ms=9, clip_on=False)
+        for edge in (left, right):  # the piece's edges, down across the written digits
+            ax.plot([edge, edge], [1.6, -0.1], ":", color="tab:blue", lw=1)
+        spanned = [written[i] for i, c in enumerate(places.mean(axis=1)) if left <= c <= right]
+        stands = "nothing" if owner is None else written[owner]
+        ax.text((left + right) / 2, 1.2, f"spans the centres of {', '.join(spanned) or 'none'}"
+                f"\nstands on {stands}", ha="center", va="center", fontsize=8.5,
+                color="tab:blue")
+    ax.set(xlim=(-0.03, 1.03), ylim=(-0.35, 2.55), yticks=[0.4, 2.0],
+           xlabel="place along the line (0: where the ink starts, 1: where it ends)")
+    ax.set_yticklabels(["written digits\n(true boxes)", "pieces read"])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    handles = [plt.Line2D([], [], color="black", marker="o", ls="",
+                          label="a written digit's centre"),
+               plt.Line2D([], [], color="tab:blue", marker="v", ls="", ms=9,
+                          label="a piece's centre"),
+               plt.Line2D([], [], color="tab:blue", ls=":", label="a piece's edges")]
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25),
+              ncols=3, frameon=False)
+    if title is None:
+        causes = blame(reading, written, boxes, span, even_if_read=True)
+        title = (f"written {written}, read {reading.number}: "
+                 + ("; ".join(causes) if causes else "every piece on its own digit"))
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     return fig
 
 
