@@ -157,12 +157,14 @@ def test_the_cut_search_shades_the_overlap_and_says_when_no_cut_wins_or_none_may
                 Candidate((30,), [0.9, 0.9], [0, 0], [0.1], -0.3)]
     fig = plot_cut_search(found.ink, found.threshold, cut_wins, overlap=(25, 35), must_cut=True)
     picture, scores = fig.axes
-    for ax in (picture, scores):  # the overlap, shaded on both panels over its columns
-        shaded = [p for p in ax.patches if p.get_alpha() == 0.2]
-        assert len(shaded) == 1 and shaded[0].get_x() == 24.5 and shaded[0].get_width() == 11
+    shaded = [p for p in scores.patches if p.get_alpha() == 0.2]  # the overlap's columns
+    assert len(shaded) == 1 and shaded[0].get_x() == 24.5 and shaded[0].get_width() == 11
+    edges = [line.get_xdata()[0] for line in picture.lines if line.get_linestyle() == "--"]
+    assert edges == [24.5, 35.5]  # dashed over the ink, which a shade would tint
+    assert picture.get_aspect() == 1.0  # pixels drawn square
     labels = [t.get_text() for t in scores.get_legend().get_texts()]
     assert "the unsplit group, for comparison only (this group is always cut)" in labels
-    assert "both digits' ink" in labels
+    assert "both digits' ink (dashed lines above)" in labels
     whole_wins = [Candidate((), [0.9], [-0.1], [], -0.2),
                   Candidate((30,), [0.5, 0.5], [0, 0], [0.1], -1.5)]
     fig = plot_cut_search(found.ink, found.threshold, whole_wins)
@@ -578,6 +580,30 @@ def test_the_true_boxes_belong_to_the_same_numbers_as_without_them():
     assert all(np.array_equal(np.asarray(a), np.asarray(b))
                for (a, _), (b, _, _) in zip(pictures, with_boxes, strict=True))
     assert [len(boxes) for *_, boxes in with_boxes] == [len(written) for _, written in pictures]
+
+
+def test_how_often_digits_touch_is_set_by_touching():
+    from mnist_helpers.lab import compose
+
+    pixels = np.zeros((10, 28, 28), dtype=np.uint8)
+    pixels[:, 6:22, 11:17] = 255  # ten bars, one per label
+    mnist = (pixels, np.arange(10))
+
+    def touching_pairs(chance):  # neighbours whose written boxes touch or overlap, of all
+        pairs = [boxes[i + 1][0] <= boxes[i][0] + boxes[i][2]
+                 for _, _, boxes in compose.number_pictures_with_boxes(12, seed=5, mnist=mnist,
+                                                                       touching=chance)
+                 for i in range(len(boxes) - 1)]
+        return sum(pairs), len(pairs)
+
+    assert touching_pairs(0.0)[0] == 0
+    touched, pairs = touching_pairs(1.0)
+    assert touched == pairs > 0
+    assert 0 < touching_pairs(0.5)[0] < touching_pairs(0.5)[1]
+    default = compose.make_number_pictures(3, seed=5, mnist=mnist)  # touching 0.25, as before
+    same = compose.make_number_pictures(3, seed=5, mnist=mnist, touching=0.25)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b))
+               for (a, _), (b, _) in zip(default, same, strict=True))
 
 
 def test_digits_are_judged_by_their_place_along_the_line_when_the_boxes_are_known(tmp_path):

@@ -314,16 +314,20 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     best-scoring candidate as thick lines through it. Bottom: the score of every cut in two,
     against the score of reading the group whole and of the best cut in three; the best cut
     as an orange dot, or, when reading the group whole scores best, the legend says so.
-    ``overlap``, columns ``(first, last)`` where two digits' ink overlaps, is shaded on both
-    panels. ``must_cut``: the group is cut whatever the scores (its top output is *two
+    Pixels are drawn square. ``overlap``, columns ``(first, last)`` where two digits' ink
+    overlaps, is marked on both panels: dashed edges over the ink, a shaded band under the
+    scores. ``must_cut``: the group is cut whatever the scores (its top output is *two
     digits*), so the unsplit group's line is labelled as drawn for comparison only."""
     best = max(candidates, key=lambda c: c.score)
     height, width = ink.shape
     band = 0.15 * height  # a strip above the ink for the columns tried, so none hides a digit
-    picture_inches = min(4.0, 8.4 * (height + band) / width)  # pixels about square
-    fig, (above, below) = plt.subplots(2, 1, figsize=(9, picture_inches + 4.2),
-                                       height_ratios=[picture_inches, 3.0])
-    above.imshow(ink > threshold, cmap="gray", interpolation="nearest", aspect="auto")
+    # Pixels drawn square: the picture is as wide as the scores below it, and as tall as that
+    # width allows (at most 6.5 inches; a taller group is drawn narrower, scores and all).
+    across = min(5.0, 6.5 * width / (height + band))
+    picture_inches = across * (height + band) / width
+    fig, (above, below) = plt.subplots(2, 1, figsize=(across + 2.0, picture_inches + 4.4),
+                                       height_ratios=[picture_inches, 2.6])
+    above.imshow(ink > threshold, cmap="gray", interpolation="nearest", aspect="equal")
     above.set_ylim(height - 0.5, -0.5 - band)
     top = band / (height + band)  # the strip's share of the panel's height
     for column in sorted({c for candidate in candidates for c in candidate.cuts}):
@@ -332,7 +336,8 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
         above.axvline(column - 0.5, color=BEST, lw=3)
     chosen = f"{list(best.cuts)} (thick line)" if best.cuts else "no cut"
     above.set(title=f"The group's ink: {len({c for k in candidates for c in k.cuts})} columns "
-                    f"tried (ticks above it); best: {chosen}", ylabel="row (pixels)")
+                    f"tried (ticks above it);\nbest: {chosen}", ylabel="row (pixels)",
+              xlabel="column (pixels from the group's left edge)")
     above.title.set_fontsize(9)
     twos = sorted((c for c in candidates if len(c.cuts) == 1), key=lambda c: c.cuts)
     if twos:
@@ -351,10 +356,12 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     if best.cuts:
         below.plot(best.cuts[0], best.score, "o", ms=10, color=BEST, markeredgecolor="black",
                    label=f"best: score {best.score:.2f}")
-    if overlap is not None:
-        for ax in (above, below):
-            ax.axvspan(overlap[0] - 0.5, overlap[1] + 0.5, color="tab:cyan", alpha=0.2, lw=0,
-                       label="both digits' ink" if ax is below else None)
+    if overlap is not None:  # dashed edges over the ink (a fill would tint it), shaded below
+        first, last = overlap[0] - 0.5, overlap[1] + 0.5
+        for edge in (first, last):
+            above.axvline(edge, color="tab:cyan", ls="--", lw=2)
+        below.axvspan(first, last, color="tab:cyan", alpha=0.2, lw=0,
+                      label="both digits' ink (dashed lines above)")
     below.set(xlabel="column (pixels from the group's left edge)",
               ylabel="score (log-probabilities\n+ width priors − ink penalty)",
               title="The score of each way of reading the group")
@@ -364,10 +371,13 @@ def plot_cut_search(ink: np.ndarray, threshold: float, candidates: Sequence[Cand
     below.set_ylim(min(scores) - pad, max(scores) + pad)
     below.title.set_fontsize(9)
     below.grid(alpha=0.3)
-    below.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2,
+    below.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25),
                  frameon=False)  # under the axis: it hides no point
     fig.suptitle(title)
     fig.tight_layout()
+    above.apply_aspect()  # the square pixels may leave the picture narrower: align the scores
+    picture, scores = above.get_position(), below.get_position()
+    below.set_position((picture.x0, scores.y0, picture.width, scores.height))
     return fig
 
 

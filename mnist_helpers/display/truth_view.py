@@ -356,7 +356,7 @@ def plot_line_match(reading: NumberReading, written: str,
     ``blame``'s verdict."""
     found, places = along_the_line(reading, boxes, span)
     owners = centre_owners(found, places)
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
     for (left, right), digit in zip(places, written, strict=True):
         ax.add_patch(plt.Rectangle((left, 0), right - left, 0.8, fill=False, lw=1.5,
                                    edgecolor="black"))
@@ -378,17 +378,21 @@ def plot_line_match(reading: NumberReading, written: str,
                 f"\nstands on {stands}", ha="center", va="center", fontsize=8.5,
                 color="tab:blue")
     ax.set(xlim=(-0.03, 1.03), ylim=(-0.35, 2.55), yticks=[0.4, 2.0],
-           xlabel="place along the line (0: where the ink starts, 1: where it ends)")
+           xlabel="place along the line, 0 to 1: pieces from the first column of ink to the "
+                  "last, written digits\nfrom the first digit's left edge to the last's right "
+                  "edge")
     ax.set_yticklabels(["written digits\n(true boxes)", "pieces read"])
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    handles = [plt.Line2D([], [], color="black", marker="o", ls="",
+    handles = [plt.Line2D([], [], color="tab:blue", lw=2, label="a piece read (not judged)"),
+               plt.Line2D([], [], color=REFUSED, lw=2, ls="--", label="a refused piece"),
+               plt.Line2D([], [], color="black", marker="o", ls="",
                           label="a written digit's centre"),
                plt.Line2D([], [], color="tab:blue", marker="v", ls="", ms=9,
                           label="a piece's centre"),
                plt.Line2D([], [], color="tab:blue", ls=":", label="a piece's edges")]
-    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25),
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32),
               ncols=3, frameon=False)
     if title is None:
         causes = blame(reading, written, boxes, span, even_if_read=True)

@@ -102,25 +102,29 @@ def _render(ink: np.ndarray, rng: np.random.Generator, style: str) -> Image.Imag
     return to_picture(page, blur=rng.uniform(0.4, 1.4))
 
 
-def number_pictures_with_boxes(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray]
+def number_pictures_with_boxes(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray],
+                               *, touching: float = 0.25
                                ) -> list[tuple[Image.Image, str, list[tuple[int, int, int, int]]]]:
     """``n`` labelled numbers of 2 to 10 digits (leading zeros included), in the three
     styles in turn, each with the box of each digit where it was written (before the line
-    was slanted: see :func:`number_picture`)."""
+    was slanted: see :func:`number_picture`, which also says what ``touching`` is: the chance
+    that a gap between two neighbours is closed)."""
     rng = np.random.default_rng(seed)
     pictures = []
     for i in range(n):
         digits = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 11))))
-        image, boxes = number_picture(digits, rng, mnist, style=STYLES[i % len(STYLES)])
+        image, boxes = number_picture(digits, rng, mnist, style=STYLES[i % len(STYLES)],
+                                      touching=touching)
         pictures.append((image, digits, boxes))
     return pictures
 
 
-def make_number_pictures(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray]
-                         ) -> list[tuple[Image.Image, str]]:
+def make_number_pictures(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray],
+                         *, touching: float = 0.25) -> list[tuple[Image.Image, str]]:
     """``n`` labelled numbers of 2 to 10 digits (leading zeros included), in the three
     styles in turn: :func:`number_pictures_with_boxes` without the boxes."""
-    return [(image, digits) for image, digits, _ in number_pictures_with_boxes(n, seed, mnist)]
+    return [(image, digits) for image, digits, _ in
+            number_pictures_with_boxes(n, seed, mnist, touching=touching)]
 
 
 def nondigit_photo(kind: str, rng: np.random.Generator, fonts: dict) -> Image.Image:
