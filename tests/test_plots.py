@@ -260,3 +260,8 @@ def test_runs_with_intervals_mark_the_runs_below_the_zoom(tmp_path):
     assert [t.get_text() for t in zoomed.get_legend().get_texts()] == [
         "start: three seeds", "a run ± its 95% interval"], "the key, though the last row is off"
     _saved(fig, tmp_path, "runs_with_intervals")
+    # A run just inside the zoom whose interval reaches below it: the zoom widens to hold it.
+    runs["500 images"] = (85.0, 2.5)
+    zoomed = lab_plots.plot_runs_with_intervals(runs, band=(92.7, 95.4), band_label="seeds").axes[1]
+    assert zoomed.get_xlim()[0] == pytest.approx(82.0)  # 85.0 - 2.5, and half a point of room
+    assert zoomed.get_title() == "zoomed: from 82.0%"

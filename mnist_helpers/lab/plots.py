@@ -163,11 +163,13 @@ def plot_runs_with_intervals(runs: Mapping[str, tuple[float, float]], *,
     interval (a bar), from ``runs[name] = (accuracy, half width)`` in %. A grey ``band`` (lowest
     to highest, in %) shows a noise the intervals leave out, such as the spread of one setting
     over seeds. Left, every run on a 0–100% axis; right, the same zoomed from ``zoom`` points
-    below the band, each run further down marked by its value at the left edge."""
+    below the band (further if a run's interval reaches lower: no interval is cut off), each
+    run further down marked by its value at the left edge."""
     names = list(reversed(list(runs)))  # matplotlib puts the first row at the bottom
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.42 * len(names) + 1.8), sharey=True,
                              width_ratios=[1, 1.4])
-    low = band[0] - zoom
+    low = band[0] - zoom  # runs below it are marked at the edge; the others drawn whole:
+    low = min([low] + [a - h - 0.5 for a, h in runs.values() if a >= low])
     for ax in axes:
         ax.axvspan(*band, color="tab:gray", alpha=0.25, label=band_label)
         label: str | None = "a run ± its 95% interval"  # on the first row drawn
