@@ -181,7 +181,7 @@ def plot_reading_steps(ink: np.ndarray, threshold: float, labels: np.ndarray,
         _box(axes[4], region, REFUSED if refused else READ, "?" if refused else str(digit),
              dashed=refused)
     key = [Line2D([], [], color=READ, lw=2, label="a piece read as the digit above it"),
-           Line2D([], [], color=REFUSED, lw=2, ls="--", label="a refused piece (?)")]
+           Line2D([], [], color=REFUSED, lw=2, ls="--", label="a refused piece, labelled ?")]
     axes[5].legend(handles=key, loc="center", fontsize=9, frameon=False,
                    title="panel 5: each box is a piece\n(not checked against the written digits)")
     axes[5].axis("off")
