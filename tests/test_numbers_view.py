@@ -15,16 +15,14 @@ from scipy import ndimage
 from mnist_helpers import number_reading
 from mnist_helpers.config import shipped_checkpoint_path
 from mnist_helpers.digit_line import find_line
+from mnist_helpers.display.cut_view import Candidate, cut_search_rows, plot_cut_search, score_cuts
+from mnist_helpers.display.line_match import plot_line_match
 from mnist_helpers.display.numbers_view import (
-    Candidate,
-    cut_search_rows,
     digits_in_a_row,
-    plot_cut_search,
     plot_number_steps,
     plot_pictures_and_inputs,
     plot_reading_steps,
     print_pieces,
-    score_cuts,
 )
 from mnist_helpers.display.truth_view import (
     first_mistake,
@@ -32,7 +30,6 @@ from mnist_helpers.display.truth_view import (
     matched_digits,
     misreading,
     plot_first_mistake,
-    plot_line_match,
     plot_reading_against_truth,
     plot_readings_grid,
 )

@@ -1,18 +1,21 @@
 """A reading's pieces matched to the written digits by their place along the line, for notebook
 07b: both put on one scale from 0 to 1 (:func:`along_the_line`), each piece given the written
 digit whose box holds its centre, and from that what went wrong in a reading (:func:`blame`),
-which digits read stand right in their written digit's place (:func:`placed_digits`), and
-which written digits each piece spans (:func:`pieces_on_digits`). The written digits' boxes
-are those ``number_picture`` records; :mod:`mnist_helpers.display.truth_view` draws the
-verdicts."""
+which digits read stand right in their written digit's place (:func:`placed_digits`), which
+written digits each piece spans (:func:`pieces_on_digits`), and the matching drawn
+(:func:`plot_line_match`). The written digits' boxes are those ``number_picture`` records;
+:mod:`mnist_helpers.display.truth_view` draws the verdicts over the picture."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..number_reading import DigitReading, NumberReading
+from .numbers_view import REFUSED
 
 
 def left_to_right(reading: NumberReading) -> list[DigitReading]:
@@ -120,3 +123,62 @@ def blame(reading: NumberReading, written: str, boxes: Sequence[tuple[int, int, 
             elif str(piece.digit) != written[owner]:
                 causes.append("misread")
     return sorted(set(causes)) or (["other"] if reading.number != written else [])
+
+
+def plot_line_match(reading: NumberReading, written: str,
+                    boxes: Sequence[tuple[int, int, int, int]], span: tuple[float, float],
+                    title: str | None = None) -> Figure:
+    """How :func:`blame` matches a reading to what was
+    written, drawn on its scale from 0 to 1 along the line
+    (:func:`along_the_line`): the written digits' boxes in
+    the lower row, each centre a black dot; the pieces read in the upper row (a refused piece
+    dashed grey), each centre a ▼. Under each piece, the written digits whose centres it
+    *spans* and the one its centre *stands on*. The title, unless ``title`` replaces it, gives
+    ``blame``'s verdict."""
+    found, places = along_the_line(reading, boxes, span)
+    owners = centre_owners(found, places)
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for (left, right), digit in zip(places, written, strict=True):
+        ax.add_patch(plt.Rectangle((left, 0), right - left, 0.8, fill=False, lw=1.5,
+                                   edgecolor="black"))
+        ax.text((left + right) / 2, 0.4, digit, ha="center", va="center", fontsize=16)
+        ax.plot((left + right) / 2, 0.0, "o", color="black", ms=6, clip_on=False)
+    for (left, right), piece, owner in zip(found, left_to_right(reading), owners, strict=True):
+        refused = piece.digit is None
+        ax.add_patch(plt.Rectangle((left, 1.6), right - left, 0.8, fill=False, lw=2,
+                                   edgecolor=REFUSED if refused else "tab:blue",
+                                   linestyle="--" if refused else "-"))
+        ax.text((left + right) / 2, 2.0, "refused" if refused else f"read {piece.digit}",
+                ha="center", va="center", fontsize=11)
+        ax.plot((left + right) / 2, 1.6, "v", color="tab:blue", ms=9, clip_on=False)
+        for edge in (left, right):  # the piece's edges, down across the written digits
+            ax.plot([edge, edge], [1.6, -0.1], ":", color="tab:blue", lw=1)
+        spanned = [written[i] for i, c in enumerate(places.mean(axis=1)) if left <= c <= right]
+        stands = "nothing" if owner is None else written[owner]
+        ax.text((left + right) / 2, 1.2, f"spans the centres of {', '.join(spanned) or 'none'}"
+                f"\nstands on {stands}", ha="center", va="center", fontsize=8.5,
+                color="tab:blue")
+    ax.set(xlim=(-0.03, 1.03), ylim=(-0.35, 2.55), yticks=[0.4, 2.0],
+           xlabel="place along the line, 0 to 1: pieces from the first column of ink to the "
+                  "last, written digits\nfrom the first digit's left edge to the last's right "
+                  "edge")
+    ax.set_yticklabels(["written digits\n(true boxes)", "pieces read"])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    handles = [plt.Line2D([], [], color="tab:blue", lw=2, label="a piece read (not judged)"),
+               plt.Line2D([], [], color=REFUSED, lw=2, ls="--", label="a refused piece"),
+               plt.Line2D([], [], color="black", marker="o", ls="",
+                          label="a written digit's centre"),
+               plt.Line2D([], [], color="tab:blue", marker="v", ls="", ms=9,
+                          label="a piece's centre"),
+               plt.Line2D([], [], color="tab:blue", ls=":", label="a piece's edges")]
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32),
+              ncols=3, frameon=False)
+    if title is None:
+        causes = blame(reading, written, boxes, span, even_if_read=True)
+        title = (f"written {written}, read {reading.number}: "
+                 + ("; ".join(causes) if causes else "every piece on its own digit"))
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
