@@ -4,7 +4,8 @@
     python benchmarks/recipe_variants.py --analyse-only --out results/   # from saved outputs
 
 Each run trains ``train_model`` with a variant of the ``best`` profile on 55,000 training
-images (5,000 held out: the epoch kept is chosen on them, never on the test set), in float32
+images (5,000 held out: the epoch kept is chosen on them, never on the test set; a variant whose
+name ends in ``all`` trains on all 60,000 and keeps its last epoch, choosing nothing), in float32
 (no TF32, no mixed precision, as on a CPU), one process per run, all at once. Each run saves its
 logits on the held-out and the test images, for the image and its four one-pixel shifts, to
 ``--out``. Then it prints, per variant: the test accuracy's mean and standard deviation over the
@@ -17,6 +18,7 @@ A 28-epoch run takes about 15 minutes on a 2-core CPU: this is for a GPU, or for
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import multiprocessing
@@ -28,20 +30,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_helpers.data import load_tensors, split_indices
+from mnist_helpers.data import TensorBatches, load_tensors, split_indices
+from mnist_helpers.device import seed_everything
 from mnist_helpers.evaluate import evaluate
+from mnist_helpers.models import build_model
 from mnist_helpers.profiles import Profile, get_profile
-from mnist_helpers.recipe import train_model
+from mnist_helpers.recipe import TrainedModel, prepare_training_data, train_model
+from mnist_helpers.train import History, fit
 
 SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]  # (rows, columns) to roll the image by
 
 
 def variants() -> dict[str, Profile]:
-    """The variants by name: the ``best`` profile, wider and/or trained longer."""
+    """The variants by name: the ``best`` profile, wider and/or trained longer, and the same
+    training for two other architectures (``vgg_style`` works at full resolution and has
+    dropout; ``resnet_small`` has shortcuts and global pooling)."""
     best = get_profile("best").with_overrides(mixed_precision=False)
     return {"w24e28": best, "w24e45": best.with_overrides(epochs=45),
             "w32e28": best.with_overrides(width=32),
-            "w32e45": best.with_overrides(width=32, epochs=45)}
+            "w32e45": best.with_overrides(width=32, epochs=45),
+            "vgg24e20": best.with_overrides(arch="vgg_style", width=24, epochs=20),
+            "vgg32e20": best.with_overrides(arch="vgg_style", width=32, epochs=20),
+            "res32e20": best.with_overrides(arch="resnet_small", width=32, epochs=20),
+            # Trained on all 60,000 training images; the last epoch is kept (no choice).
+            "vgg24e20all": best.with_overrides(arch="vgg_style", width=24, epochs=20),
+            "vgg32e20all": best.with_overrides(arch="vgg_style", width=32, epochs=20),
+            # vgg24e20all with one thing changed each.
+            "vgg24ls0all": best.with_overrides(arch="vgg_style", width=24, epochs=20,
+                                               label_smoothing=0.0),
+            "vgg24b128all": best.with_overrides(arch="vgg_style", width=24, epochs=20,
+                                                batch_size=128, lr=0.1),
+            "vgg24lr01all": best.with_overrides(arch="vgg_style", width=24, epochs=20, lr=0.1)}
 
 
 @torch.no_grad()
@@ -62,7 +81,29 @@ def train_one(name: str, seed: int, device: str, data_dir: str | None, out: str)
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     started = time.perf_counter()
-    result = train_model(variants()[name], device, seed=seed, data_dir=data_dir)
+    profile = variants()[name]
+    if name.endswith("all"):
+        # Every training image trains; the 5,000 usually held out are still measured after
+        # each epoch (they are trained on, so they choose nothing): the last epoch is kept.
+        data = prepare_training_data(profile, device, seed=seed, data_dir=data_dir)
+        data.train = TensorBatches(load_tensors(True, data_dir, device=device),
+                                   profile.batch_size, shuffle=True, seed=seed)
+        seed_everything(seed)
+        model = build_model(profile.arch, **profile.model_kwargs())
+        last: dict = {}
+
+        def keep_last(history: History) -> None:
+            if history.epoch[-1] == profile.epochs:
+                last.update(copy.deepcopy(model.state_dict()))
+
+        history = fit(model, data.train, data.val, profile, device=device, seed=seed,
+                      on_epoch=keep_last, verbose=False)
+        model.load_state_dict(last)
+        model.eval()
+        history.best_epoch, history.best_val_accuracy = profile.epochs, history.val_accuracy[-1]
+        result = TrainedModel(model=model, history=history, data=data)
+    else:
+        result = train_model(profile, device, seed=seed, data_dir=data_dir)
     model, history = result.model.eval(), result.history
     np.savez_compressed(Path(out) / f"{name}_{seed}.npz",
                         val=shifted_logits(model, result.data.val, device),

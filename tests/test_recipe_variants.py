@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mnist_helpers.data import load_tensors, split_indices
 
@@ -46,3 +47,44 @@ def test_the_printed_accuracies_are_those_of_the_saved_logits(recipe_variants, m
     # Three members: the first 30 images are wrong in two of them (the first 10 in all
     # three), so the vote is wrong there; images 30 to 49, wrong in one, are outvoted.
     assert "1 ensembles of 3: 99.700% (99.70 to 99.70)" in out
+
+
+def test_an_all_variant_trains_on_every_training_image_and_keeps_its_last_epoch(
+        recipe_variants, mnist_raw_dir, tmp_path, monkeypatch):
+    """A variant named ``...all`` trains on all 60,000 images and keeps the last epoch's
+    weights, whatever the 5,000 usually held out would have chosen."""
+    small = recipe_variants.get_profile("best").with_overrides(
+        arch="logistic", width=None, epochs=2, augment=False, label_smoothing=0.0, lr=0.05)
+    monkeypatch.setattr(recipe_variants, "variants", lambda: {"tinyall": small})
+    trained_on, weights = [], []
+    real_fit = recipe_variants.fit
+
+    def watched_fit(model, train, val, profile, **kwargs):
+        trained_on.append(len(train.dataset))
+        on_epoch = kwargs["on_epoch"]
+
+        def note(history):  # the weights after each epoch, as fit leaves them
+            weights.append({k: v.clone() for k, v in model.state_dict().items()})
+            return on_epoch(history)
+
+        return real_fit(model, train, val, profile, **{**kwargs, "on_epoch": note})
+
+    monkeypatch.setattr(recipe_variants, "fit", watched_fit)
+    kept = {}
+    real_savez = np.savez_compressed
+    monkeypatch.setattr(recipe_variants.np, "savez_compressed",
+                        lambda path, **arrays: (kept.update(arrays), real_savez(path, **arrays)))
+    row = recipe_variants.train_one("tinyall", 0, "cpu", str(mnist_raw_dir), str(tmp_path))
+    assert trained_on == [60_000]
+    assert row["best_epoch"] == 2 and len(weights) == 2
+    assert kept["test"].shape == (5, 10_000, 10)
+    # The logits saved are the last epoch's model's, not the first's.
+    model = recipe_variants.build_model("logistic")
+    model.load_state_dict(weights[-1])
+    model.eval()
+    test = load_tensors(False, str(mnist_raw_dir))
+    first = next(iter(recipe_variants.TensorBatches(test, 1000)))[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(kept["test"][0, :1000], model(first).numpy(), atol=1e-4)
+        model.load_state_dict(weights[0])
+        assert not np.allclose(kept["test"][0, :1000], model(first).numpy(), atol=1e-4)
