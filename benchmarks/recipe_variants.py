@@ -18,7 +18,6 @@ A 28-epoch run takes about 15 minutes on a 2-core CPU: this is for a GPU, or for
 from __future__ import annotations
 
 import argparse
-import copy
 import itertools
 import json
 import multiprocessing
@@ -31,12 +30,9 @@ import numpy as np
 import torch
 
 from mnist_helpers.data import TensorBatches, load_tensors, split_indices
-from mnist_helpers.device import seed_everything
 from mnist_helpers.evaluate import evaluate
-from mnist_helpers.models import build_model
 from mnist_helpers.profiles import Profile, get_profile
-from mnist_helpers.recipe import TrainedModel, prepare_training_data, train_model
-from mnist_helpers.train import History, fit
+from mnist_helpers.recipe import prepare_training_data, train_model
 
 SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]  # (rows, columns) to roll the image by
 
@@ -58,8 +54,6 @@ def variants() -> dict[str, Profile]:
             # vgg24e20all with one thing changed each.
             "vgg24ls0all": best.with_overrides(arch="vgg_style", width=24, epochs=20,
                                                label_smoothing=0.0),
-            "vgg24b128all": best.with_overrides(arch="vgg_style", width=24, epochs=20,
-                                                batch_size=128, lr=0.1),
             "vgg24lr01all": best.with_overrides(arch="vgg_style", width=24, epochs=20, lr=0.1)}
 
 
@@ -88,20 +82,7 @@ def train_one(name: str, seed: int, device: str, data_dir: str | None, out: str)
         data = prepare_training_data(profile, device, seed=seed, data_dir=data_dir)
         data.train = TensorBatches(load_tensors(True, data_dir, device=device),
                                    profile.batch_size, shuffle=True, seed=seed)
-        seed_everything(seed)
-        model = build_model(profile.arch, **profile.model_kwargs())
-        last: dict = {}
-
-        def keep_last(history: History) -> None:
-            if history.epoch[-1] == profile.epochs:
-                last.update(copy.deepcopy(model.state_dict()))
-
-        history = fit(model, data.train, data.val, profile, device=device, seed=seed,
-                      on_epoch=keep_last, verbose=False)
-        model.load_state_dict(last)
-        model.eval()
-        history.best_epoch, history.best_val_accuracy = profile.epochs, history.val_accuracy[-1]
-        result = TrainedModel(model=model, history=history, data=data)
+        result = train_model(profile, device, seed=seed, data=data, keep="last")
     else:
         result = train_model(profile, device, seed=seed, data_dir=data_dir)
     model, history = result.model.eval(), result.history

@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -145,11 +146,12 @@ def train_model(profile: Profile, device: torch.device | str, *, seed: int = 0,
                 keep_resume_state: bool = True,
                 on_step: Callable[[Step], bool | None] | None = None,
                 on_epoch: Callable[[History], bool | None] | None = None,
-                verbose: bool = False) -> TrainedModel:
+                keep: Literal["best", "last"] = "best", verbose: bool = False) -> TrainedModel:
     """Train a fresh ``profile.arch`` with ``profile`` and ``seed``; see the module's steps.
 
     ``data`` defaults to :func:`prepare_training_data` of the profile (pass your own to train
-    on other batches); ``checkpoint_path``, ``resume_from``, ``on_step`` and ``on_epoch`` go to
+    on other batches); ``checkpoint_path``, ``resume_from``, ``on_step``, ``on_epoch`` and
+    ``keep`` (``"last"``: keep the last epoch, not the best) go to
     :func:`~mnist_helpers.train.fit`. When the run finishes (is not stopped early), the
     refusal threshold is fitted and written into the checkpoint, and with
     ``keep_resume_state=False`` the optimizer's state that only resuming needs is dropped from
@@ -161,7 +163,7 @@ def train_model(profile: Profile, device: torch.device | str, *, seed: int = 0,
     model = build_model(profile.arch, **profile.model_kwargs())
     history = fit(model, data.train, data.val, profile, device=device, seed=seed,
                   checkpoint_path=checkpoint_path, resume_from=resume_from, on_step=on_step,
-                  on_epoch=on_epoch, verbose=verbose)
+                  on_epoch=on_epoch, keep=keep, verbose=verbose)
     result = TrainedModel(model=model.eval(), history=history, data=data)
     saved = result.checkpoint
     if history.stopped or not history.epoch:  # unfinished: the file keeps what resuming needs

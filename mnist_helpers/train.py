@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -64,10 +65,10 @@ class History:
         """Plain lists and numbers (stored in checkpoints)."""
         return {k: v for k, v in asdict(self).items() if k != "saved_to"}
 
-    def record_epoch(self, epoch: int, steps: list[Step], seconds: float, val: EvalResult
-                     ) -> bool:
+    def record_epoch(self, epoch: int, steps: list[Step], seconds: float, val: EvalResult,
+                     *, keep_last: bool = False) -> bool:
         """Add an epoch's figures (one wait for the device, not one per step); return whether
-        it is the best epoch so far."""
+        it is the epoch to keep: the best so far, or with ``keep_last`` every new one."""
         losses = torch.stack([s.loss_tensor.float() for s in steps]).tolist()
         correct = int(torch.stack([s.correct_tensor for s in steps]).sum())
         images = sum(s.images for s in steps)
@@ -80,7 +81,7 @@ class History:
         self.val_loss.append(val.loss)
         self.val_accuracy.append(val.accuracy)
         self.train_seconds.append(seconds)
-        if val.accuracy >= self.best_val_accuracy or val.total == 0:  # ties: the later epoch
+        if keep_last or val.accuracy >= self.best_val_accuracy or val.total == 0:  # ties: later
             self.best_epoch, self.best_val_accuracy = epoch, val.accuracy
             return True
         return False
@@ -92,7 +93,7 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
         resume_from: str | os.PathLike | None = None,
         on_step: Callable[[Step], bool | None] | None = None,
         on_epoch: Callable[[History], bool | None] | None = None,
-        verbose: bool = True) -> History:
+        keep: Literal["best", "last"] = "best", verbose: bool = True) -> History:
     """Train ``model`` with ``profile``'s hyperparameters; return the :class:`History`.
 
     ``model`` is any network (a ``torch.nn.Module``) that turns a batch of N×1×28×28 images
@@ -104,7 +105,9 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
     After every epoch the model is measured on ``val``, the best weights so far are kept and
     (with ``checkpoint_path``) saved with all it takes to resume. ``on_step(step)`` and
     ``on_epoch(history)`` are called as training goes; either returning True stops it, as
-    Jupyter's stop button does. Either way ``model`` ends with the best epoch's weights.
+    Jupyter's stop button does. Either way ``model`` ends with the best epoch's weights, or
+    with ``keep="last"`` the last epoch's (for a run that trains on its validation images too,
+    so that they choose nothing; ``history.best_epoch`` is then the epoch kept).
     ``resume_from`` continues an interrupted run of the same network (pass a fresh one),
     profile and seed from its last finished epoch; the result is the same as that of a run
     never interrupted.
@@ -114,6 +117,8 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
     ``checkpoint_path`` is replaced only by one at least as good on the same validation images;
     otherwise this run's model goes to a file beside it, and ``history.saved_to`` says where.
     """
+    if keep not in ("best", "last"):
+        raise ValueError(f'keep must be "best" or "last", not {keep!r}')
     device = torch.device(device)
     check_model(model, profile.model_kwargs().get("num_classes", 10))  # before any work
     if resume_from is not None:
@@ -155,7 +160,8 @@ def fit(model: nn.Module, train: Batches, val: LabelledBatches, profile: Profile
                         "numbers (NaN or infinity). Stopped; lower the learning rate.")
                     break
                 result = evaluate(model, val)
-                if history.record_epoch(step.epoch, steps, seconds, result):
+                if history.record_epoch(step.epoch, steps, seconds, result,
+                                        keep_last=keep == "last"):
                     best = copy.deepcopy(model.state_dict())
                 say(f"{result.log_line('Validation set')}  [epoch {step.epoch}: {seconds:.1f} s]")
                 run.save(best)

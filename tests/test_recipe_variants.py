@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from mnist_helpers import recipe as recipe_module
 from mnist_helpers.data import load_tensors, split_indices
+from mnist_helpers.models import build_model
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "recipe_variants.py"
 
@@ -57,7 +59,7 @@ def test_an_all_variant_trains_on_every_training_image_and_keeps_its_last_epoch(
         arch="logistic", width=None, epochs=2, augment=False, label_smoothing=0.0, lr=0.05)
     monkeypatch.setattr(recipe_variants, "variants", lambda: {"tinyall": small})
     trained_on, weights = [], []
-    real_fit = recipe_variants.fit
+    real_fit = recipe_module.fit
 
     def watched_fit(model, train, val, profile, **kwargs):
         trained_on.append(len(train.dataset))
@@ -65,11 +67,11 @@ def test_an_all_variant_trains_on_every_training_image_and_keeps_its_last_epoch(
 
         def note(history):  # the weights after each epoch, as fit leaves them
             weights.append({k: v.clone() for k, v in model.state_dict().items()})
-            return on_epoch(history)
+            return on_epoch is not None and on_epoch(history)
 
         return real_fit(model, train, val, profile, **{**kwargs, "on_epoch": note})
 
-    monkeypatch.setattr(recipe_variants, "fit", watched_fit)
+    monkeypatch.setattr(recipe_module, "fit", watched_fit)
     kept = {}
     real_savez = np.savez_compressed
     monkeypatch.setattr(recipe_variants.np, "savez_compressed",
@@ -79,7 +81,7 @@ def test_an_all_variant_trains_on_every_training_image_and_keeps_its_last_epoch(
     assert row["best_epoch"] == 2 and len(weights) == 2
     assert kept["test"].shape == (5, 10_000, 10)
     # The logits saved are the last epoch's model's, not the first's.
-    model = recipe_variants.build_model("logistic")
+    model = build_model("logistic")
     model.load_state_dict(weights[-1])
     model.eval()
     test = load_tensors(False, str(mnist_raw_dir))

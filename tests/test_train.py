@@ -370,6 +370,33 @@ def test_without_validation_images_the_last_epoch_is_kept(small_train):
     assert history.best_epoch == 3
 
 
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_last_keeps_the_last_epoch_even_when_an_earlier_one_measured_better(
+        keep, smaller_train, small_val, monkeypatch):
+    """Validation says epoch 1 is better than epoch 2: ``keep="best"`` ends with epoch 1's
+    weights, ``keep="last"`` with epoch 2's."""
+    import mnist_helpers.train as train_module
+    scores = iter([0.9, 0.1])  # the validation accuracy of epochs 1 and 2
+    monkeypatch.setattr(train_module, "evaluate",
+                        lambda model, val: EvalResult(0.1, int(100 * next(scores)), 100))
+    seed_everything(0)
+    model = build_model("fast_cnn")
+    after_epoch = []
+    history = quiet_fit(model, TensorBatches(smaller_train, 50), TensorBatches(small_val, 250),
+                        tiny_profile(epochs=2), keep=keep,
+                        on_epoch=lambda h: after_epoch.append(copy.deepcopy(model.state_dict())))
+    kept = 0 if keep == "best" else 1
+    assert same_weights(model.state_dict(), after_epoch[kept])
+    assert not same_weights(after_epoch[0], after_epoch[1])
+    assert history.best_epoch == kept + 1
+
+
+def test_keep_must_be_best_or_last(smaller_train, small_val):
+    with pytest.raises(ValueError, match='keep must be "best" or "last"'):
+        quiet_fit(build_model("fast_cnn"), TensorBatches(smaller_train, 50),
+                  TensorBatches(small_val, 250), tiny_profile(), keep="first")
+
+
 def test_on_step_returning_true_stops_after_that_step(smaller_train, small_val, tmp_path):
     seed_everything(0)
     model = build_model("fast_cnn")
