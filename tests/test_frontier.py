@@ -60,6 +60,7 @@ def test_compare_gives_the_difference_of_means_and_its_standard_error():
 def test_tta_gain_is_the_seed_by_seed_difference():
     v = frontier.Variant.from_runs("v", "made up", [9960, 9965, 9970], [9962, 9965, 9974],
                                    0.0, 0.0)
+    assert frontier.tta_gains(v) == pytest.approx([0.02, 0.0, 0.04])
     mean, sd = frontier.tta_gain(v)
     assert mean == pytest.approx(0.02) and sd == pytest.approx(0.02)
 

@@ -140,10 +140,16 @@ def compare(change: str, before: Variant, after: Variant) -> Difference:
                       separated([after.lowest, after.highest], [before.lowest, before.highest]))
 
 
+def tta_gains(v: Variant) -> list[float]:
+    """TTA's gain on each seed of ``v``, in points: the same network's test accuracy with
+    TTA minus without."""
+    return [100 * (t - r) / TEST_IMAGES for r, t in zip(v.right, v.right_tta, strict=True)]
+
+
 def tta_gain(v: Variant) -> tuple[float, float]:
-    """TTA's gain on each seed of ``v`` (the same network with and without): the mean and the
-    standard deviation of the seed-by-seed differences, in points."""
-    gains = [100 * (t - r) / TEST_IMAGES for r, t in zip(v.right, v.right_tta, strict=True)]
+    """TTA's gain on ``v``: the mean and the standard deviation of :func:`tta_gains`, in
+    points."""
+    gains = tta_gains(v)
     return statistics.mean(gains), statistics.stdev(gains)
 
 
