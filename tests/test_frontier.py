@@ -75,3 +75,10 @@ def test_the_plot_draws_every_seed_and_every_summary():
     labels = ax.get_legend_handles_labels()[1]
     assert "lowest to highest seed (runs not kept)" in labels
     assert [t.get_text() for t in ax.get_xticklabels()] == ["w24e28", "vgg24e20all", "vgg32e20"]
+    # Both targets are drawn, and the ensembles with TTA where they were kept (not for w24e28).
+    assert {"target for one network: 99.75%", "target for an ensemble: 99.80%",
+            "the same with TTA"} <= set(labels)
+    hollow = [c for c in ax.collections if c.get_gid() == "ensembles with TTA"]
+    assert sum(len(c.get_offsets()) for c in hollow) == 2
+    without = frontier.plot_runs(shown, ensemble_target=None).axes[0]
+    assert "target for an ensemble: 99.80%" not in without.get_legend_handles_labels()[1]

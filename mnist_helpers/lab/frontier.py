@@ -153,11 +153,13 @@ def tta_gain(v: Variant) -> tuple[float, float]:
     return statistics.mean(gains), statistics.stdev(gains)
 
 
-def plot_runs(variants: Sequence[Variant], *, target: float = 99.75) -> Figure:
+def plot_runs(variants: Sequence[Variant], *, target: float = 99.75,
+              ensemble_target: float | None = 99.80) -> Figure:
     """Every seed of each variant as a dot (or, where only the summary was kept, a line from
     the lowest to the highest seed), its mean as a bar, its 3-seed ensembles' mean as a
-    diamond, and the target as a dashed line."""
-    fig, ax = plt.subplots(figsize=(10, 3.8))
+    diamond (hollow: with TTA), and the targets for one network and for an ensemble as
+    dashed lines."""
+    fig, ax = plt.subplots(figsize=(11, 4.8))
     ranged = False
     for i, v in enumerate(variants):
         runs = v.accuracies()
@@ -173,8 +175,15 @@ def plot_runs(variants: Sequence[Variant], *, target: float = 99.75) -> Figure:
         if v.ensembles is not None:
             ax.scatter([i + 0.38], [v.ensembles], marker="D", s=28, color="tab:orange",
                        zorder=3, label="3-seed ensembles, mean" if i == 0 else None)
+        if v.ensembles_tta is not None:
+            ax.scatter([i + 0.38], [v.ensembles_tta], marker="D", s=28, facecolor="none",
+                       edgecolor="tab:orange", zorder=3, gid="ensembles with TTA",
+                       label="the same with TTA" if i == len(variants) - 1 else None)
     ax.axhline(target, color="tab:red", linestyle="--", linewidth=1,
                label=f"target for one network: {target:.2f}%")
+    if ensemble_target is not None:
+        ax.axhline(ensemble_target, color="tab:purple", linestyle=":", linewidth=1.2,
+                   label=f"target for an ensemble: {ensemble_target:.2f}%")
     ax.set_xticks(range(len(variants)), [v.name for v in variants], rotation=20, ha="right")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Each seed of each variant (10,000 test images; one image is 0.01 points)")
