@@ -128,8 +128,8 @@ def make_test_pictures(n: int, seed: int = 1, data_dir: str | os.PathLike | None
     * ``photo`` — MNIST *test* digits as phone photos: dark ink on light paper, uneven light,
       noise, blur, small and off-centre on the page; ``thick``/``thin`` — the same with a
       thicker or thinner pen; ``chalk`` — light strokes on a dark board;
-    * ``pen``, ``font`` — digits drawn as pen strokes, and typed in DejaVu Sans, at random
-      sizes, positions, widths and angles.
+    * ``pen`` — digits drawn as pen strokes at random sizes, positions and pen widths;
+      ``font`` — digits typed in DejaVu Sans at random sizes, positions and angles.
     """
     rng = np.random.default_rng(seed)
     test = load_mnist(False, data_dir)
