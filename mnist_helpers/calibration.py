@@ -125,7 +125,8 @@ def fit_refusal(model: nn.Module, val: Iterable[tuple[torch.Tensor, torch.Tensor
                 budget: float = 0.003) -> tuple[float, RefusalCurve]:
     """The refusal threshold of a model, fitted on validation images (digits, and non-digits
     it did not train on): the one that refuses the most non-digits while the share of digits
-    read right stays within ``budget`` of its best. A model with "not a digit" and "two
+    read right stays within ``budget`` of what it is at the lowest threshold tried (the most it
+    can be: refusing more never reads more digits right). A model with "not a digit" and "two
     digits" classes refuses by them too; a ten-class model by the threshold alone."""
     logits, labels = all_logits(model, val)
     probabilities = torch.softmax(logits, dim=1)

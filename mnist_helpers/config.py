@@ -44,7 +44,8 @@ DIGITS = tuple(range(10))
 DIGIT_OUTPUTS = slice(0, len(DIGITS))
 #: The class of pictures that are no digit at all (letters, symbols, doodles, noise).
 NOT_A_DIGIT = 10
-#: The class of two digits touching (the number reader cuts such a piece in two).
+#: The class of two digits side by side, touching or nearly (the number reader cuts such a
+#: piece in two).
 TWO_DIGITS = 11
 #: A name for every class, by its index.
 CLASS_NAMES = (*map(str, DIGITS), "not a digit", "two digits")

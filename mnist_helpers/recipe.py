@@ -102,8 +102,8 @@ def prepare_training_data(profile: Profile, device: torch.device | str, *, seed:
 def with_nondigits(split: MNISTTensors, count: int, seed: int,
                    digits: torch.Tensor | None = None) -> MNISTTensors:
     """``split`` and ``count`` generated non-digits: four fifths pictures that are not digits
-    (``NOT_A_DIGIT``), one fifth two touching digits of ``digits`` (``TWO_DIGITS``; by
-    default the split's own)."""
+    (``NOT_A_DIGIT``), one fifth two digits of ``digits`` side by side, touching or nearly
+    (``TWO_DIGITS``; by default the split's own)."""
     pairs = count // 5
     return split.with_extra(nondigit_pixels(count - pairs, seed=seed)).with_extra(
         pair_pixels(pairs, seed=seed, digits=split.pixels if digits is None else digits),
