@@ -261,7 +261,8 @@ class Playground(Displayable):
             self.stop_button.disabled = True
 
     def _step_done(self, step: Step) -> bool:
-        """``fit``'s ``on_step``: record the batch, redraw now and then; True stops the run."""
+        """``fit``'s ``on_step``: record the batch and ask for a redraw (``_redraw`` draws at
+        most every ``redraw_seconds``); True stops the run."""
         self.curves.step_loss.append(step.loss)
         self.curves.step_accuracy.append(step.accuracy)
         self._redraw()
