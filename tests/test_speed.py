@@ -88,17 +88,29 @@ def test_the_round_ratios_and_shares_figures_render(tmp_path):
     fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds, controls=[1, 3],
                                         pair=1)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["a again", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a again · control", "b",
+                                                            "c · control"]
     assert ax.get_xlabel().startswith("images per second, ÷ the rung above's")
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     # the pair's rounds, 0.96 and 1.02: the furthest from 1 is 0.96, so the band is symmetric
     assert "noise band of a again: 0.96 to 1.04" in legend
+    assert {"round 1", "round 2", "median"} <= set(legend)
+    assert len(fig.axes) == 1  # no split asked for: one panel
     fig.savefig(tmp_path / "ratios.png")
+    # Split at 1.5: b's ratio of 2 goes to a second panel; the first keeps the region near 1.
+    fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds, controls=[1, 3],
+                                        pair=1, split_at=1.5)
+    left, right = fig.axes
+    assert left.get_xlim()[1] == 1.5 and right.get_xlim()[0] == 1.5
+    dots = sorted(line.get_xdata()[0] for line in right.lines if line.get_marker() in "os")
+    assert dots == pytest.approx([200 / 102, 200 / 96])  # b's two rounds, both above 1.5
+    assert len(speed_plots.plot_round_ratios(["a", "a again", "b", "c"], speeds,
+                                             controls=[1, 3], pair=1, split_at=5).axes) == 1
     # Two identical pairs, "a" and "c" each timed twice: one band each.
     speeds = [[100.0, 100.0], [96.0, 102.0], [200.0, 200.0], [190.0, 150.0], [171.0, 165.0]]
     fig = speed_plots.plot_round_ratios(["a", "a again", "b", "c", "c again"], speeds,
                                         controls=[1, 4], pair=[1, 4])
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "noise band of a again: 0.96 to 1.04" in legend
     assert "noise band of c again: 0.90 to 1.11" in legend  # 171/190 = 0.90, 165/150 = 1.10
     fig.savefig(tmp_path / "two_bands.png")
@@ -112,3 +124,13 @@ def test_the_round_ratios_and_shares_figures_render(tmp_path):
 def test_the_noise_band_is_symmetric_about_1_as_far_as_the_furthest_round():
     assert speed.noise_band([0.96, 1.02, 1.0]) == (0.96, 1 / 0.96)
     assert speed.noise_band([1.0, 1.05]) == (1 / 1.05, 1.05)
+
+
+def test_a_verdict_needs_the_rule_and_every_round_outside_every_band():
+    slow_end, fast_end = (0.95, 1 / 0.95), (0.84, 1 / 0.84)
+    assert speed.verdict([1.3, 1.25, 1.4], [slow_end, fast_end]) == "faster"
+    assert speed.verdict([0.7, 0.8], [slow_end]) == "slower"
+    # the rule says faster, but one round (1.1) lies inside the fast end's band: time it again
+    assert speed.verdict([1.3, 1.1, 1.4], [slow_end, fast_end]) == "unsettled"
+    assert speed.verdict([1.3, 1.1, 1.4], [slow_end]) == "faster"
+    assert speed.verdict([1.3, 0.9, 1.4], [slow_end]) == "not shown"

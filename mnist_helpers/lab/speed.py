@@ -215,6 +215,18 @@ def noise_band(noise: Sequence[float]) -> tuple[float, float]:
     return 1 / m, m
 
 
+def verdict(ratios: Sequence[float], bands: Sequence[tuple[float, float]]) -> str:
+    """A rung's verdict by the two tests: the rule (:func:`direction`) and the noise bands
+    (:func:`noise_band`, one per identical pair). "faster" or "slower" only when the rule says
+    so and every round lies outside every band; "unsettled" (time it again) when only the rule
+    says so; else "not shown", which does not mean no effect."""
+    rule = direction(ratios)
+    if rule == "not shown":
+        return rule
+    outside = all(not low <= r <= high for r in ratios for low, high in bands)
+    return rule if outside else "unsettled"
+
+
 def ladder_table(ladder: Sequence[tuple[str, Profile]], speeds: Sequence[Sequence[float]]
                  ) -> list[dict[str, str]]:
     """A table row per rung of a timed ladder: what it changed, its median and range of images

@@ -48,42 +48,82 @@ def plot_breakdown_with_shares(breakdowns: Mapping[str, Mapping[str, float]],
 
 def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
                       controls: Sequence[int], pair: int | Sequence[int],
-                      title: str = "Every rung, round by round, beside the noise") -> Figure:
+                      title: str = "Every rung, round by round, beside the noise",
+                      split_at: float | None = None) -> Figure:
     """One row per rung after the first: a dot per round for its ratio (the rung's images per
     second over the rung above's, in that round: above 1, faster), a tick at the median, on a
-    log scale. The controls' dots (``controls``: rung numbers whose change alters nothing the
-    computer does) are orange. Each shaded band is the noise band (:func:`~mnist_helpers.lab.
-    speed.noise_band`) of an identical pair, rung ``pair`` (or each of several): how far noise
-    alone moved a ratio."""
+    log scale. Each round has its own colour and marker, so that the rounds of a slow stretch
+    can be followed from row to row. The controls (``controls``: rung numbers whose change
+    alters nothing the computer does) say so in their labels. Each shaded band is the noise
+    band (:func:`~mnist_helpers.lab.speed.noise_band`) of an identical pair, rung ``pair`` (or
+    each of several): how far noise alone moved a ratio. The bands are opaque, the narrower in
+    front, so each has exactly its legend's colour; each band's edges are drawn in a line of its
+    own (solid, dashed, dotted), so that a band hidden behind an equal one still shows.
+
+    With ``split_at`` (say 2.0), ratios above it go to a second, narrower panel on the right:
+    the axis is broken there, so the region near 1, where verdicts are decided, keeps most of
+    the width however large the biggest ratio is."""
     ratios = np.asarray(list(rung_ratios(speeds).values()))  # row i - 1: rung i ÷ rung i - 1
     rows = list(range(1, len(labels)))
-    fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 2.2))
-    shades = [("tab:blue", 0.25), ("tab:purple", 0.15), ("tab:olive", 0.15)]
-    for k, rung in enumerate([pair] if isinstance(pair, int) else pair):
-        colour, alpha = shades[k % len(shades)]
-        low, high = noise_band(ratios[rung - 1].tolist())
-        ax.axvspan(low, high, color=colour, alpha=alpha,
-                   label=f"noise band of {labels[rung]}: {low:.2f} to {high:.2f}")
-    ax.axvline(1, color="black", lw=0.8)
-    for y, rung in enumerate(rows):
-        is_control = rung in controls
-        first = rung == next(r for r in rows if (r in controls) == is_control)
-        ax.plot(ratios[rung - 1], np.full(ratios.shape[1], y), "o", ms=5, alpha=0.8,
-                color="tab:orange" if is_control else "tab:green",
-                label=("one round (a control)" if is_control else "one round") if first else None)
-        ax.plot(np.median(ratios[rung - 1]), y, "|", color="black", ms=14, mew=2,
-                label=None if y else "median")
-    ax.set_xscale("log")
-    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 10)
-             if ratios.min() / 1.2 <= t <= ratios.max() * 1.2]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set(yticks=range(len(rows)), yticklabels=[labels[r] for r in rows],
-           xlabel="images per second, ÷ the rung above's (log scale): above 1, the rung is faster",
-           title=title)
-    ax.invert_yaxis()
-    ax.grid(axis="x", which="both", alpha=0.2)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=2)
-    fig.tight_layout()
+    high_part = split_at is not None and bool((ratios > split_at).any())
+    fig, axes = plt.subplots(1, 2 if high_part else 1, sharey=True, squeeze=False,
+                             figsize=(9.5, 0.42 * len(rows) + 2.6),
+                             gridspec_kw={"width_ratios": [3, 1]} if high_part else None)
+    axes = list(axes[0])
+    colours = ["#c6dbef", "#dadaeb", "#e5f5e0"]  # light blue, light violet, light green
+    edges, styles = ["tab:blue", "tab:purple", "tab:olive"], ["-", "--", ":"]  # a band's edges
+    bands = [(rung, *noise_band(ratios[rung - 1].tolist()))
+             for rung in ([pair] if isinstance(pair, int) else pair)]
+    lowest = min(ratios.min(), *(low for _, low, _ in bands)) / 1.05  # every band drawn whole
+    highest = max(ratios.max(), *(high for _, _, high in bands)) * 1.05
+    limits = [(lowest, split_at), (split_at, highest)] if high_part else [(lowest, highest)]
+    markers = "osD^vPX*<>"
+    for ax, (left_end, right_end) in zip(axes, limits, strict=True):
+        # the widest band first, so that each narrower one lies in front of it
+        order = sorted(range(len(bands)), key=lambda k: bands[k][1])
+        for k in order:
+            rung, low, high = bands[k]
+            ax.axvspan(low, high, facecolor=colours[k % len(colours)], zorder=0,
+                       edgecolor=edges[k % len(edges)], linestyle=styles[k % len(styles)],
+                       linewidth=1.5,
+                       label=f"noise band of {labels[rung]}: {low:.2f} to {high:.2f}")
+        ax.axvline(1, color="black", lw=0.8, zorder=1)
+        for y, rung in enumerate(rows):
+            for turn, ratio in enumerate(ratios[rung - 1]):
+                if left_end <= ratio <= right_end:
+                    ax.plot(ratio, y, markers[turn % len(markers)], ms=6, alpha=0.85,
+                            color=plt.cm.tab10(turn % 10), zorder=2,
+                            label=f"round {turn + 1}" if y == 0 else None)
+            median = float(np.median(ratios[rung - 1]))
+            if left_end <= median <= right_end:
+                ax.plot(median, y, "|", color="black", ms=16, mew=2.5, zorder=3,
+                        label="median" if ax is axes[0] and y == 0 else None)
+        ax.set_xscale("log")
+        ax.set_xlim(left_end, right_end)
+        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.5, 2, 3, 4,
+                             5, 6, 8, 10)
+                 if left_end <= t <= right_end and not (ax is not axes[0] and t == left_end)]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(axis="x", which="both", alpha=0.25)
+    axes[0].set(yticks=range(len(rows)),
+                yticklabels=[labels[r] + (" · control" if r in controls else "") for r in rows])
+    fig.suptitle(title)
+    axes[0].set_ylim(len(rows) - 0.5, -0.5)  # the first rung at the top, half a row of margin
+    axes[0].set_xlabel("images per second, ÷ the rung above's (log scale): above 1, the rung "
+                       "is faster")
+    if high_part:
+        axes[0].spines["right"].set_linestyle((0, (4, 3)))
+        axes[1].spines["left"].set_linestyle((0, (4, 3)))
+        axes[1].tick_params(axis="y", length=0)
+        axes[1].set_title(f"above {split_at:g} (axis broken)", fontsize=9)
+    handles, names = axes[0].get_legend_handles_labels()
+    if high_part:  # a round whose dots all lie right of the break is named there
+        for handle, name in zip(*axes[1].get_legend_handles_labels(), strict=True):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    fig.legend(handles, names, loc="lower center", fontsize=8, ncol=4, frameon=False)
+    legend_inches = 0.25 * ((len(names) + 3) // 4) + 0.15  # its rows, under the axis label
+    fig.tight_layout(rect=(0, legend_inches / fig.get_size_inches()[1], 1, 1))
     return fig
-
