@@ -66,10 +66,10 @@ def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
     ratios = np.asarray(list(rung_ratios(speeds).values()))  # row i - 1: rung i ÷ rung i - 1
     rows = list(range(1, len(labels)))
     high_part = split_at is not None and bool((ratios > split_at).any())
-    fig, axes = plt.subplots(1, 2 if high_part else 1, sharey=True, squeeze=False,
+    fig, grid = plt.subplots(1, 2 if high_part else 1, sharey=True, squeeze=False,
                              figsize=(9.5, 0.42 * len(rows) + 2.6),
                              gridspec_kw={"width_ratios": [3, 1]} if high_part else None)
-    axes = list(axes[0])
+    axes = list(grid[0])  # one panel, or two: near 1, and right of the break
     colours = ["#c6dbef", "#dadaeb", "#e5f5e0"]  # light blue, light violet, light green
     edges, styles = ["tab:blue", "tab:purple", "tab:olive"], ["-", "--", ":"]  # a band's edges
     bands = [(rung, *noise_band(ratios[rung - 1].tolist()))
