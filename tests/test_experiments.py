@@ -486,7 +486,10 @@ def test_compare_arms_gives_each_group_its_verdict_and_an_exact_interval():
     rows, by_verdict = compare_arms(scores, {"up": 1000, "down": 50, "tie": 30}, "off", "on")
     assert by_verdict == {"higher: every run above every run of the other": ["up"],
                           "lower: every run below every run of the other": ["down"],
-                          "mixed (the runs overlap)": ["tie"]}
+                          "mixed (the runs overlap)": [],
+                          "tied (every run of both arms the same)": ["tie"]}
+    overlap = {"off": {"g": [90.0, 92.0]}, "on": {"g": [91.0, 93.0]}}
+    assert compare_arms(overlap, {"g": 100}, "off", "on")[1]["mixed (the runs overlap)"] == ["g"]
     assert rows[0]["on, every run against every run"] == ("higher: every run above every run of "
                                                            "the other")
     assert rows[1]["on"] == "70.5 (70.0 to 71.0)" and rows[1]["images"] == "50"

@@ -335,10 +335,12 @@ def exact_interval(percent: float, images: int) -> tuple[float, float]:
     return 100 * found.low, 100 * found.high
 
 
-#: What :func:`compare_arms` says of a group, by :func:`separated`'s answer.
+#: What :func:`compare_arms` says of a group, by :func:`separated`'s answer (0 splits in two:
+#: every run of both arms equal, or runs on both sides of some run of the other arm).
 ARM_VERDICTS = {1: "higher: every run above every run of the other",
                 -1: "lower: every run below every run of the other",
                 0: "mixed (the runs overlap)"}
+TIED = "tied (every run of both arms the same)"
 
 
 def compare_arms(scores: Mapping[str, Mapping[str, Sequence[float]]],
@@ -347,13 +349,15 @@ def compare_arms(scores: Mapping[str, Mapping[str, Sequence[float]]],
     """Two arms of an experiment on several groups of pictures: ``scores[arm][group]`` holds
     each seed's accuracy in %. Returns a table row per group (each arm's mean, lowest and
     highest; the exact 95% interval of ``before``'s first seed; the verdict of ``after``
-    against ``before`` by :func:`separated`) and the groups under each verdict of
-    :data:`ARM_VERDICTS`."""
+    against ``before`` by :func:`separated`, or :data:`TIED` when every run of both arms is
+    the same) and the groups under each verdict."""
     rows: list[dict[str, str]] = []
-    by_verdict: dict[str, list[str]] = {verdict: [] for verdict in ARM_VERDICTS.values()}
+    by_verdict: dict[str, list[str]] = {verdict: [] for verdict in (*ARM_VERDICTS.values(), TIED)}
     for group in images:
         low, high = exact_interval(scores[before][group][0], images[group])
-        verdict = ARM_VERDICTS[separated(scores[after][group], scores[before][group])]
+        runs = [*scores[after][group], *scores[before][group]]
+        verdict = (TIED if min(runs) == max(runs) else
+                   ARM_VERDICTS[separated(scores[after][group], scores[before][group])])
         by_verdict[verdict].append(group)
         rows.append({"pictures": group, "images": f"{images[group]:,}",
                      **{arm: f"{statistics.mean(v[group]):.1f} ({min(v[group]):.1f} to "
