@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -160,8 +161,9 @@ def plot_calibration(diagrams: dict[str, Reliability],
     """One reliability diagram per entry: per confidence bin, a bar up to the share right, the
     gap to the bin's mean confidence hatched (red: above it, orange: below it), the diagonal
     of perfect calibration, and the number of predictions in each bin written under its bar."""
-    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.3 * len(diagrams), 4.2),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(4.3 * len(diagrams), 4.8),
+                             squeeze=False, layout="constrained")
+    legend: dict[str, Artist] = {}  # one legend under the panels, each entry once
     for ax, (name, diagram) in zip(axes.flat, diagrams.items(), strict=True):
         width = float(diagram.edges[1] - diagram.edges[0])
         left = diagram.edges[:-1].numpy()
@@ -173,9 +175,9 @@ def plot_calibration(diagrams: dict[str, Reliability],
         # Gaps up (over-sure) and down (under-sure) drawn apart, each with its own legend entry;
         # the gap down is left unfilled, or its colour would mix with the bar's under it.
         up = dict(color="tab:red", alpha=0.35, hatch="//", edgecolor="tab:red",
-                  label="over-sure: mean confidence above")
+                  label="over-sure: mean confidence above the bar's top")
         down = dict(facecolor="none", hatch="\\\\", edgecolor="tab:orange", linewidth=1.2,
-                    label="under-sure: mean confidence below")
+                    label="under-sure: mean confidence below the bar's top")
         for side, style in ((used & (gap > 0), up), (used & (gap < 0), down)):
             if side.any():
                 ax.bar(left[side], gap[side], bottom=accuracy[side], width=width, align="edge",
@@ -187,9 +189,11 @@ def plot_calibration(diagrams: dict[str, Reliability],
         ax.set(xlabel="confidence (largest probability)", ylabel="share right",
                title=f"{name}\nECE {100 * diagram.expected_calibration_error:.2f}%",
                xlim=(0, 1), ylim=(0, 1.01))
-        ax.legend(fontsize=7, loc="upper left")
+        handles, labels = ax.get_legend_handles_labels()
+        legend.update(zip(labels, handles, strict=True))
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=2,
+               fontsize=8)
     fig.suptitle(title + " (numbers: predictions in each bin)")
-    fig.tight_layout()
     return fig
 
 
