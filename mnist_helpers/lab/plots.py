@@ -73,7 +73,8 @@ def plot_sweep_curves(grid: torch.Tensor, lrs: Sequence[float], batch_sizes: Seq
                          textcoords="offset points", fontsize=8, color=line.get_color())
     axes[0].set(ylim=(0, 100), title="every run")
     axes[1].set(ylim=(best - zoom, best + 0.6 * zoom / 5),
-                title=f"zoomed on the {zoom:g} points below the best (lower runs off the axis)")
+                title=f"zoomed: the best and {zoom:g} percentage points below it "
+                      "(lower runs off the axis)")
     for ax in axes:
         ax.set(xscale="log", xlabel="peak learning rate (log scale)",
                ylabel="validation accuracy (%)")
