@@ -1,10 +1,13 @@
 """Preprocessing with one step left out: the variants of notebook 06's exercise 4.
 
 Each variant takes a picture (a PIL image) and returns the 28×28 digit a model reads, like
-``preprocess_image(image).pixels``, but with exactly one step changed, so that comparing its
-readings with those of all the steps measures what that step buys. They are built from the
-package's own pieces; where a step sits inside ``preprocess_image``, ``unittest.mock.patch``
-swaps that one function for a stand-in for the length of the call and puts it back after.
+``preprocess_image(image).pixels``, but with one step changed, so that comparing its readings
+with those of all the steps measures what that step buys. One variant cannot change only one:
+``no_crop`` also changes the widening, which takes its scale from the crop.
+
+The variants are built from the package's own pieces. Where a step sits inside
+``preprocess_image``, ``unittest.mock.patch`` swaps that one function for a stand-in for the
+length of the call and puts it back after.
 """
 
 from __future__ import annotations
