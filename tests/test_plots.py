@@ -265,3 +265,23 @@ def test_runs_with_intervals_mark_the_runs_below_the_zoom(tmp_path):
     zoomed = lab_plots.plot_runs_with_intervals(runs, band=(92.7, 95.4), band_label="seeds").axes[1]
     assert zoomed.get_xlim()[0] == pytest.approx(82.0)  # 85.0 - 2.5, and half a point of room
     assert zoomed.get_title() == "zoomed: from 82.0%"
+
+
+def test_attribution_maps_share_one_scale_or_each_get_their_own():
+    from mnist_helpers.display import inside
+
+    image = torch.zeros(1, 1, 28, 28)
+    image[..., 10:18, 12:15] = 2.0  # a bar of ink, normalised as the network sees it
+    small, large = np.zeros((28, 28)), np.zeros((28, 28))
+    small[12, 13], large[12, 13] = 0.5, 4.0
+    maps = {"integrated gradients": small, "occlusion": large}
+
+    def limits(fig):
+        return [ax.images[0].get_clim() for ax in fig.axes if ax.images and ax.get_title() in maps]
+
+    shared = inside.plot_attributions(image, maps, "shared")
+    assert limits(shared) == [(-4.0, 4.0), (-4.0, 4.0)]
+    own = inside.plot_attributions(image, maps, "own", shared_scale=False)
+    assert limits(own) == [(-0.5, 0.5), (-4.0, 4.0)]
+    assert sum(ax.get_ylabel() == "attribution (logit)" for ax in own.axes) == 2  # a bar each
+    matplotlib.pyplot.close("all")

@@ -132,27 +132,34 @@ def attributions(model: nn.Module, image: torch.Tensor, target: int, *,
 
 
 def plot_attributions(image: torch.Tensor, maps: dict[str, np.ndarray], title: str,
-                      unit: str = "logit") -> Figure:
+                      unit: str = "logit", shared_scale: bool = True) -> Figure:
     """The image, then each attribution map with the digit's outline drawn on it (red: pushed
-    the score up, blue: down), all maps on one symmetric colour scale with its bar."""
+    the score up, blue: down). With ``shared_scale``, all maps share one symmetric colour scale
+    and one bar; without it, each map gets its own scale and bar, for methods whose units differ."""
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.7 * (len(maps) + 1) + 0.8, 3.0))
     pixels = to_pixels(image[0])
     axes[0].imshow(pixels, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("input", fontsize=9)
-    # One scale for every map, so equal colours mean equal amounts in every panel.
-    limit = max(float(np.abs(values).max()) for values in maps.values()) or 1.0
+    # With one scale for every map, equal colours mean equal amounts in every panel.
+    shared = max(float(np.abs(values).max()) for values in maps.values()) or 1.0
     for ax, (name, values) in zip(axes[1:], maps.items(), strict=True):
+        limit = shared if shared_scale else float(np.abs(values).max()) or 1.0
         shown = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
         # The outline (half-ink level) stays visible where the attribution is white (about 0).
         ax.contour(pixels, levels=[0.5], colors="black", linewidths=0.7)
         ax.set_title(name, fontsize=9)
+        if not shared_scale:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03, label=f"attribution ({unit})")
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 0.9, 1))
-    fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02,
-                 label=f"attribution ({unit})")
+    if shared_scale:
+        fig.tight_layout(rect=(0, 0, 0.9, 1))
+        fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02,
+                     label=f"attribution ({unit})")
+    else:
+        fig.tight_layout()
     return fig
 
 
