@@ -30,11 +30,9 @@ import numpy as np
 import torch
 
 from mnist_helpers.data import TensorBatches, load_tensors, split_indices
-from mnist_helpers.evaluate import evaluate
+from mnist_helpers.evaluate import evaluate, shifted_logits
 from mnist_helpers.profiles import Profile, get_profile
 from mnist_helpers.recipe import prepare_training_data, train_model
-
-SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]  # (rows, columns) to roll the image by
 
 
 def variants() -> dict[str, Profile]:
@@ -57,18 +55,6 @@ def variants() -> dict[str, Profile]:
             "vgg24lr01all": best.with_overrides(arch="vgg_style", width=24, epochs=20, lr=0.1)}
 
 
-@torch.no_grad()
-def shifted_logits(model: torch.nn.Module, batches, device: str) -> np.ndarray:
-    """The model's logits for every image of ``batches`` and each of its shifts:
-    an array (shifts, images, classes)."""
-    per_shift = []
-    for shift in SHIFTS:
-        out = [model(torch.roll(images.to(device), shifts=shift, dims=(2, 3))).float().cpu()
-               for images, _ in batches]
-        per_shift.append(torch.cat(out).numpy())
-    return np.stack(per_shift)
-
-
 def train_one(name: str, seed: int, device: str, data_dir: str | None, out: str) -> dict:
     """Train variant ``name`` with ``seed``; save its logits; return its figures."""
     torch.set_num_threads(1 if device.startswith("cuda") else torch.get_num_threads())
@@ -87,8 +73,8 @@ def train_one(name: str, seed: int, device: str, data_dir: str | None, out: str)
         result = train_model(profile, device, seed=seed, data_dir=data_dir)
     model, history = result.model.eval(), result.history
     np.savez_compressed(Path(out) / f"{name}_{seed}.npz",
-                        val=shifted_logits(model, result.data.val, device),
-                        test=shifted_logits(model, result.data.test, device))
+                        val=shifted_logits(model, result.data.val).numpy(),
+                        test=shifted_logits(model, result.data.test).numpy())
     row = {"name": name, "seed": seed, "test": evaluate(model, result.data.test).accuracy,
            "best_epoch": history.best_epoch, "best_val": history.best_val_accuracy,
            "seconds": round(time.perf_counter() - started, 1)}

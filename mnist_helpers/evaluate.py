@@ -94,6 +94,23 @@ def predict_all(model: nn.Module, batches: LabelledBatches) -> tuple[torch.Tenso
     return torch.softmax(logits, dim=1), labels
 
 
+#: Test-time augmentation's copies of an image: (rows, columns) to move it by. Each copy is
+#: moved one pixel up, down, left or right, besides the image itself.
+SHIFTS: tuple[tuple[int, int], ...] = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def shifted_logits(model: nn.Module, batches: LabelledBatches,
+                   shifts: Iterable[tuple[int, int]] = SHIFTS) -> torch.Tensor:
+    """The model's logits for every image of ``batches`` moved by each of ``shifts``: a tensor
+    (shifts, images, classes) on the CPU. ``torch.roll`` moves the image; what leaves one
+    edge comes back at the other, which for MNIST's empty 4-pixel border is only paper.
+    *Test-time augmentation* (TTA) averages the softmax over the first axis; an *ensemble*
+    averages the softmax of several models."""
+    return torch.stack([all_logits(model, ((torch.roll(images, shift, dims=(2, 3)), labels)
+                                           for images, labels in batches))[0]
+                        for shift in shifts])
+
+
 def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
                      ) -> torch.Tensor:
     """``cm[true, predicted]`` counts (num_classes × num_classes, int64)."""
