@@ -53,8 +53,9 @@ def shown_sources(path: Path) -> list[tuple[int, str]]:
         if cell["cell_type"] != "code" or "show_source(" not in "".join(cell["source"]):
             continue
         for output in cell.get("outputs", []):
-            text = output.get("data", {}).get("text/plain")
-            if text is not None:
+            data = output.get("data", {})
+            text = data.get("text/plain")
+            if text is not None and "image/png" not in data:  # a figure's text is its size
                 shown.append((number, "".join(text)))
     return shown
 
