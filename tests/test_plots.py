@@ -246,27 +246,6 @@ def test_the_class_regions_cover_the_square_and_grow_surer_far_out(tmp_path):
         lab_plots.plot_class_regions(rule, points[:, :1], labels, extent=4)
 
 
-def test_runs_with_intervals_mark_the_runs_below_the_zoom(tmp_path):
-    runs = {"start": (93.8, 1.5), "batch 16": (97.8, 0.9), "learning rate 1.0": (12.4, 2.0)}
-    fig = lab_plots.plot_runs_with_intervals(runs, band=(92.7, 95.4),
-                                             band_label="start: three seeds")
-    full, zoomed = fig.axes
-    assert [t.get_text() for t in full.get_yticklabels()] == ["learning rate 1.0", "batch 16",
-                                                               "start"], "first run on top"
-    assert full.get_xlim() == (0, 100)
-    assert zoomed.get_xlim() == (pytest.approx(84.7), pytest.approx(99.2))
-    assert [t.get_text() for t in zoomed.texts] == ["◀ 12.4%"], "only the run off the zoom"
-    assert len(zoomed.containers) == 2, "the run off the zoom is not drawn there, cut off"
-    assert [t.get_text() for t in zoomed.get_legend().get_texts()] == [
-        "start: three seeds", "a run ± its 95% interval"], "the key, though the last row is off"
-    _saved(fig, tmp_path, "runs_with_intervals")
-    # A run just inside the zoom whose interval reaches below it: the zoom widens to hold it.
-    runs["500 images"] = (85.0, 2.5)
-    zoomed = lab_plots.plot_runs_with_intervals(runs, band=(92.7, 95.4), band_label="seeds").axes[1]
-    assert zoomed.get_xlim()[0] == pytest.approx(82.0)  # 85.0 - 2.5, and half a point of room
-    assert zoomed.get_title() == "zoomed: from 82.0%"
-
-
 def test_attribution_maps_share_one_scale_or_each_get_their_own():
     from mnist_helpers.display import inside
 

@@ -155,49 +155,6 @@ def plot_seed_spread(accuracies: Mapping[str, Sequence[float]], *, xlabel: str,
     return fig
 
 
-def plot_runs_with_intervals(runs: Mapping[str, tuple[float, float]], *,
-                             band: tuple[float, float], band_label: str,
-                             xlabel: str = "validation accuracy (%)",
-                             title: str = "Every run, with its 95% interval",
-                             zoom: float = 8.0) -> Figure:
-    """One row per run, top to bottom in the order given: its accuracy (a dot) and its 95%
-    interval (a bar), from ``runs[name] = (accuracy, half width)`` in %. A grey ``band`` (lowest
-    to highest, in %) shows a noise the intervals leave out, such as the spread of one setting
-    over seeds. Left, every run on a 0–100% axis; right, the same zoomed from ``zoom`` points
-    below the band (further if a run's interval reaches lower: no interval is cut off), each
-    run further down marked by its value at the left edge."""
-    names = list(reversed(list(runs)))  # matplotlib puts the first row at the bottom
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.42 * len(names) + 1.8), sharey=True,
-                             width_ratios=[1, 1.4])
-    low = band[0] - zoom  # runs below it are marked at the edge; the others drawn whole:
-    low = min([low] + [a - h - 0.5 for a, h in runs.values() if a >= low])
-    for ax in axes:
-        ax.axvspan(*band, color="tab:gray", alpha=0.25, label=band_label)
-        label: str | None = "a run ± its 95% interval"  # on the first row drawn
-        for y, name in enumerate(names):
-            accuracy, half = runs[name]
-            if ax is axes[1] and accuracy < low:
-                continue  # marked at the left edge below, not drawn cut off
-            ax.errorbar(accuracy, y, xerr=half, fmt="o", color="tab:blue", capsize=3, ms=5,
-                        label=label)
-            label = None
-        ax.grid(axis="x", alpha=0.3)
-        ax.set(xlabel=xlabel)
-    axes[0].set(xlim=(0, 100), yticks=range(len(names)), yticklabels=names, title="every run")
-    right = max(max(a + h for a, h in runs.values()), band[1]) + 0.5
-    axes[1].set(xlim=(low, right), title=f"zoomed: from {low:.1f}%")
-    for y, name in enumerate(names):
-        accuracy, _ = runs[name]
-        if accuracy < low:
-            axes[1].annotate(f"◀ {accuracy:.1f}%", (low, y), xytext=(3, 0),
-                             textcoords="offset points", va="center", fontsize=8,
-                             color="tab:blue")
-    axes[1].legend(loc="lower right", fontsize=8)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
 def plot_speed_ladder(labels: Sequence[str], speeds: Sequence[Sequence[float]],
                       title: str = "Training speed, one setting changed per rung") -> Figure:
     """One row per rung, on a log scale (equal ratios, equal distances): a dot for every
