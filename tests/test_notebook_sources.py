@@ -55,7 +55,8 @@ def shown_sources(path: Path) -> list[tuple[int, str]]:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             text = data.get("text/plain")
-            if text is not None and "image/png" not in data:  # a figure's text is its size
+            # A figure's or a table's text is only a placeholder, not code.
+            if text is not None and not {"image/png", "text/markdown"} & data.keys():
                 shown.append((number, "".join(text)))
     return shown
 
