@@ -252,8 +252,8 @@ def print_pieces(model: nn.Module, picture: ImageLike, written: str,
     against the line's, the model's two likeliest outputs for the piece alone, and whether
     :func:`~mnist_helpers.predict.decide` accepts it alone (before step 6's context rule and
     the height test of ``_decide``). The first line gives what was ``written``, what was read,
-    the line's typical width and ``TOO_WIDE`` times it (wider groups are always cut).
-    Returns the reading."""
+    the line's typical width and ``TOO_WIDE`` times it (a wider group is always searched for
+    cuts, though "no cut" may still win). Returns the reading."""
     reading = read_number(model, picture, refusal=refusal)
     found = find_ink(picture, work_size=number_reading.WORK_SIZE)
     line = digit_line.find_line(found.ink, found.threshold)
