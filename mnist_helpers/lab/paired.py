@@ -141,9 +141,9 @@ def seed_by_seed_rows(results: Mapping[tuple[str, int], Mapping[str, Any]], seed
 def seed_by_seed_verdicts(results: Mapping[tuple[str, int], Mapping[str, Any]],
                           seeds: Sequence[int], tests: Sequence[str], a: str = "with",
                           b: str = "without") -> list[str]:
-    """What :func:`seed_by_seed_rows`' table says, one line each: for every test, the seeds
-    whose paired 95% interval excludes 0; then each recipe's range of shares (%) over the
-    random seeds, and whether every seed of one recipe beats every seed of the other."""
+    """What :func:`seed_by_seed_rows`' table says, one line each: for every test, the training
+    seeds whose paired 95% interval excludes 0; then each recipe's range of shares (%) over
+    those seeds, and whether every seed of one recipe beats every seed of the other."""
     lines = []
     for test in tests:
         paired = {s: compare_paired(results[a, s][test], results[b, s][test]) for s in seeds}
