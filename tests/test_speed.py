@@ -134,3 +134,17 @@ def test_a_verdict_needs_the_rule_and_every_round_outside_every_band():
     assert speed.verdict([1.3, 1.1, 1.4], [slow_end, fast_end]) == "unsettled"
     assert speed.verdict([1.3, 1.1, 1.4], [slow_end]) == "faster"
     assert speed.verdict([1.3, 0.9, 1.4], [slow_end]) == "not shown"
+
+
+def test_an_axis_that_stops_short_of_2_gets_a_tick_at_1_8():
+    # The channels-last rung of notebook 08b, by hand: its rounds reach ×1.87, so the axis ends
+    # near 1.96, past 1.5 but short of 2; the points there need a tick of their own.
+    speeds = [[4893.0, 4901.0], [4854.0, 4747.0], [8737.0, 8882.0]]
+    fig = speed_plots.plot_round_ratios(["a", "a again", "b"], speeds, controls=[1], pair=1)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks[-2:] == ["1.5", "1.8"]
+    # An axis that reaches 2 keeps 2 and needs no 1.8.
+    speeds = [[100.0, 100.0], [96.0, 102.0], [200.0, 210.0]]
+    fig = speed_plots.plot_round_ratios(["a", "a again", "b"], speeds, controls=[1], pair=1)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "2" in ticks and "1.8" not in ticks
