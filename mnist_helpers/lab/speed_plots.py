@@ -100,10 +100,10 @@ def plot_round_ratios(labels: Sequence[str], speeds: Sequence[Sequence[float]],
                         label="median" if ax is axes[0] and y == 0 else None)
         ax.set_xscale("log")
         ax.set_xlim(left_end, right_end)
-        candidates = (0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.5, 2, 3, 4, 5, 6, 8,
-                      10)
+        candidates = [0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.5, 2, 3, 4, 5, 6, 8,
+                      10]
         if right_end < 2:  # an axis that stops short of 2 also gets 1.8, when it reaches that far
-            candidates += (1.8,)
+            candidates.append(1.8)
         ticks = sorted(t for t in candidates
                        if left_end <= t <= right_end and not (ax is not axes[0] and t == left_end))
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
