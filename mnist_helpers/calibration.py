@@ -123,11 +123,14 @@ def fit_refusal_threshold(curve: RefusalCurve, budget: float = 0.003) -> float:
 
 def fit_refusal(model: nn.Module, val: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 budget: float = 0.003) -> tuple[float, RefusalCurve]:
-    """The refusal threshold of a model, fitted on validation images (digits, and non-digits
-    it did not train on): the one that refuses the most non-digits while the share of digits
-    read right stays within ``budget`` of what it is at the lowest threshold tried (the most it
-    can be: refusing more never reads more digits right). A model with "not a digit" and "two
-    digits" classes refuses by them too; a ten-class model by the threshold alone."""
+    """The refusal threshold of a model, fitted on validation images by
+    :func:`fit_refusal_threshold`: the highest threshold that keeps the share of digits read
+    right within ``budget`` of what it is at the lowest threshold tried (the most it can be:
+    refusing more never reads more digits right). The digits alone decide it. A higher
+    threshold never refuses fewer, so it is also the one that refuses the most non-digits within
+    the budget; the non-digits among ``val`` (ones the model did not train on) only fill the
+    curve returned with it. A model with "not a digit" and "two digits" classes refuses by them
+    too; a ten-class model by the threshold alone."""
     logits, labels = all_logits(model, val)
     probabilities = torch.softmax(logits, dim=1)
     digits = labels < NOT_A_DIGIT
