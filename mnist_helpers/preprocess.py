@@ -193,18 +193,22 @@ def to_model_input(pixels: np.ndarray) -> torch.Tensor:
 
 def _group_around(boxes: list[tuple[slice, slice]], sizes: np.ndarray, first: int) -> set[int]:
     """Piece ``first`` and every piece that comes within a third of its size of the group,
-    again and again (a 5's bar, a 4 drawn in two strokes). Specks (under 2% of its ink) are
-    not added: a dotted line must not lead the group across the page."""
+    again and again (a 5's bar, a 4 drawn in two strokes). Specks (under 2% of its ink, or
+    less than a fifth of its size across) are not added: a dotted line, or grains of the
+    paper one after the other, must not lead the group across the page."""
     chosen = {first}
     (top, bottom), (left, right) = ((s.start, s.stop) for s in boxes[first])
-    reach = max(bottom - top, right - left) / 3
+    size = max(bottom - top, right - left)
+    reach = size / 3
     grown = True
     while grown:
         grown = False
         for number, (rows, cols) in enumerate(boxes):
             gap = max(rows.start - bottom, top - rows.stop, cols.start - right,
                       left - cols.stop, 0)
-            if number not in chosen and gap <= reach and sizes[number] >= 0.02 * sizes[first]:
+            speck = (sizes[number] < 0.02 * sizes[first]
+                     or 5 * max(rows.stop - rows.start, cols.stop - cols.start) < size)
+            if number not in chosen and gap <= reach and not speck:
                 chosen.add(number)
                 top, bottom = min(top, rows.start), max(bottom, rows.stop)
                 left, right = min(left, cols.start), max(right, cols.stop)
@@ -212,13 +216,24 @@ def _group_around(boxes: list[tuple[slice, slice]], sizes: np.ndarray, first: in
     return chosen
 
 
+def _is_other_mark(box: tuple[slice, slice], main_size: int) -> bool:
+    """Whether a piece left out of a digit's box is a mark of its own (a letter, part of a
+    drawing) rather than a line or a speck. A line (a printed underline, a margin, a rule
+    cut short; 6 times longer than it is thick) and a mark less than a fifth of the digit's
+    size (a speck of dirt, a fragment of paper texture) say nothing about whether the picture
+    is of one thing."""
+    long_side, short_side = sorted((s.stop - s.start for s in box), reverse=True)
+    return long_side < 6 * short_side and 5 * long_side >= main_size
+
+
 def main_object(mask: np.ndarray) -> tuple[slice, slice]:
     """The box round the one thing a picture of a digit is of. Starts from the heaviest
     connected piece of ink clear of the picture's edge (a shadow, a finger or the edge of the
     desk comes in from outside; a digit is drawn inside), adds the pieces near it, and leaves
     out the pieces that touch the edge and the specks further away. When the marks left out
-    inside the picture are more than specks (a page of text, a drawing), the box holds all
-    the ink: the picture is not of one small thing, and the model is shown all of it."""
+    inside the picture are more than lines and specks (a page of text, a drawing), the box
+    holds all the ink: the picture is not of one small thing, and the model is shown all of
+    it."""
     labels, count = ndimage.label(mask, np.ones((3, 3), bool))
     everything = (slice(0, mask.shape[0]), slice(0, mask.shape[1]))
     if count == 0:
@@ -231,13 +246,19 @@ def main_object(mask: np.ndarray) -> tuple[slice, slice]:
     if sizes[inside].sum() < 0.1 * sizes.sum():
         inside[:] = True  # (almost) all the ink touches the edge: a tight crop
     chosen = _group_around(boxes, sizes, int(np.argmax(np.where(inside, sizes, -1))))
-    left_out = [n for n in range(count) if inside[n] and n not in chosen]
-    if sizes[left_out].sum() >= 0.1 * sizes[list(chosen)].sum():
-        chosen = set(range(count))
-    rows = [boxes[n][0] for n in chosen]
-    cols = [boxes[n][1] for n in chosen]
-    return (slice(min(r.start for r in rows), max(r.stop for r in rows)),
-            slice(min(c.start for c in cols), max(c.stop for c in cols)))
+    box = _box_round([boxes[n] for n in chosen])
+    main_size = max(s.stop - s.start for s in box)
+    others = [n for n in range(count) if inside[n] and n not in chosen
+              and _is_other_mark(boxes[n], main_size)]
+    if sizes[others].sum() >= 0.1 * sizes[list(chosen)].sum():
+        return _box_round(boxes)
+    return box
+
+
+def _box_round(boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
+    """The smallest box holding all of ``boxes``."""
+    return (slice(min(b[0].start for b in boxes), max(b[0].stop for b in boxes)),
+            slice(min(b[1].start for b in boxes), max(b[1].stop for b in boxes)))
 
 
 def preprocess_image(image: ImageLike) -> Preprocessed:

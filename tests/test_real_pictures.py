@@ -153,6 +153,51 @@ def test_a_digit_in_strokes_keeps_them_all_and_a_busy_page_keeps_everything():
     assert (rows.start, rows.stop, cols.start, cols.stop) == (60, 190, 10, 168)
 
 
+def test_specks_and_lines_near_a_digit_neither_lead_its_box_nor_make_a_busy_page():
+    """A digit on a worksheet: underlines and a margin line printed near it, grains of the
+    paper between. Grains must not lead the digit's group to the underlines (and from there
+    across the page), and lines and grains are not "other things" that make the picture a
+    busy page to be shown whole."""
+    mask = np.zeros((220, 220), bool)
+    mask[65:113, 60:66] = True  # the digit: a 1's stem
+    mask[57:59, 66:69] = True  # a grain of the paper just above it
+    mask[40:43, 21:41] = True  # a printed underline above the grain
+    mask[37:40, 73:116] = True  # and another one
+    mask[66:98, 18:20] = True  # a margin line to its left
+    mask[55:58, 115:119] = True  # grains further away
+    mask[54:56, 167:170] = True
+    rows, cols = main_object(mask)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (65, 113, 60, 66)
+
+
+def _worksheet(pixels: np.ndarray) -> Image.Image:
+    """An MNIST digit photographed on a worksheet: printed pictures cut off by the top edge,
+    a printed underline under each, a margin line, grains of dirt, the digit below."""
+    page = Image.new("L", (220, 220), 225)
+    draw = ImageDraw.Draw(page)
+    for x in (20, 80, 145):
+        draw.ellipse([x, -20, x + 35, 25], outline=60, width=2)  # a printed picture
+        draw.line([(x - 5, 38), (x + 40, 38)], fill=90, width=2)  # its underline
+    draw.line([(18, 66), (18, 98)], fill=120, width=2)
+    for x, y in ((67, 57), (115, 55), (167, 54)):
+        draw.rectangle([x, y, x + 2, y + 2], fill=110)
+    digit = Image.fromarray(pixels).resize((60, 60), Image.Resampling.BILINEAR)
+    strength = np.asarray(digit, np.float64) / 255.0
+    gray = np.asarray(page, np.float64)
+    gray[60:120, 40:100] -= 150 * strength
+    return Image.fromarray(gray.clip(0, 255).astype(np.uint8))
+
+
+def test_a_digit_on_a_worksheet_is_read_not_refused(shipped, digits):
+    """The photo of a 1 under printed pictures was refused: the grains led the digit's box up
+    to the pictures, and the model was shown the whole page."""
+    model, refusal = shipped
+    pixels, labels = digits
+    right = sum(predict_image(model, _worksheet(p), refusal=refusal).digit == label
+                for p, label in zip(pixels[:100], labels[:100], strict=True))
+    assert right >= 95, f"{right} of 100 read right"
+
+
 def test_centring_shifts_with_zero_fill_and_never_wraps_ink_round():
     """A heavy top and a long thin tail: centring by mass moves it far down, and the tail's
     end must leave the picture, not come back in at the top (as ``np.roll`` would)."""

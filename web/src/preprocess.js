@@ -465,17 +465,20 @@ export function to_model_input(pixels, mean = 0.1307, std = 0.3081) {
   return Float32Array.from(pixels.data, (v) => f32(f32(f32(v) - f32(mean)) / f32(std)));
 }
 
-/** preprocess._group_around: piece ``first`` and every piece near the growing group. */
+/** preprocess._group_around: piece ``first`` and every piece near the growing group; specks
+ * (under 2% of its ink, or less than a fifth of its size across) are not added. */
 export function _group_around(boxes, sizes, first) {
   const chosen = new Set([first]);
   let [top, bottom, left, right] = boxes[first];
-  const reach = Math.max(bottom - top, right - left) / 3;
+  const size = Math.max(bottom - top, right - left);
+  const reach = size / 3;
   let grown = true;
   while (grown) {
     grown = false;
     boxes.forEach(([r0, r1, c0, c1], number) => {
       const gap = Math.max(r0 - bottom, top - r1, c0 - right, left - c1, 0);
-      if (!chosen.has(number) && gap <= reach && sizes[number] >= 0.02 * sizes[first]) {
+      const speck = sizes[number] < 0.02 * sizes[first] || 5 * Math.max(r1 - r0, c1 - c0) < size;
+      if (!chosen.has(number) && gap <= reach && !speck) {
         chosen.add(number);
         top = Math.min(top, r0); bottom = Math.max(bottom, r1);
         left = Math.min(left, c0); right = Math.max(right, c1);
@@ -507,12 +510,26 @@ export function main_object(mask) {
     const size = inside[n] ? sizes[n] : -1;
     if (size > heaviest) { heaviest = size; first = n; }
   });
-  let chosen = _group_around(boxes, sizes, first);
-  const leftOut = all.filter((n) => inside[n] && !chosen.has(n));
-  if (sum(leftOut) >= 0.1 * sum([...chosen])) chosen = new Set(all);
-  const picked = [...chosen].map((n) => boxes[n]);
-  return [Math.min(...picked.map((b) => b[0])), Math.max(...picked.map((b) => b[1])),
-    Math.min(...picked.map((b) => b[2])), Math.max(...picked.map((b) => b[3]))];
+  const chosen = _group_around(boxes, sizes, first);
+  const box = _box_round([...chosen].map((n) => boxes[n]));
+  const mainSize = Math.max(box[1] - box[0], box[3] - box[2]);
+  const others = all.filter((n) => inside[n] && !chosen.has(n) && _is_other_mark(boxes[n], mainSize));
+  if (sum(others) >= 0.1 * sum([...chosen])) return _box_round(boxes);
+  return box;
+}
+
+/** preprocess._is_other_mark: a piece left out of a digit's box that is neither a line (6 times
+ * longer than thick) nor a speck (less than a fifth of the digit's size across). */
+export function _is_other_mark([r0, r1, c0, c1], mainSize) {
+  const longSide = Math.max(r1 - r0, c1 - c0);
+  const shortSide = Math.min(r1 - r0, c1 - c0);
+  return longSide < 6 * shortSide && 5 * longSide >= mainSize;
+}
+
+/** preprocess._box_round: the smallest box [top, bottom, left, right] holding all of ``boxes``. */
+export function _box_round(boxes) {
+  return [Math.min(...boxes.map((b) => b[0])), Math.max(...boxes.map((b) => b[1])),
+    Math.min(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))];
 }
 
 function crop(g, [top, bottom, left, right]) {
