@@ -5,7 +5,7 @@ how far its probabilities can be trusted.
 Attributions come from Captum, PyTorch's library for explaining models: integrated
 gradients (how much each pixel contributed, summed along a path from a baseline image) and
 occlusion (how much the answer's score drops when a square of the image is replaced by the
-baseline). The reliability diagram of notebook 05 is drawn here too.
+baseline). The reliability diagram of notebook 05b is drawn here too.
 """
 
 from __future__ import annotations

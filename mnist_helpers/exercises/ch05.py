@@ -1,5 +1,5 @@
-"""Checks for notebook 05's exercises: the expected calibration error written by hand, and a
-forward hook that returns what one layer of a network outputs.
+"""Checks for notebooks 05a's and 05b's exercises: a forward hook that returns what one layer of
+a network outputs (05a), and the expected calibration error written by hand (05b).
 
 Each check runs what the learner wrote on inputs it makes itself (drawn with a fixed seed,
 without touching the learner's own random numbers) and compares the answer with the
