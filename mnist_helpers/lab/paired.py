@@ -7,8 +7,8 @@ A's or B's with probability 1/2, like a fair coin, so the number that only A get
 a binomial distribution with ``only_a + only_b`` tosses and probability 1/2 (McNemar's test, in
 its exact form: ``scipy.stats.binomtest``).
 
-Two *recipes* are compared over several random seeds: one network of each per seed. Notebook
-07a's tables of them come from :func:`answer_summary`, :func:`seed_by_seed_rows`,
+Two *recipes* are compared over several random seeds: one network of each per seed. Notebooks
+07a's and 07c's tables of them come from :func:`answer_summary`, :func:`seed_by_seed_rows`,
 :func:`seed_by_seed_verdicts` and :func:`seed_ranges`, which only format what the notebook
 computed.
 """
