@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from .drawing import darkened, lighting, mnist_ink, to_picture
 from .errors import ImageError
-from .preprocess import find_ink, main_object, to_mnist_pixels
+from .preprocess import crop_to, find_ink, main_object, to_mnist_pixels
 
 
 def _small_scan(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -91,7 +91,7 @@ def prepared(picture: Image.Image) -> np.ndarray:
     mask = found.ink > found.threshold
     if not mask.any():
         raise ImageError("no ink found")
-    return to_mnist_pixels(found.ink[main_object(mask)])
+    return to_mnist_pixels(crop_to(found.ink, main_object(mask)))
 
 
 def digit_picture_pixels(digits: torch.Tensor, labels: torch.Tensor, n: int, seed: int

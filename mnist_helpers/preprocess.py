@@ -226,6 +226,15 @@ def _is_other_mark(box: tuple[slice, slice], main_size: int) -> bool:
     return long_side < 6 * short_side and 5 * long_side >= main_size
 
 
+def crop_to(ink: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """``ink`` cut to ``box``, its strongest ink made 1 again. The contrast stretch of
+    :func:`find_ink` makes the strongest ink of the whole picture 1; when that was a shadow or
+    a mark left out of the box, a faint digit would stay faint, unlike MNIST's."""
+    cropped = ink[box]
+    peak = cropped.max()
+    return cropped / peak if 0 < peak < 1 else cropped
+
+
 def main_object(mask: np.ndarray) -> tuple[slice, slice]:
     """The box round the one thing a picture of a digit is of. Starts from the heaviest
     connected piece of ink clear of the picture's edge (a shadow, a finger or the edge of the
@@ -275,7 +284,7 @@ def preprocess_image(image: ImageLike) -> Preprocessed:
     mask = found.ink > found.threshold
     if not mask.any():
         raise NoInkError("no ink found")
-    cropped = found.ink[main_object(mask)]
+    cropped = crop_to(found.ink, main_object(mask))
     steps = {**found.steps, "cropped": cropped}
     pixels = to_mnist_pixels(cropped, steps)
     steps["centred_28x28"] = pixels

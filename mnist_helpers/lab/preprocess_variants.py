@@ -56,7 +56,7 @@ def no_20x20_box(image: Image.Image) -> np.ndarray:
     """The widened crop fitted into the whole 28×28 field (longer side 28, proportions kept)
     instead of 20×20, then shifted by whole pixels so its centre of mass is on pixel 14."""
     found = preprocess.find_ink(image)
-    crop = found.ink[preprocess.main_object(found.ink > found.threshold)]
+    crop = preprocess.crop_to(found.ink, preprocess.main_object(found.ink > found.threshold))
     crop = preprocess.thicken_thin_strokes(crop)
     factor = 28 / max(crop.shape)
     width, height = max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor))

@@ -532,6 +532,16 @@ export function _box_round(boxes) {
     Math.min(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))];
 }
 
+/** preprocess.crop_to: ``g`` cut to the box, its strongest ink made 1 again (float32, as
+ * numpy divides a float32 array by its float32 maximum). */
+export function crop_to(g, box) {
+  const out = crop(g, box);
+  let peak = -Infinity;
+  for (const v of out.data) if (v > peak) peak = v;
+  if (peak > 0 && peak < 1) for (let i = 0; i < out.data.length; i++) out.data[i] = f32(out.data[i] / peak);
+  return out;
+}
+
 function crop(g, [top, bottom, left, right]) {
   const out = { h: bottom - top, w: right - left, data: new Float32Array((bottom - top) * (right - left)) };
   for (let y = top; y < bottom; y++) for (let x = left; x < right; x++) out.data[(y - top) * out.w + x - left] = g.data[y * g.w + x];
@@ -549,7 +559,7 @@ export function preprocess_image(picture) {
   }
   const mask = { h: found.ink.h, w: found.ink.w, data: Uint8Array.from(found.ink.data, (v) => (v > found.threshold ? 1 : 0)) };
   if (!any(mask.data)) throw new NoInkError("no ink found");
-  const cropped = crop(found.ink, main_object(mask));
+  const cropped = crop_to(found.ink, main_object(mask));
   const steps = { ...found.steps, cropped };
   const pixels = to_mnist_pixels(cropped, steps);
   steps.centred_28x28 = pixels;
