@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from mnist_helpers import load_checkpoint, load_mnist
 from mnist_helpers.config import shipped_checkpoint_path
+from mnist_helpers.lab.pictures import worksheet_photo
 from mnist_helpers.paper import remove_ruled_lines
 from mnist_helpers.predict import Refusal, predict_image
 from mnist_helpers.preprocess import (
@@ -170,30 +171,12 @@ def test_specks_and_lines_near_a_digit_neither_lead_its_box_nor_make_a_busy_page
     assert (rows.start, rows.stop, cols.start, cols.stop) == (65, 113, 60, 66)
 
 
-def _worksheet(pixels: np.ndarray) -> Image.Image:
-    """An MNIST digit photographed on a worksheet: printed pictures cut off by the top edge,
-    a printed underline under each, a margin line, grains of dirt, the digit below."""
-    page = Image.new("L", (220, 220), 225)
-    draw = ImageDraw.Draw(page)
-    for x in (20, 80, 145):
-        draw.ellipse([x, -20, x + 35, 25], outline=60, width=2)  # a printed picture
-        draw.line([(x - 5, 38), (x + 40, 38)], fill=90, width=2)  # its underline
-    draw.line([(18, 66), (18, 98)], fill=120, width=2)
-    for x, y in ((67, 57), (115, 55), (167, 54)):
-        draw.rectangle([x, y, x + 2, y + 2], fill=110)
-    digit = Image.fromarray(pixels).resize((60, 60), Image.Resampling.BILINEAR)
-    strength = np.asarray(digit, np.float64) / 255.0
-    gray = np.asarray(page, np.float64)
-    gray[60:120, 40:100] -= 150 * strength
-    return Image.fromarray(gray.clip(0, 255).astype(np.uint8))
-
-
 def test_a_digit_on_a_worksheet_is_read_not_refused(shipped, digits):
     """The photo of a 1 under printed pictures was refused: the grains led the digit's box up
     to the pictures, and the model was shown the whole page."""
     model, refusal = shipped
     pixels, labels = digits
-    right = sum(predict_image(model, _worksheet(p), refusal=refusal).digit == label
+    right = sum(predict_image(model, worksheet_photo(p), refusal=refusal).digit == label
                 for p, label in zip(pixels[:100], labels[:100], strict=True))
     assert right >= 95, f"{right} of 100 read right"
 

@@ -92,6 +92,30 @@ def mnist_as_photo(pixels: np.ndarray, rng: np.random.Generator, *, page: int = 
     return to_picture(photo, blur=rng.uniform(0.5, 1.5))
 
 
+def worksheet_photo(pixels: np.ndarray, busy: bool = False) -> np.ndarray:
+    """An MNIST digit (uint8 28×28, white on black) as a photo of a worksheet, uint8 220×220
+    grey: printed pictures cut off by the top edge, a printed underline under each, a margin
+    line, grains of the paper, and the digit in dark ink below them. ``preprocess.main_object``
+    must leave the lines and grains out of the digit's box. With ``busy``, four letter-sized
+    rings are printed too: marks of their own, which make it keep all the ink."""
+    page = Image.new("L", (220, 220), 225)
+    draw = ImageDraw.Draw(page)
+    for x in (20, 80, 145):
+        draw.ellipse([x, -20, x + 35, 25], outline=60, width=2)  # a printed picture
+        draw.line([(x - 5, 38), (x + 40, 38)], fill=90, width=2)  # its underline
+    draw.line([(18, 66), (18, 98)], fill=120, width=2)  # the margin
+    for x, y in ((67, 57), (115, 55), (167, 54)):
+        draw.rectangle([x, y, x + 2, y + 2], fill=110)  # grains of the paper
+    if busy:
+        for x in (40, 80, 120, 160):
+            draw.ellipse([x, 150, x + 20, 180], outline=60, width=3)
+    strength = np.asarray(Image.fromarray(pixels).resize((60, 60), Image.Resampling.BILINEAR),
+                          np.float64) / 255.0
+    gray = np.asarray(page, np.float64)
+    gray[60:120, 40:100] -= 150 * strength
+    return gray.clip(0, 255).astype(np.uint8)
+
+
 def make_sample_images(folder: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
                        seed: int = 0) -> list[Path]:
     """Write the 30 sample images (pen, font and photo of each digit) into ``folder``; the

@@ -22,6 +22,7 @@ from PIL import Image
 from mnist_helpers.config import sample_images_dir
 from mnist_helpers.drawing import arc
 from mnist_helpers.images import rasterize_strokes
+from mnist_helpers.lab.pictures import worksheet_photo
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 CANVAS = 280  # the page's canvas, in pixels: rasterize_strokes' default size
@@ -84,33 +85,9 @@ def parity_cases(raw: Path, mnist_count: int = 12) -> dict[str, np.ndarray]:
     ink = 1 - grey / 255  # blue ink on cream paper
     colour = np.stack([250 - 220 * ink, 240 - 190 * ink, 215 - 60 * ink], axis=-1)
     cases["colour_pen_8"] = np.round(colour).astype(np.uint8)
-    cases["worksheet_7"] = worksheet(pixels[0], busy=False)
-    cases["worksheet_7_busy_page"] = worksheet(pixels[0], busy=True)
+    cases["worksheet_7"] = worksheet_photo(pixels[0])
+    cases["worksheet_7_busy_page"] = worksheet_photo(pixels[0], busy=True)
     return cases
-
-
-def worksheet(digit: np.ndarray, busy: bool) -> np.ndarray:
-    """An MNIST digit photographed on a worksheet: printed pictures cut off by the top edge,
-    underlines, a margin line and grains of the paper, which ``main_object`` leaves out of the
-    digit's box; with ``busy``, four letter-sized marks too, which make it keep all the ink."""
-    from PIL import ImageDraw
-
-    page = Image.new("L", (220, 220), 225)
-    draw = ImageDraw.Draw(page)
-    for x in (20, 80, 145):
-        draw.ellipse([x, -20, x + 35, 25], outline=60, width=2)
-        draw.line([(x - 5, 38), (x + 40, 38)], fill=90, width=2)
-    draw.line([(18, 66), (18, 98)], fill=120, width=2)
-    for x, y in ((67, 57), (115, 55), (167, 54)):
-        draw.rectangle([x, y, x + 2, y + 2], fill=110)
-    if busy:
-        for x in (40, 80, 120, 160):
-            draw.ellipse([x, 150, x + 20, 180], outline=60, width=3)
-    gray = np.asarray(page, np.float64)
-    strength = np.asarray(Image.fromarray(digit).resize((60, 60), Image.Resampling.BILINEAR),
-                          np.float64) / 255.0
-    gray[60:120, 40:100] -= 150 * strength
-    return gray.clip(0, 255).astype(np.uint8)
 
 
 def reading_kind(reason: str | None) -> str | None:
