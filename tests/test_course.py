@@ -266,3 +266,80 @@ def test_every_optional_part_is_closed_and_says_where_the_main_path_goes_on(path
             assert open_part is not None, f"{path.name}: {text[:60]!r} closes no optional part"
             open_part = None
     assert open_part is None, f"{path.name}: {open_part[:60]!r} is never closed"
+
+
+def _bound_and_loaded(source: str) -> tuple[set[str], set[str], set[str]]:
+    """What a cell binds for later cells (at its top level: assignments, imports, functions),
+    what it binds anywhere (also arguments and names inside functions), and what it reads.
+    IPython's %magic and !shell lines are left out."""
+    import ast
+
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    tree = ast.parse("\n".join(lines))
+
+    def binds(nodes: list[ast.AST], *, top: bool) -> set[str]:
+        names: set[str] = set()
+        todo = list(nodes)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                names.add(node.name)
+            inner = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+                     ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+            if not (top and isinstance(node, inner)):
+                todo.extend(ast.iter_child_nodes(node))
+        return names
+
+    loaded = {node.id for node in ast.walk(tree)
+              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return binds(tree.body, top=True), binds(tree.body, top=False), loaded
+
+
+def main_path_uses_of_optional_names(notebook: nbformat.NotebookNode) -> list[str]:
+    """Main-path code cells that read a name only an optional part defines: a learner who skips
+    that part, as its banner invites, gets a NameError there."""
+    import builtins
+
+    main, optional, problems = set(dir(builtins)), set(), []
+    inside = False
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            inside = (True if cell.source.startswith(OPENS)
+                      else False if cell.source.startswith(CLOSES) else inside)
+        elif cell.cell_type == "code":
+            top, anywhere, loaded = _bound_and_loaded(cell.source)
+            if inside:
+                optional |= top - main
+                continue
+            missing = sorted((loaded - anywhere - main) & optional)
+            if missing:
+                problems.append(f"{cell.source.splitlines()[0][:60]!r} reads {missing}")
+            main |= top
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=[p.name for p in NOTEBOOKS + SOLUTIONS])
+def test_the_main_path_runs_with_every_optional_part_skipped(path):
+    problems = main_path_uses_of_optional_names(nbformat.read(path, as_version=4))
+    assert problems == [], f"{path.name}: define these on the main path: {problems}"
+
+
+def test_a_main_path_cell_reading_an_optional_name_is_found():
+    v4 = nbformat.v4
+    notebook = v4.new_notebook(cells=[
+        v4.new_code_cell("import math\nseen = math.pi"),
+        v4.new_markdown_cell(OPENS + "Extra.** On a first read, skip to **Summary**."),
+        v4.new_code_cell("from statistics import median\nextra = median([seen, 1])"),
+        v4.new_markdown_cell(CLOSES + "extra.*"),
+        v4.new_code_cell("def f(extra):\n    return extra\nprint(f(seen), math.e)"),  # fine
+        v4.new_code_cell("print(extra, median([1]))")])
+    assert main_path_uses_of_optional_names(notebook) == [
+        "'print(extra, median([1]))' reads ['extra', 'median']"]
