@@ -264,3 +264,28 @@ def test_attribution_maps_share_one_scale_or_each_get_their_own():
     assert limits(own) == [(-0.5, 0.5), (-4.0, 4.0)]
     assert sum(ax.get_ylabel() == "attribution (logit)" for ax in own.axes) == 2  # a bar each
     matplotlib.pyplot.close("all")
+
+
+def test_a_number_read_without_its_written_digits_is_drawn_in_neutral_colours():
+    """Blue for a digit read, dashed grey with "?" for a piece refused: green and red mean right
+    and wrong, which a reading with no written number cannot say (07b's convention)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    from mnist_helpers.number_reading import DigitReading, NumberReading
+
+    picture = np.full((60, 120), 255, dtype=np.uint8)
+    picture[15:45, 20:26] = 0  # a 1
+    picture[20:40, 70:95] = 0  # a blot
+    blank = np.zeros((28, 28))
+    reading = NumberReading(path="made-up", digits=[
+        DigitReading((20, 15, 6, 30), 1, [0.0] * 10, blank)], refused=[
+        DigitReading((70, 20, 25, 20), None, [0.0] * 10, blank, reason="not a digit")])
+    fig = plots.plot_number_reading(Image.fromarray(picture), reading)
+    boxes = fig.axes[0].patches
+    labels = {text.get_text(): text for text in fig.axes[0].texts}
+    assert [to_rgba(b.get_edgecolor()) for b in boxes] == [to_rgba("tab:blue"), to_rgba("grey")]
+    assert [b.get_linestyle() for b in boxes] == ["-", "--"]
+    assert set(labels) == {"1", "?"} and to_rgba(labels["?"].get_color()) == to_rgba("grey")
+    assert fig.axes[0].get_title() == "read: 1"
+    plt.close(fig)

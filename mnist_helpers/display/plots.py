@@ -24,6 +24,8 @@ from ..train import History
 from .regions import mark_region, show_region  # noqa: F401 (offered here with the other figures)
 
 RIGHT, WRONG, TRUE = "tab:green", "tab:red", "tab:blue"
+# A number read with no written number to check it against: each digit read, each piece refused.
+READ, REFUSED = "tab:blue", "grey"
 
 
 def to_pixels(image: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -254,8 +256,10 @@ def plot_steps(steps: dict[str, np.ndarray], title: str = "What the model sees")
 
 def plot_number_reading(image: Image.Image | np.ndarray, reading: NumberReading,
                         title: str | None = None) -> Figure:
-    """The part of the picture around what was found, with a box round every digit and what
-    was read in it (green), and the regions refused as not digits (red, dashed)."""
+    """The part of the picture around what was found: a blue box round every digit, with what
+    was read in it above, and a dashed grey box with "?" round each region refused as not a
+    digit. These are notebook 07b's colours for a reading with no written number to check it
+    against: green and red are kept for right and wrong, where the written number is known."""
     pixels = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
     found = reading.digits + reading.refused
     left, top = 0, 0
@@ -275,11 +279,11 @@ def plot_number_reading(image: Image.Image | np.ndarray, reading: NumberReading,
         x, y, w, h = digit.box
         x, y = x - left, y - top
         refused = digit.digit is None
-        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5,
-                                   edgecolor=WRONG if refused else RIGHT,
+        colour = REFUSED if refused else READ
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, lw=1.5, edgecolor=colour,
                                    linestyle="--" if refused else "-"))
         ax.text(x + w / 2, y - 4, "?" if refused else str(digit.digit), ha="center",
-                va="bottom", fontsize=11, fontweight="bold", color=WRONG if refused else RIGHT)
+                va="bottom", fontsize=11, fontweight="bold", color=colour)
     ax.axis("off")
     ax.set_title(title or f"read: {reading.number}")
     fig.tight_layout()
