@@ -21,11 +21,10 @@ from ..calibration import RefusalCurve, Reliability
 from ..config import DIGITS, MNIST_MEAN, MNIST_STD
 from ..number_reading import NumberReading
 from ..train import History
+from .numbers_view import READ, REFUSED  # a number's pieces: read (not checked), refused
 from .regions import mark_region, show_region  # noqa: F401 (offered here with the other figures)
 
 RIGHT, WRONG, TRUE = "tab:green", "tab:red", "tab:blue"
-# A number read with no written number to check it against: each digit read, each piece refused.
-READ, REFUSED = "tab:blue", "grey"
 
 
 def to_pixels(image: torch.Tensor | np.ndarray) -> np.ndarray:
