@@ -147,6 +147,7 @@ class TrainingSetup:
     label_smoothing: float
     augment: torch.Generator | None  # the random numbers of augmentation, or None: no augmentation
     low_resolution: float = 0.0  # the share of augmented images that are also blurred
+    uniform_beyond: bool = False  # labels with no output (non-digits) aim at 1/K on every output
 
     @classmethod
     def create(cls, model: nn.Module, profile: Profile, steps_per_epoch: int,
@@ -159,7 +160,27 @@ class TrainingSetup:
                                                    profile.mixed_precision),
                    label_smoothing=profile.label_smoothing,
                    augment=seeded_generator(seed + 1) if profile.augment else None,
-                   low_resolution=profile.low_resolution)
+                   low_resolution=profile.low_resolution,
+                   uniform_beyond=bool(profile.nondigits) and profile.nondigit_target == "uniform")
+
+
+def training_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0, *,
+                  uniform_beyond: bool = False) -> torch.Tensor:
+    """The batch's mean cross-entropy, with ``label_smoothing``.
+
+    With ``uniform_beyond``, an image whose label has no output (a non-digit, label 10 or 11,
+    shown to a ten-output network) is trained towards the same probability, 1/K, on each of
+    the K outputs: it should look like no digit in particular (*outlier exposure*, Hendrycks
+    et al., 2019). Its cross-entropy against that target is minus the mean of its K
+    log-probabilities."""
+    if not uniform_beyond:
+        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    outputs = logits.shape[1]
+    beyond = labels >= outputs  # the images with no output of their own
+    digit_loss = F.cross_entropy(logits, labels.clamp(max=outputs - 1), reduction="none",
+                                 label_smoothing=label_smoothing)
+    uniform_loss = -F.log_softmax(logits.float(), dim=1).mean(dim=1)
+    return torch.where(beyond, uniform_loss, digit_loss.float()).mean()
 
 
 @dataclass
@@ -209,8 +230,8 @@ def training_steps(model: nn.Module, batches: Batches, setup: TrainingSetup, *,
                                            low_resolution=setup.low_resolution)
                 with gpu.autocast(device):  # GPU: mixed precision (CPU: nothing)
                     logits = model(images)  # forward: one score per class, for every image
-                    loss = F.cross_entropy(logits, labels,
-                                           label_smoothing=setup.label_smoothing)
+                    loss = training_loss(logits, labels, setup.label_smoothing,
+                                         uniform_beyond=setup.uniform_beyond)
                 setup.optimizer.zero_grad()  # forget the previous batch's gradients
                 if gpu.scales_loss:  # GPU, float16: the same two steps, through a scaler
                     gpu.backward_and_step(loss, setup.optimizer)

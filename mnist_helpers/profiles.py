@@ -20,6 +20,7 @@ from .errors import ConfigError
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("onecycle", "steplr")
 LOADERS = ("tensors", "classic")
+NONDIGIT_TARGETS = ("classes", "uniform")
 
 
 def _is_number(value: object) -> bool:
@@ -44,7 +45,10 @@ class Profile:
     low_resolution: float = 0.0  # with augment: the share of images also blurred (small scans)
     schedule: str = "onecycle"  # "onecycle", or "steplr" (×0.7 each epoch: pytorch/examples)
     width: int | None = None  # the architecture's width argument (None: its default)
-    nondigits: int = 0  # generated non-digits added to the training images, as two more classes
+    nondigits: int = 0  # generated non-digits added to the training images
+    # how those non-digits are taught: "classes", two more outputs ("not a digit", "two
+    # digits"); "uniform", ten outputs, each non-digit trained towards 1/10 on every digit
+    nondigit_target: str = "classes"
     digit_pictures: int = 0  # training digits drawn as real pictures and prepared, added too
     loader: str = "tensors"  # "tensors" (in memory), or "classic" (DataLoader + transforms)
     channels_last: bool = True  # the memory layout CPU and CUDA convolutions are fastest in
@@ -76,7 +80,7 @@ class Profile:
                                        or isinstance(self.width, bool) or self.width < 1):
             problems.append(f"width must be a whole number >= 1 or None, got {self.width!r}")
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                              ("loader", LOADERS)):
+                              ("loader", LOADERS), ("nondigit_target", NONDIGIT_TARGETS)):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}; "
                                 f"got {getattr(self, name)!r}")
@@ -92,9 +96,10 @@ class Profile:
 
     def model_kwargs(self) -> dict:
         """Keyword arguments for ``build_model(profile.arch, ...)``: the width, if set, and two
-        more classes, "not a digit" and "two digits", when the profile trains on non-digits."""
+        more classes, "not a digit" and "two digits", when the profile trains on non-digits as
+        classes of their own (``nondigit_target="classes"``)."""
         kwargs: dict = {} if self.width is None else {"width": self.width}
-        if self.nondigits:
+        if self.nondigits and self.nondigit_target == "classes":
             kwargs["num_classes"] = 12
         return kwargs
 
@@ -129,6 +134,7 @@ class ProfileChanges(TypedDict, total=False):
     schedule: str
     width: int | None
     nondigits: int
+    nondigit_target: str
     digit_pictures: int
     loader: str
     channels_last: bool
