@@ -164,17 +164,13 @@ class TrainingSetup:
                    uniform_beyond=bool(profile.nondigits) and profile.nondigit_target == "uniform")
 
 
-def training_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0, *,
-                  uniform_beyond: bool = False) -> torch.Tensor:
-    """The batch's mean cross-entropy, with ``label_smoothing``.
-
-    With ``uniform_beyond``, an image whose label has no output (a non-digit, label 10 or 11,
-    shown to a ten-output network) is trained towards the same probability, 1/K, on each of
-    the K outputs: it should look like no digit in particular (*outlier exposure*, Hendrycks
-    et al., 2019). Its cross-entropy against that target is minus the mean of its K
-    log-probabilities."""
-    if not uniform_beyond:
-        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+def uniform_beyond_loss(logits: torch.Tensor, labels: torch.Tensor,
+                        label_smoothing: float = 0.0) -> torch.Tensor:
+    """The batch's mean cross-entropy, where an image whose label has no output (a non-digit,
+    label 10 or 11, shown to a ten-output network) is trained towards the same probability,
+    1/K, on each of the K outputs: it should look like no digit in particular (*outlier
+    exposure*, Hendrycks et al., 2019). Its cross-entropy against that target is minus the
+    mean of its K log-probabilities. The other images keep their usual (smoothed) target."""
     outputs = logits.shape[1]
     beyond = labels >= outputs  # the images with no output of their own
     digit_loss = F.cross_entropy(logits, labels.clamp(max=outputs - 1), reduction="none",
@@ -230,8 +226,11 @@ def training_steps(model: nn.Module, batches: Batches, setup: TrainingSetup, *,
                                            low_resolution=setup.low_resolution)
                 with gpu.autocast(device):  # GPU: mixed precision (CPU: nothing)
                     logits = model(images)  # forward: one score per class, for every image
-                    loss = training_loss(logits, labels, setup.label_smoothing,
-                                         uniform_beyond=setup.uniform_beyond)
+                    if setup.uniform_beyond:  # non-digits on ten outputs (notebook 07c)
+                        loss = uniform_beyond_loss(logits, labels, setup.label_smoothing)
+                    else:
+                        loss = F.cross_entropy(logits, labels,
+                                               label_smoothing=setup.label_smoothing)
                 setup.optimizer.zero_grad()  # forget the previous batch's gradients
                 if gpu.scales_loss:  # GPU, float16: the same two steps, through a scaler
                     gpu.backward_and_step(loss, setup.optimizer)

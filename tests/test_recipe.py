@@ -57,19 +57,19 @@ def test_the_uniform_target_is_the_cross_entropy_against_one_tenth_on_every_digi
     a non-digit's target is 1/10 on every output, a digit's the usual (smoothed) one."""
     import torch.nn.functional as F
 
-    from mnist_helpers.loop import training_loss
+    from mnist_helpers.loop import uniform_beyond_loss
 
     logits = torch.randn(6, 10, generator=torch.Generator().manual_seed(0))
     labels = torch.tensor([1, 2, 10, 11, 3, 10])
     targets = torch.stack([torch.full((10,), 0.1) if label >= 10
                            else F.one_hot(label, 10) * 0.9 + 0.01 for label in labels])
     expected = F.cross_entropy(logits, targets)
-    assert torch.allclose(training_loss(logits, labels, 0.1, uniform_beyond=True), expected)
+    assert torch.allclose(uniform_beyond_loss(logits, labels, 0.1), expected)
     digits = labels < 10
-    assert torch.allclose(training_loss(logits[digits], labels[digits], 0.1),
-                          F.cross_entropy(logits[digits], targets[digits]))
-    with pytest.raises(IndexError):  # without the uniform target, a label 10 has no output
-        training_loss(logits, labels)
+    assert torch.allclose(uniform_beyond_loss(logits[digits], labels[digits], 0.1),
+                          F.cross_entropy(logits[digits], labels[digits], label_smoothing=0.1))
+    with pytest.raises(IndexError):  # the usual loss: a label 10 has no output
+        F.cross_entropy(logits, labels)
 
 
 def test_non_digits_taught_with_the_uniform_target_keep_ten_outputs_and_lower_their_scores(
