@@ -289,3 +289,26 @@ def test_a_number_read_without_its_written_digits_is_drawn_in_neutral_colours():
     assert set(labels) == {"1", "?"} and to_rgba(labels["?"].get_color()) == to_rgba("grey")
     assert fig.axes[0].get_title() == "read: 1"
     plt.close(fig)
+
+
+def test_the_grouped_spread_draws_each_interval_behind_its_group_and_fits_it_in(tmp_path):
+    """A group of 50 pictures gets a wide band, one of 10,000 a narrow one; the axis takes in
+    both bands, and the legend names the band once."""
+    groups = ["MNIST test", "font"]
+    values = {arm: {"MNIST test": [97.0, 97.1], "font": [80.0, 84.0]} for arm in ("off", "on")}
+    intervals = {"MNIST test": (96.6, 97.3), "font": (66.3, 90.4)}
+    fig = lab_plots.plot_grouped_spread(values, groups, ylabel="accuracy (%)", title="t",
+                                        intervals=intervals,
+                                        interval_label="one run's 95% interval")
+    _saved(fig, tmp_path, "banded")
+    ax = fig.axes[0]
+    bands = ax.collections[:2]  # drawn first, behind the dots
+    assert all(b.get_zorder() < 1 for b in bands)
+    spans = sorted(tuple(np.round(b.get_paths()[0].get_extents().intervaly, 1)) for b in bands)
+    assert spans == [(66.3, 90.4), (96.6, 97.3)]
+    low, high = ax.get_ylim()
+    assert low < 66.3 and high > 97.3
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels.count("one run's 95% interval") == 1
+    plain = lab_plots.plot_grouped_spread(values, groups, ylabel="accuracy (%)", title="t")
+    assert plain.axes[0].get_ylim()[0] > 66.3  # without bands the axis spans the dots only

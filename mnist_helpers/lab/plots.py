@@ -203,11 +203,15 @@ def _wrapped(label: str, width: int) -> str:
 
 
 def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
-                        groups: Sequence[str], *, ylabel: str, title: str) -> Figure:
+                        groups: Sequence[str], *, ylabel: str, title: str,
+                        intervals: Mapping[str, tuple[float, float]] | None = None,
+                        interval_label: str = "95% interval of one run") -> Figure:
     """For each group, one column of dots per series, a dot for every seed side by side (so
     tied seeds show), and a short line at their mean (``values[series][group]`` holds one
-    value per random seed; the numbers go in a table). The y axis spans the values, not 0 to
-    100: the differences between the series are what is read. Group names are wrapped at
+    value per random seed; the numbers go in a table). ``intervals`` (optional) gives a group
+    a (low, high) range, drawn as a grey band across its columns behind the dots: how loosely
+    the group's few images pin down one score. The y axis spans the values and the bands, not
+    0 to 100: the differences between the series are what is read. Group names are wrapped at
     spaces to fit their column."""
     fig_width = min(10.0, 2.0 + 0.5 * len(groups) * len(values))
     fig, ax = plt.subplots(figsize=(fig_width, 3.6))
@@ -216,6 +220,13 @@ def plot_grouped_spread(values: Mapping[str, Mapping[str, Sequence[float]]],
     width = 0.8 / len(values)
     x = np.arange(len(groups))
     everything = [v for by_group in values.values() for g in groups for v in by_group[g]]
+    banded = [(xi, group) for xi, group in zip(x, groups, strict=True)
+              if group in (intervals or {})]
+    for k, (xi, group) in enumerate(banded):
+        low, high = intervals[group]  # type: ignore[index]
+        ax.fill_between([xi - 0.45, xi + 0.45], low, high, color="0.85", lw=0, zorder=0,
+                        label=interval_label if k == 0 else None)  # one legend entry
+        everything += [low, high]
     for k, (name, by_group) in enumerate(values.items()):
         color = f"C{k}"
         for xi, group in zip(x + k * width - 0.4 + width / 2, groups, strict=True):
