@@ -90,3 +90,17 @@ def test_the_seed_by_seed_tables_format_what_they_are_given():
         "t: the paired 95% interval excludes 0 in seeds [0, 1]",
         "t, % over the random seeds: without 70.0 to 70.0, with 100.0 to 100.0: every seed of one "
         "recipe beats every seed of the other"]
+
+
+def test_a_table_and_its_lines_round_a_share_alike():
+    """A share that falls on a rounding edge (1,219 of 2,000 = 60.95%) prints the same in the
+    seed-by-seed table and in the lines under it: both count it exactly."""
+    from mnist_helpers.lab.paired import percent
+
+    edge = torch.zeros(2000, dtype=torch.bool)
+    edge[:1219] = True
+    assert percent(edge) == 60.95
+    results = {(name, 0): {"threshold": 0.5, "t": edge} for name in ("with", "without")}
+    table_share = seed_by_seed_rows(results, [0], ["t"])[0]["t, % without / with"].split(" / ")[0]
+    line = seed_by_seed_verdicts(results, [0], ["t"])[1]
+    assert f"without {table_share} to {table_share}" in line

@@ -89,6 +89,12 @@ def right_answers(model: nn.Module, batches: LabelledBatches) -> torch.Tensor:
     return logits.argmax(dim=1) == labels
 
 
+def percent(flags: torch.Tensor) -> float:
+    """The share of True in ``flags``, in %, counted exactly (hits × 100 / images), so that a
+    table and a line that print the same share round it alike."""
+    return 100 * int(flags.sum()) / len(flags)
+
+
 def answer_summary(confidence: torch.Tensor, right: torch.Tensor) -> dict[str, str]:
     """One network's answers as a table row, in %: the median ``confidence`` (the probability
     of each answer), the share above 99% with its count, and the share ``right``. Each is a
@@ -97,8 +103,8 @@ def answer_summary(confidence: torch.Tensor, right: torch.Tensor) -> dict[str, s
     above = confidence > 0.99
     return {"median confidence, %": f"{100 * float(confidence.median()):.2f}",
             "answers above 99%, % (count)":
-                f"{100 * float(above.float().mean()):.2f} ({int(above.sum()):,})",
-            "test accuracy, %": f"{100 * float(right.float().mean()):.2f}"}
+                f"{percent(above):.2f} ({int(above.sum()):,})",
+            "test accuracy, %": f"{percent(right):.2f}"}
 
 
 def seed_ranges(what: str, values: Mapping[str, Sequence[float]], *, spec: str = "",
@@ -129,8 +135,7 @@ def seed_by_seed_rows(results: Mapping[tuple[str, int], Mapping[str, Any]], seed
                                   f"{in_b['threshold']:.3f} / {in_a['threshold']:.3f}"}
         for test in tests:
             c = compare_paired(in_a[test], in_b[test])
-            row[f"{test}, % {b} / {a}"] = (f"{float(100 * in_b[test].float().mean()):.1f} / "
-                                           f"{float(100 * in_a[test].float().mean()):.1f}")
+            row[f"{test}, % {b} / {a}"] = f"{percent(in_b[test]):.1f} / {percent(in_a[test]):.1f}"
             row[f"{test}: only {a} / only {b}"] = f"{c.only_a} / {c.only_b}"
             row[f"{test}: {a} − {b}, points"] = (
                 f"{100 * c.difference:+.2f} (±{100 * c.half_width:.2f})")
@@ -150,7 +155,7 @@ def seed_by_seed_verdicts(results: Mapping[tuple[str, int], Mapping[str, Any]],
         lines.append(f"{test}: the paired 95% interval excludes 0 in seeds "
                      f"{[s for s, c in paired.items() if abs(c.difference) > c.half_width]}")
     for test in tests:
-        shares = {name: [100 * float(results[name, s][test].float().mean()) for s in seeds]
+        shares = {name: [percent(results[name, s][test]) for s in seeds]
                   for name in (b, a)}
         lines.append(seed_ranges(f"{test}, % over the random seeds", shares, spec=".1f",
                                  apart="every seed of one recipe beats every seed of the other"))
