@@ -207,7 +207,7 @@ def direction(ratios: Sequence[float]) -> str:
 
 def noise_band(noise: Sequence[float]) -> tuple[float, float]:
     """How far noise alone moves a ratio, from ``noise``: the same ratio measured between two
-    identical setups, round by round. Identical setups differ in no direction, so the band is
+    identical setups, round by round. The band assumes noise has no direction, so it is
     symmetric about 1: (1 / m, m), where m is how far the furthest round went from 1, either
     way (rounds of 0.97 and 1.01 give 0.97 to 1.03). A ratio whose rounds all lie outside it
     moved more than identical timings did."""
